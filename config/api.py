@@ -1,0 +1,22 @@
+"""API error shapes shared by every app."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus: a database that is down is a 503 with Retry-After, never a 500."""
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        return response
+    if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
+        return Response(
+            {"detail": "storage is unavailable, retry later"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+    return None

@@ -1,0 +1,307 @@
+"""Settings of the monitoring console: every knob from the environment.
+
+Each setting is listed, with its default, in the README's settings table.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config import embedded
+from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Core --------------------------------------------------------------------
+DATA_DIR = Path(env_str("DATA_DIR", ".data"))
+if not DATA_DIR.is_absolute():
+    DATA_DIR = BASE_DIR / DATA_DIR
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+LOG_DIR = DATA_DIR / "logs"
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", True)
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+
+
+def _secret_key() -> str:
+    key = env_secret("SECRET_KEY")
+    if key:
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    # development: generated once and kept under DATA_DIR, so sessions survive restarts
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+# --- Storage and broker ------------------------------------------------------
+EMBEDDED_POSTGRES_FAST = env_bool("EMBEDDED_POSTGRES_FAST", False)
+DATABASE_URL = env_secret("DATABASE_URL")
+EMBEDDED_DATABASE = not DATABASE_URL
+if EMBEDDED_DATABASE:
+    DATABASE_URL = embedded.EmbeddedPostgres(DATA_DIR, fast=EMBEDDED_POSTGRES_FAST).ensure_running()
+REDIS_URL = env_secret("REDIS_URL")
+EMBEDDED_REDIS = not REDIS_URL
+if EMBEDDED_REDIS:
+    REDIS_URL = embedded.EmbeddedRedis(DATA_DIR).ensure_running()
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+}
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+    }
+}
+
+# --- Django ------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "config",
+    "servers",
+    "monitoring",
+    "ingest",
+    "alerts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ingest.middleware.IngestRequestLog",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+# Agents and receivers post to exact paths: never redirect a POST to add a slash.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("INGEST_MAX_BODY_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+ADMIN_USER = env_str("ADMIN_USER", "admin")
+ADMIN_PASSWORD = env_secret("ADMIN_PASSWORD")
+CONSOLE_NAME = env_str("CONSOLE_NAME", "Monitoring console")
+
+# --- REST API ----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "servers.auth.PersonTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Monitoring console API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # vendored Swagger UI and ReDoc: the console loads nothing from a CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Inventory and ingest ----------------------------------------------------
+SERVER_STALE_SECONDS = env_int("SERVER_STALE_SECONDS", 60)
+SERVER_DOWN_SECONDS = env_int("SERVER_DOWN_SECONDS", 300)
+INGEST_ALLOW_ANONYMOUS = env_bool("INGEST_ALLOW_ANONYMOUS", False)
+INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
+INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
+AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)
+# seed 002: one shared agent token; when set, it is accepted as a fleet token
+AGENT_API_TOKEN = env_secret("AGENT_API_TOKEN")
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 10)
+
+# --- Storage: queries, roll-ups, partitions, retention -----------------------
+MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
+RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
+ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
+PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
+RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_DAYS", 7))
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
+UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
+
+# --- Logs and events ---------------------------------------------------------
+LOG_ERROR_RATE_THRESHOLD = env_float("LOG_ERROR_RATE_THRESHOLD", 0.05)
+LOG_ERROR_RATE_WINDOW_SECONDS = env_int("LOG_ERROR_RATE_WINDOW_SECONDS", 300)
+SERVICE_SILENT_SECONDS = env_int("SERVICE_SILENT_SECONDS", 600)
+EVENT_RESPONSE_TIME_MS = env_float("EVENT_RESPONSE_TIME_MS", 5000)
+EVENT_CPU_USAGE = env_float("EVENT_CPU_USAGE", 90)
+EVENT_MEMORY_USAGE = env_float("EVENT_MEMORY_USAGE", 85)
+EVENT_ERROR_RATE = env_float("EVENT_ERROR_RATE", 10)
+EVENT_LATENCY_MS = env_float("EVENT_LATENCY_MS", 3000)
+EVENT_ANOMALY_Z_SCORE = env_float("EVENT_ANOMALY_Z_SCORE", 3)
+WARNING_THRESHOLD = env_float("WARNING_THRESHOLD", 0.7)
+CRITICAL_THRESHOLD = env_float("CRITICAL_THRESHOLD", 0.9)
+
+# --- Alerting and notifications ----------------------------------------------
+ALERT_EVAL_INTERVAL_SECONDS = env_int("ALERT_EVAL_INTERVAL_SECONDS", 10)
+ALERT_CPU_THRESHOLD = env_float("ALERT_CPU_THRESHOLD", 90)
+ALERT_CPU_DURATION_SECONDS = env_int("ALERT_CPU_DURATION_SECONDS", 10)
+REPEAT_INTERVAL = env_int("REPEAT_INTERVAL", 4 * 3600)
+ALERT_RETENTION_SECONDS = env_int("ALERT_RETENTION_SECONDS", 86400)
+NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL")
+NOTIFY_WEBHOOK_SECRET = env_secret("NOTIFY_WEBHOOK_SECRET")
+NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
+NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
+NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "monitoring@localhost")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+
+# --- Incident analysis (Groq) -------------------------------------------------
+ENABLE_LLM_MONITORING = env_bool("ENABLE_LLM_MONITORING", True)
+GROQ_API_KEY = env_secret("GROQ_API_KEY")
+GROQ_MODEL = env_str("GROQ_MODEL", "llama-3.3-70b-versatile")
+GROQ_BASE_URL = env_str("GROQ_BASE_URL")
+GROQ_MAX_TOKENS = env_int("GROQ_MAX_TOKENS", 1024)
+GROQ_TIMEOUT_SECONDS = env_float("GROQ_TIMEOUT_SECONDS", 30)
+GROQ_MAX_RETRIES = env_int("GROQ_MAX_RETRIES", 2)
+ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
+ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
+ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
+
+# --- Live --------------------------------------------------------------------
+WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+
+# --- Receivers ---------------------------------------------------------------
+PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
+
+# --- Celery ------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "evaluate-alert-rules": {
+        "task": "alerts.tasks.evaluate_rules",
+        "schedule": timedelta(seconds=ALERT_EVAL_INTERVAL_SECONDS),
+        "options": {"expires": ALERT_EVAL_INTERVAL_SECONDS},
+    },
+    "storage-upkeep": {
+        "task": "monitoring.tasks.upkeep",
+        "schedule": timedelta(seconds=UPKEEP_INTERVAL_SECONDS),
+        "options": {"expires": UPKEEP_INTERVAL_SECONDS},
+    },
+    "storage-retention": {
+        "task": "monitoring.tasks.retention",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+# --- Logging -----------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "console" if DEBUG else "json"},
+        "ingest_file": {
+            "class": "logging.handlers.WatchedFileHandler",
+            "filename": str(LOG_DIR / "ingest.log"),
+            "formatter": "json",
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

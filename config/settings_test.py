@@ -1,0 +1,9 @@
+"""Settings for the test suite: the same settings, on a data folder of its own."""
+
+import os
+
+os.environ.setdefault("DATA_DIR", ".data/test")
+os.environ.setdefault("EMBEDDED_POSTGRES_FAST", "true")
+os.environ.setdefault("AGENT_RATE_LIMIT_PER_MINUTE", "0")
+
+from config.settings import *  # noqa: E402,F403

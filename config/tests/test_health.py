@@ -1,0 +1,69 @@
+"""/healthz (seed 000), /health with each dependency, and GET /."""
+
+import pytest
+from django.db import connection
+
+from config import embedded
+
+
+def test_healthz_answers_like_seed_000(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["service"] == "monitoring-backend"
+    assert body["timestamp"].endswith("Z")
+
+
+@pytest.mark.django_db
+def test_health_reports_each_dependency(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert set(checks) == {"database", "redis", "celery_broker"}
+    for check in checks.values():
+        assert check["status"] == "up"
+        assert check["latency_ms"] >= 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_health_is_503_when_the_database_is_stopped(client, tmp_path):
+    # a real PostgreSQL of its own, which the test stops
+    pg = embedded.EmbeddedPostgres(tmp_path, fast=True)
+    url = pg.ensure_running()
+    port = int(url.split(":")[2].split("/")[0])
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=port, NAME="monitoring", USER="postgres", PASSWORD="")
+    try:
+        assert client.get("/health").status_code == 200
+        pg.stop()
+        connection.close()
+        response = client.get("/health")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["checks"]["database"]["status"] == "down"
+        assert body["checks"]["redis"]["status"] == "up"
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+        embedded.stop_all(tmp_path)
+
+
+def test_root_gives_api_clients_a_map(client):
+    response = client.get("/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert response.json()["endpoints"]["ingest"] == "/ingest"
+
+
+def test_root_sends_browsers_to_the_console(client):
+    response = client.get("/", HTTP_ACCEPT="text/html,application/xhtml+xml")
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_served(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200

@@ -1,0 +1,124 @@
+"""Liveness, readiness and the API root."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness, as seed 000 answers it: no dependency is touched."""
+    return JsonResponse({"status": "ok", "timestamp": _now(), "service": "monitoring-backend"})
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        detail = check()
+    except Exception as exc:  # a dependency that fails is reported, not raised
+        return {
+            "status": "down",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "error": f"{type(exc).__name__}: {exc}".strip()[:300],
+        }
+    result = {"status": "up", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    if detail:
+        result.update(detail)
+    return result
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {}
+
+
+def _check_redis() -> dict:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {}
+
+
+def _check_broker() -> dict:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=1)
+        return {"transport": conn.transport_cls}
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Readiness: each dependency with its status and latency; 503 when the database is down."""
+    checks = {
+        "database": _timed(_check_database),
+        "redis": _timed(_check_redis),
+        "celery_broker": _timed(_check_broker),
+    }
+    if checks["database"]["status"] != "up":
+        connection.close_if_unusable_or_obsolete()
+    healthy = checks["database"]["status"] == "up"
+    degraded = any(c["status"] != "up" for c in checks.values())
+    body = {
+        "status": "ok" if not degraded else ("degraded" if healthy else "unavailable"),
+        "timestamp": _now(),
+        "service": "monitoring-backend",
+        "checks": checks,
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _home_url() -> str:
+    for name in ("dashboards:fleet", "admin:index"):
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return "/admin/"
+
+
+@require_GET
+def root(request: HttpRequest):
+    """Browsers go to the console; API clients get a map of the API (seed 000)."""
+    accept = request.headers.get("Accept", "")
+    if "text/html" in accept:
+        return HttpResponseRedirect(_home_url())
+    return JsonResponse(
+        {
+            "service": "monitoring-backend",
+            "name": settings.CONSOLE_NAME,
+            "version": "1.0.0",
+            "timestamp": _now(),
+            "endpoints": {
+                "ingest": "/ingest",
+                "ingest_bulk": "/api/v1/ingest",
+                "ingest_process_table": "/ingest/metrics",
+                "servers": "/api/v1/servers",
+                "metrics": "/api/v1/metrics",
+                "logs": "/api/v1/logs",
+                "events": "/api/v1/monitoring/events",
+                "alerts": "/api/v1/alerts",
+                "healthz": "/healthz",
+                "health": "/health",
+                "schema": "/api/schema/",
+                "docs": "/docs",
+                "admin": "/admin/",
+            },
+        }
+    )

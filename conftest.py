@@ -1,0 +1,117 @@
+"""Shared test fixtures: named people, tokens, clients, and a real Celery worker.
+
+The suite runs against the real PostgreSQL and Redis of config/embedded.py
+(DATA_DIR=.data/test, see config/settings_test.py), or the ones named by
+DATABASE_URL / REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from config import embedded
+
+_started_here: list[str] = []
+
+
+def pytest_configure(config):
+    # settings_test started the embedded services if they were not running;
+    # remember whether this session owns them, to stop them at the end.
+    if settings.EMBEDDED_DATABASE and not getattr(config, "workerinput", None):
+        _started_here.append("owner")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _started_here and not getattr(session.config, "workerinput", None):
+        import os
+
+        if os.environ.get("KEEP_TEST_SERVICES") != "1":
+            embedded.stop_all(settings.DATA_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """In-process caches must not carry ids across tests whose data was rolled back."""
+    from monitoring import partitions, storage
+    from servers.auth import token_cache
+
+    storage.series_cache.clear()
+    partitions.forget()
+    token_cache.clear()
+    yield
+
+
+@pytest.fixture
+def alice(django_user_model):
+    """An admin."""
+    return django_user_model.objects.create_superuser("alice", "alice@example.com", "alice-password-1")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    """A team member without admin rights."""
+    return django_user_model.objects.create_user("bob", "bob@example.com", "bob-password-1")
+
+
+@pytest.fixture
+def bob_token(bob):
+    from servers.models import AgentToken
+
+    return AgentToken.issue("user", user=bob)[1]
+
+
+@pytest.fixture
+def api(bob_token):
+    """A DRF client speaking as bob with his API token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {bob_token}")
+    return client
+
+
+@pytest.fixture
+def web01(db):
+    from servers.models import Server
+
+    return Server.objects.create(
+        hostname="web-01", environment="production", owner_team="devops", labels={"role": "web"}
+    )
+
+
+@pytest.fixture
+def agent_token(web01):
+    """An agent token that writes for web-01."""
+    from servers.models import AgentToken
+
+    return AgentToken.issue("agent", server=web01)[1]
+
+
+@pytest.fixture
+def fleet_token(db):
+    from servers.models import AgentToken
+
+    return AgentToken.issue("fleet")[1]
+
+
+@pytest.fixture
+def agent(client, agent_token):
+    """A Django test client speaking as web-01's agent."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {agent_token}"
+    return client
+
+
+@pytest.fixture
+def celery_worker_live(transactional_db):
+    """A real Celery worker (threads, real Redis broker) consuming this test's tasks.
+
+    Tests using it see committed data only: they run with transactional_db.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING") as worker:
+        yield worker

@@ -1,0 +1,44 @@
+"""One JSON line per ingest request in DATA_DIR/logs/ingest.log (seed 000)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+log = logging.getLogger("ingest.requests")
+
+INGEST_PREFIXES = (
+    "/ingest",
+    "/api/v1/ingest",
+    "/api/logs/stream/",
+    "/api/v1/monitoring/events",
+    "/api/v1/prom/write",
+    "/api/v1/collectd",
+    "/v1/metrics",
+    "/v1/logs",
+)
+
+
+class IngestRequestLog:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method != "POST" or not request.path.startswith(INGEST_PREFIXES):
+            return self.get_response(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        stats = getattr(request, "ingest_stats", {}) or {}
+        log.info(
+            "ingest",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "bytes": int(request.headers.get("Content-Length") or 0),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "remote": request.META.get("REMOTE_ADDR"),
+                **stats,
+            },
+        )
+        return response

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    name = "monitoring"
+    verbose_name = "Monitoring data"
+
+    def ready(self):
+        import orjson
+        from psycopg.types.json import set_json_dumps
+
+        # jsonb columns are written with orjson: several times faster than the stdlib
+        set_json_dumps(orjson.dumps)

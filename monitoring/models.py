@@ -1,0 +1,104 @@
+"""The data: series and samples, log entries, events and each server's latest snapshot.
+
+Samples, log entries and events live in tables partitioned by day on ``ts``
+(created in migrations with RunSQL, see monitoring/partitions.py); their
+Django models are unmanaged and serve reads. Writes go through
+monitoring/storage.py with COPY.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from monitoring.choices import Decision, EventStatus, LogLevel
+from servers.models import Server
+
+
+class Series(models.Model):
+    """The dictionary: one row per (server, metric_type, name, labels); samples point at it."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="series")
+    metric_type = models.CharField(max_length=128)
+    name = models.CharField(max_length=255)
+    labels = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "series"
+        constraints = [
+            models.UniqueConstraint(fields=["server", "metric_type", "name", "labels"], name="series_identity"),
+        ]
+        indexes = [models.Index(fields=["metric_type", "name"])]
+
+    def __str__(self) -> str:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"{self.server_id}:{self.metric_type}.{self.name}{{{labels}}}"
+
+
+class Sample(models.Model):
+    pk = models.CompositePrimaryKey("series", "ts")
+    series = models.ForeignKey(Series, on_delete=models.DO_NOTHING, db_constraint=False)
+    ts = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = "monitoring_sample"
+
+
+class LogEntry(models.Model):
+    pk = models.CompositePrimaryKey("ts", "id")
+    id = models.BigIntegerField()
+    ts = models.DateTimeField()
+    server = models.ForeignKey(Server, null=True, on_delete=models.DO_NOTHING, db_constraint=False)
+    service = models.CharField(max_length=255)
+    level = models.CharField(max_length=16, choices=LogLevel.choices)
+    message = models.TextField()
+    metadata = models.JSONField(default=dict)
+    source = models.CharField(max_length=32)
+
+    class Meta:
+        managed = False
+        db_table = "monitoring_logentry"
+        verbose_name_plural = "log entries"
+
+
+class Event(models.Model):
+    """An event (seed 003 events, docker events, agents' local alerts) with its evaluation."""
+
+    pk = models.CompositePrimaryKey("ts", "id")
+    id = models.BigIntegerField()
+    ts = models.DateTimeField()
+    server = models.ForeignKey(Server, null=True, on_delete=models.DO_NOTHING, db_constraint=False)
+    source = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=128)
+    data = models.JSONField(default=dict)
+    metadata = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.NORMAL)
+    severity = models.FloatField(default=0.0)
+    reasons = models.JSONField(default=list)
+    suggestions = models.JSONField(default=list)
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.CONTINUE)
+
+    class Meta:
+        managed = False
+        db_table = "monitoring_event"
+
+
+class Snapshot(models.Model):
+    """The latest whole payload per server, for the dashboards (seed 000, seed 002)."""
+
+    server = models.OneToOneField(Server, primary_key=True, on_delete=models.CASCADE, related_name="snapshot")
+    ts = models.DateTimeField()
+    received_at = models.DateTimeField()
+    payload = models.JSONField(default=dict)
+    processes = models.JSONField(default=list)
+    score = models.FloatField(null=True)
+
+
+class IngestReceipt(models.Model):
+    """A request already stored (body digest or Idempotency-Key per agent): retries store nothing twice."""
+
+    key = models.CharField(max_length=128, primary_key=True)
+    created_at = models.DateTimeField(db_index=True)
+    summary = models.JSONField(default=dict)

@@ -1,0 +1,327 @@
+"""The one write path into the store: normalized records in, COPY in one transaction out.
+
+Every wire format (ingest/*) turns a request into a ``Batch`` and calls
+``write``. Series ids come from an in-process cache; unknown series are
+created in one upsert. Samples, log entries and events are written with binary
+COPY into their day partitions, all in one transaction: when ``write`` returns,
+everything is committed; when it raises, nothing is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+from psycopg.types.json import Jsonb
+
+from monitoring import partitions
+
+# (server_id, metric_type, name, canonical labels JSON) -> series id
+SeriesKey = tuple[str, str, str, bytes]
+
+
+def labels_key(labels: dict | None) -> bytes:
+    """Canonical bytes of a label set: the same labels in any order give the same key."""
+    if not labels:
+        return b"{}"
+    return orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass(slots=True)
+class LogRecord:
+    ts: datetime
+    server_id: uuid.UUID | str | None
+    service: str
+    level: str
+    message: str
+    metadata: dict = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(slots=True)
+class EventRecord:
+    ts: datetime
+    server_id: uuid.UUID | str | None
+    source: str
+    event_type: str
+    data: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    status: str = "NORMAL"
+    severity: float = 0.0
+    reasons: list = field(default_factory=list)
+    suggestions: list = field(default_factory=list)
+    decision: str = "CONTINUE"
+
+
+@dataclass(slots=True)
+class SnapshotRecord:
+    server_id: uuid.UUID | str
+    ts: datetime
+    payload: dict | None = None
+    processes: list | None = None
+    score: float | None = None
+
+
+@dataclass
+class Batch:
+    """What one request stores. samples: (series key, ts, value) with key from ``series_key``."""
+
+    samples: list[tuple[SeriesKey, datetime, float]] = field(default_factory=list)
+    logs: list[LogRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    snapshots: list[SnapshotRecord] = field(default_factory=list)
+    # servers heard from in this request, with the latest time they spoke
+    seen: dict[str, datetime] = field(default_factory=dict)
+
+    def add_sample(self, server_id, metric_type: str, name: str, labels: dict | None, ts: datetime, value: float):
+        self.samples.append(((str(server_id), metric_type, name, labels_key(labels)), ts, value))
+
+    def __len__(self) -> int:
+        return len(self.samples) + len(self.logs) + len(self.events) + len(self.snapshots)
+
+
+@dataclass
+class WriteResult:
+    samples: int = 0
+    logs: int = 0
+    events: int = 0
+    series_created: int = 0
+    duplicate: bool = False
+    # series id -> (server_id, metric_type, name, labels) for the series this batch touched
+    series: dict[int, tuple[str, str, str, bytes]] = field(default_factory=dict)
+    event_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "samples": self.samples,
+            "logs": self.logs,
+            "events": self.events,
+            "series_created": self.series_created,
+            "duplicate": self.duplicate,
+        }
+
+
+class SeriesCache:
+    """series key -> id, shared by the threads of one process."""
+
+    LIMIT = 500_000
+
+    def __init__(self):
+        self._ids: dict[SeriesKey, int] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: SeriesKey) -> int | None:
+        return self._ids.get(key)
+
+    def update(self, found: dict[SeriesKey, int]) -> None:
+        with self._lock:
+            if len(self._ids) + len(found) > self.LIMIT:
+                self._ids.clear()
+            self._ids.update(found)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ids.clear()
+
+
+series_cache = SeriesCache()
+
+
+def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, int], int]:
+    """Ids for series keys, creating unknown series in one upsert; answers (ids, created)."""
+    ids: dict[SeriesKey, int] = {}
+    missing: list[SeriesKey] = []
+    for key in set(keys):
+        found = series_cache.get(key)
+        if found is None:
+            missing.append(key)
+        else:
+            ids[key] = found
+    if not missing:
+        return ids, 0
+    columns = (
+        [k[0] for k in missing],
+        [k[1] for k in missing],
+        [k[2] for k in missing],
+        [k[3].decode() for k in missing],
+    )
+    cursor.execute(
+        """
+        WITH wanted AS (
+            SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::jsonb[])
+                AS w(server_id, metric_type, name, labels)
+        ), inserted AS (
+            INSERT INTO monitoring_series (server_id, metric_type, name, labels, created_at)
+            SELECT server_id, metric_type, name, labels, now() FROM wanted
+            ON CONFLICT (server_id, metric_type, name, labels) DO NOTHING
+            RETURNING id, server_id, metric_type, name, labels
+        )
+        SELECT id, server_id::text, metric_type, name, labels::text, true FROM inserted
+        UNION ALL
+        SELECT s.id, s.server_id::text, s.metric_type, s.name, s.labels::text, false
+        FROM monitoring_series s JOIN wanted w USING (server_id, metric_type, name, labels)
+        """,
+        columns,
+    )
+    found: dict[SeriesKey, int] = {}
+    created = 0
+    for series_id, server_id, metric_type, name, labels_text, is_new in cursor.fetchall():
+        key = (server_id, metric_type, name, labels_key(orjson.loads(labels_text)))
+        found[key] = series_id
+        created += bool(is_new)
+    series_cache.update(found)
+    ids.update(found)
+    return ids, created
+
+
+def _copy_samples(cursor, rows: list[tuple[int, datetime, float]]) -> None:
+    with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["int8", "timestamptz", "float8"])
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_logs(cursor, logs: list[LogRecord]) -> None:
+    sql = (
+        "COPY monitoring_logentry (ts, server_id, service, level, message, metadata, source) FROM STDIN (FORMAT BINARY)"
+    )
+    with cursor.copy(sql) as copy:
+        copy.set_types(["timestamptz", "uuid", "text", "text", "text", "jsonb", "text"])
+        for log in logs:
+            copy.write_row(
+                (
+                    log.ts,
+                    _uuid(log.server_id),
+                    log.service,
+                    log.level,
+                    log.message.replace("\x00", ""),
+                    Jsonb(log.metadata or {}),
+                    log.source,
+                )
+            )
+
+
+def _insert_events(cursor, events: list[EventRecord]) -> list[int]:
+    # Events are few per request and callers want their ids back: one multi-row INSERT.
+    cursor.execute(
+        """
+        INSERT INTO monitoring_event
+            (ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision)
+        SELECT * FROM unnest(%s::timestamptz[], %s::uuid[], %s::text[], %s::text[], %s::jsonb[], %s::jsonb[],
+                             %s::text[], %s::float8[], %s::jsonb[], %s::jsonb[], %s::text[])
+        RETURNING id
+        """,
+        [
+            [e.ts for e in events],
+            [_uuid(e.server_id) for e in events],
+            [e.source for e in events],
+            [e.event_type for e in events],
+            [Jsonb(e.data or {}) for e in events],
+            [Jsonb(e.metadata or {}) for e in events],
+            [e.status for e in events],
+            [float(e.severity) for e in events],
+            [Jsonb(e.reasons or []) for e in events],
+            [Jsonb(e.suggestions or []) for e in events],
+            [e.decision for e in events],
+        ],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _upsert_snapshots(cursor, snapshots: list[SnapshotRecord], now: datetime) -> None:
+    for snap in snapshots:
+        cursor.execute(
+            """
+            INSERT INTO monitoring_snapshot (server_id, ts, received_at, payload, processes, score)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (server_id) DO UPDATE SET
+                ts = EXCLUDED.ts,
+                received_at = EXCLUDED.received_at,
+                payload = CASE WHEN %s THEN EXCLUDED.payload ELSE monitoring_snapshot.payload END,
+                processes = CASE WHEN %s THEN EXCLUDED.processes ELSE monitoring_snapshot.processes END,
+                score = COALESCE(EXCLUDED.score, monitoring_snapshot.score)
+            """,
+            [
+                _uuid(snap.server_id),
+                snap.ts,
+                now,
+                Jsonb(snap.payload or {}),
+                Jsonb(snap.processes or []),
+                snap.score,
+                snap.payload is not None,
+                snap.processes is not None,
+            ],
+        )
+
+
+def _touch_servers(cursor, seen: dict[str, datetime]) -> None:
+    if not seen:
+        return
+    cursor.execute(
+        """
+        UPDATE servers_server s SET last_seen = GREATEST(COALESCE(s.last_seen, v.ts), v.ts)
+        FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, ts)
+        WHERE s.id = v.id
+        """,
+        [list(seen.keys()), list(seen.values())],
+    )
+
+
+def _uuid(value) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
+
+
+def _claim_receipt(cursor, key: str, now: datetime) -> bool:
+    cursor.execute(
+        "INSERT INTO monitoring_ingestreceipt (key, created_at, summary) VALUES (%s, %s, '{}') "
+        "ON CONFLICT (key) DO NOTHING RETURNING key",
+        [key, now],
+    )
+    return cursor.fetchone() is not None
+
+
+def write(batch: Batch, *, receipt: str | None = None) -> WriteResult:
+    """Store a batch in one transaction; with ``receipt``, a batch already stored is not stored again."""
+    try:
+        return _write(batch, receipt)
+    except psycopg.errors.CheckViolation:
+        # A partition this process believed in was dropped by retention: forget and retry once.
+        partitions.forget()
+        return _write(batch, receipt)
+
+
+def _write(batch: Batch, receipt: str | None) -> WriteResult:
+    result = WriteResult()
+    now = datetime.now(UTC)
+    with transaction.atomic(), connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # the psycopg cursor, for COPY
+        if receipt is not None and not _claim_receipt(cursor, receipt, now):
+            result.duplicate = True
+            return result
+        if batch.samples:
+            ids, result.series_created = resolve_series(cursor, (s[0] for s in batch.samples))
+            rows = [(ids[key], ts, value) for key, ts, value in batch.samples]
+            partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(r[1]) for r in rows})
+            _copy_samples(cursor, rows)
+            result.samples = len(rows)
+            result.series = {sid: key for key, sid in ids.items()}
+        if batch.logs:
+            partitions.ensure(cursor, "monitoring_logentry", {partitions.day_of(log.ts) for log in batch.logs})
+            _copy_logs(cursor, batch.logs)
+            result.logs = len(batch.logs)
+        if batch.events:
+            partitions.ensure(cursor, "monitoring_event", {partitions.day_of(e.ts) for e in batch.events})
+            result.event_ids = _insert_events(cursor, batch.events)
+            result.events = len(batch.events)
+        if batch.snapshots:
+            _upsert_snapshots(cursor, batch.snapshots, now)
+        _touch_servers(cursor, batch.seen)
+    return result

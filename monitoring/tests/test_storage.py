@@ -1,0 +1,70 @@
+"""The write path stores everything of a batch, once, in its day partitions."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from monitoring import storage
+from monitoring.models import Event, LogEntry, Sample, Series, Snapshot
+from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord
+
+pytestmark = pytest.mark.django_db
+
+
+def _batch(server, ts):
+    batch = Batch()
+    batch.add_sample(server.id, "cpu", "usage", {"core": "0"}, ts, 45.2)
+    batch.add_sample(server.id, "cpu", "usage", {"core": "0"}, ts + timedelta(seconds=10), 47.0)
+    batch.add_sample(server.id, "ram", "usage_percent", {}, ts, 78.5)
+    batch.logs.append(LogRecord(ts, server.id, "web-app", "ERROR", "Database connection failed", {"code": 1}))
+    batch.events.append(EventRecord(ts, server.id, "docker", "container", {"action": "start"}))
+    batch.snapshots.append(SnapshotRecord(server.id, ts, payload={"score": 0.7}, score=0.7))
+    batch.seen[str(server.id)] = ts
+    return batch
+
+
+def test_batch_is_stored_whole(web01):
+    ts = datetime(2025, 11, 20, 10, 0, tzinfo=UTC)
+    result = storage.write(_batch(web01, ts))
+    assert (result.samples, result.logs, result.events, result.series_created) == (3, 1, 1, 2)
+    assert Series.objects.filter(server=web01).count() == 2
+    cpu = Series.objects.get(server=web01, metric_type="cpu")
+    assert cpu.labels == {"core": "0"}
+    assert [s.value for s in Sample.objects.filter(series=cpu).order_by("ts")] == [45.2, 47.0]
+    assert LogEntry.objects.get(server=web01).message == "Database connection failed"
+    assert Event.objects.get(server=web01).data == {"action": "start"}
+    assert Snapshot.objects.get(server=web01).score == 0.7
+    web01.refresh_from_db()
+    assert web01.last_seen == ts
+
+
+def test_same_labels_in_another_order_are_one_series(web01):
+    ts = datetime.now(UTC)
+    batch = Batch()
+    batch.add_sample(web01.id, "disk", "used", {"mount": "/", "dev": "sda"}, ts, 1)
+    batch.add_sample(web01.id, "disk", "used", {"dev": "sda", "mount": "/"}, ts + timedelta(seconds=1), 2)
+    storage.write(batch)
+    storage.series_cache.clear()  # a second process, with an empty cache
+    storage.write(batch)
+    assert Series.objects.filter(metric_type="disk").count() == 1
+    assert Sample.objects.count() == 4
+
+
+def test_a_day_without_partition_gets_one(web01):
+    far = datetime(2031, 2, 3, 4, 5, tzinfo=UTC)
+    batch = Batch()
+    batch.add_sample(web01.id, "cpu", "usage", {}, far, 1.0)
+    storage.write(batch)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('monitoring_sample_p20310203') IS NOT NULL")
+        assert cursor.fetchone()[0]
+
+
+def test_a_receipt_stores_a_retried_batch_once(web01):
+    ts = datetime.now(UTC)
+    first = storage.write(_batch(web01, ts), receipt="t1:abc")
+    again = storage.write(_batch(web01, ts), receipt="t1:abc")
+    assert not first.duplicate and again.duplicate
+    assert Sample.objects.count() == 3
+    assert LogEntry.objects.count() == 1

@@ -1,0 +1,151 @@
+"""Who is calling: agents (ingest) and people (read and management APIs).
+
+Agents send ``Authorization: Bearer <token>`` or ``X-Agent-Token: <token>``
+(seed 002). WebSocket clients may also pass ``?token=``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from servers.choices import TokenKind
+from servers.models import AgentToken, hash_token
+
+
+def raw_token(headers, query=None) -> str:
+    """The bearer token a request carries, from its headers (or ?token=), or ''."""
+    auth = headers.get("Authorization") or headers.get("authorization") or ""
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    agent = headers.get("X-Agent-Token") or headers.get("x-agent-token")
+    if agent:
+        return agent.strip()
+    if query is not None:
+        return (query.get("token") or "").strip()
+    return ""
+
+
+class IngestAuthError(Exception):
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What an ingest request may do: write for one server, or (fleet) for any."""
+
+    kind: str  # agent, fleet or anonymous
+    token_id: int | None = None
+    server_id: uuid.UUID | None = None
+
+    @property
+    def may_register(self) -> bool:
+        return self.kind in (TokenKind.FLEET, "anonymous")
+
+    @property
+    def key(self) -> str:
+        """The identity throttles and idempotency are kept under."""
+        return f"t{self.token_id}" if self.token_id else "anonymous"
+
+    def may_write_for(self, server_id) -> bool:
+        if self.kind == TokenKind.AGENT:
+            return str(server_id) == str(self.server_id)
+        return True
+
+
+class _TokenCache:
+    """digest -> (Agent, expires); keeps the hot path off the tokens table."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[Agent | None, float]] = {}
+        self._touched: dict[int, float] = {}
+
+    def get(self, digest: str):
+        entry = self._entries.get(digest)
+        if entry and entry[1] > time.monotonic():
+            return entry
+        return None
+
+    def put(self, digest: str, agent: Agent | None) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (agent, time.monotonic() + settings.TOKEN_CACHE_SECONDS)
+
+    def should_touch(self, token_id: int) -> bool:
+        now = time.monotonic()
+        if now - self._touched.get(token_id, 0) < 60:
+            return False
+        self._touched[token_id] = now
+        return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._touched.clear()
+
+
+token_cache = _TokenCache()
+
+
+def authenticate_agent(headers) -> Agent:
+    """The Agent behind an ingest request; IngestAuthError(401/403) when there is none."""
+    raw = raw_token(headers)
+    if not raw:
+        if settings.INGEST_ALLOW_ANONYMOUS:
+            return Agent(kind="anonymous")
+        raise IngestAuthError(401, "missing agent token: send Authorization: Bearer <token> or X-Agent-Token")
+    if settings.AGENT_API_TOKEN and raw == settings.AGENT_API_TOKEN:
+        return Agent(kind=TokenKind.FLEET)
+    digest = hash_token(raw)
+    cached = token_cache.get(digest)
+    if cached is None:
+        token = AgentToken.find(raw)
+        agent = None
+        if token is not None:
+            agent = Agent(kind=token.kind, token_id=token.pk, server_id=token.server_id)
+        token_cache.put(digest, agent)
+    else:
+        agent = cached[0]
+    if agent is None:
+        raise IngestAuthError(401, "invalid or revoked agent token")
+    if agent.kind == TokenKind.USER:
+        raise IngestAuthError(403, "a person's API token cannot write; issue an agent or fleet token")
+    if agent.token_id and token_cache.should_touch(agent.token_id):
+        AgentToken.objects.filter(pk=agent.token_id).update(last_used_at=timezone.now())
+    return agent
+
+
+class PersonTokenAuthentication(authentication.BaseAuthentication):
+    """DRF authentication for people's API tokens (``issue_token --user``).
+
+    Agent and fleet tokens are refused with 403: they may only write.
+    """
+
+    def authenticate(self, request):
+        raw = raw_token(request.headers)
+        if not raw:
+            return None
+        token = AgentToken.find(raw)
+        if token is None:
+            raise exceptions.AuthenticationFailed("invalid or revoked token")
+        if token.kind != TokenKind.USER or token.user is None:
+            raise exceptions.PermissionDenied("agent tokens can only write; use a person's API token to read")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("user inactive")
+        if token_cache.should_touch(token.pk):
+            AgentToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
