@@ -1,0 +1,151 @@
+"""The lean machinery every ingest endpoint shares.
+
+DRF serves the API surface; ingest is the hot path, so it is a plain Django
+view: authenticate (401/403), refuse a body over the limit (413), throttle the
+agent (429 with Retry-After), let the wire-format adapter decode and validate
+(400 naming the field path), write the batch in one transaction (2xx only
+after commit; 503 with Retry-After when the database is unreachable), publish
+one coalesced live message, answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from functools import wraps
+
+import orjson
+import redis
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ingest.errors import BadInput
+from monitoring import live, storage
+from servers.auth import Agent, IngestAuthError, authenticate_agent
+
+log = logging.getLogger(__name__)
+
+# An adapter turns (request, agent, body) into a Batch, or raises BadInput / IngestAuthError.
+Adapter = Callable[[HttpRequest, Agent, bytes], storage.Batch]
+
+
+def json_response(body, status: int = 200, headers: dict | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def error_response(status: int, detail: str, errors: list | None = None, headers: dict | None = None):
+    body = {"detail": detail}
+    if errors:
+        body["errors"] = errors
+    return json_response(body, status=status, headers=headers)
+
+
+class RateLimiter:
+    """A fixed one-minute window per agent in Redis; Redis being down lets requests through."""
+
+    def __init__(self):
+        self._client = None
+        self._down_until = 0.0
+
+    def client(self):
+        if self._client is None:
+            self._client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=0.2, socket_timeout=0.2, health_check_interval=30
+            )
+        return self._client
+
+    def retry_after(self, key: str) -> int | None:
+        """Seconds to wait when this agent is over its limit, else None."""
+        limit = settings.AGENT_RATE_LIMIT_PER_MINUTE
+        if limit <= 0 or time.monotonic() < self._down_until:
+            return None
+        now = time.time()
+        window = int(now // 60)
+        bucket = f"ingest:rate:{key}:{window}"
+        try:
+            pipe = self.client().pipeline()
+            pipe.incr(bucket)
+            pipe.expire(bucket, 120)
+            count = pipe.execute()[0]
+        except redis.RedisError:
+            self._down_until = time.monotonic() + 5  # don't pay a timeout on every request
+            return None
+        if count > limit:
+            return max(1, int((window + 1) * 60 - now) + 1)
+        return None
+
+
+rate_limiter = RateLimiter()
+
+
+def receipt_key(request: HttpRequest, agent: Agent, body: bytes) -> str:
+    """An Idempotency-Key header, else a digest of the body, per agent and path."""
+    supplied = request.headers.get("Idempotency-Key")
+    if supplied:
+        return f"{agent.key}:k:{supplied[:80]}"
+    digest = hashlib.blake2b(body, digest_size=20, person=request.path[:16].encode()).hexdigest()
+    return f"{agent.key}:b:{digest}"
+
+
+def ingest_endpoint(adapter: Adapter, *, respond: Callable | None = None, status: int = 202, idempotent=True):
+    """Wrap a wire-format adapter into a view with the shared rules of ingest.
+
+    ``respond(batch, result)`` shapes the success body (default: counts).
+    """
+
+    @csrf_exempt
+    @wraps(adapter)
+    def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method != "POST":
+            return error_response(405, "method not allowed; POST the payload", headers={"Allow": "POST"})
+        try:
+            agent = authenticate_agent(request.headers)
+        except IngestAuthError as exc:
+            headers = {"WWW-Authenticate": 'Bearer realm="ingest"'} if exc.status == 401 else None
+            return error_response(exc.status, exc.detail, headers=headers)
+        except (OperationalError, InterfaceError):
+            return error_response(503, "storage is unavailable, retry later", headers={"Retry-After": "5"})
+        declared = int(request.headers.get("Content-Length") or 0)
+        if declared > settings.INGEST_MAX_BODY_BYTES:
+            return error_response(413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
+        wait = rate_limiter.retry_after(agent.key)
+        if wait is not None:
+            return error_response(
+                429,
+                f"over {settings.AGENT_RATE_LIMIT_PER_MINUTE} requests a minute for this agent",
+                headers={"Retry-After": str(wait)},
+            )
+        body = request.body
+        if len(body) > settings.INGEST_MAX_BODY_BYTES:
+            return error_response(413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
+        try:
+            batch = adapter(request, agent, body, *args, **kwargs)
+        except BadInput as exc:
+            return error_response(400, f"invalid payload: {exc}", errors=[exc.as_dict()])
+        except IngestAuthError as exc:
+            return error_response(exc.status, exc.detail)
+        except (OperationalError, InterfaceError):
+            return error_response(503, "storage is unavailable, retry later", headers={"Retry-After": "5"})
+        try:
+            result = storage.write(batch, receipt=receipt_key(request, agent, body) if idempotent else None)
+        except (OperationalError, InterfaceError) as exc:
+            log.warning("ingest write failed, answering 503: %s", exc)
+            return error_response(503, "storage is unavailable, retry later", headers={"Retry-After": "5"})
+        except DatabaseError as exc:
+            # e.g. a value PostgreSQL refuses: nothing was stored
+            log.warning("ingest write refused: %s", exc)
+            return error_response(400, f"invalid payload: {str(exc).splitlines()[0]}")
+        request.ingest_stats = result.as_dict()
+        if not result.duplicate:
+            live.publish_write(batch, result)
+        body_out = respond(batch, result) if respond else {"status": "accepted", **result.as_dict()}
+        return json_response(body_out, status=status)
+
+    return view
