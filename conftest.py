@@ -34,11 +34,13 @@ def pytest_sessionfinish(session, exitstatus):
 def _fresh_process_caches():
     """In-process caches must not carry ids across tests whose data was rolled back."""
     from monitoring import partitions, storage
+    from servers import registry
     from servers.auth import token_cache
 
     storage.series_cache.clear()
     partitions.forget()
     token_cache.clear()
+    registry.forget()
     yield
 
 

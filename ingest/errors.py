@@ -1,15 +1,3 @@
-"""What a wire-format adapter raises when a body cannot be stored."""
+from config.errors import BadInput
 
-from __future__ import annotations
-
-
-class BadInput(Exception):
-    """A 400: the body can never be stored as sent. ``field`` is the path, e.g. ``metrics[3].value``."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
-        self.message = message
-
-    def as_dict(self) -> dict:
-        return {"field": self.field, "message": self.message}
+__all__ = ["BadInput"]
