@@ -46,6 +46,8 @@ class Agent:
     kind: str  # agent, fleet or anonymous
     token_id: int | None = None
     server_id: uuid.UUID | None = None
+    # the token's server is disabled (``Server.active`` off): it takes no writes
+    disabled: bool = False
 
     @property
     def may_register(self) -> bool:
@@ -113,7 +115,8 @@ def authenticate_agent(headers) -> Agent:
         token = AgentToken.find(raw)
         agent = None
         if token is not None:
-            agent = Agent(kind=token.kind, token_id=token.pk, server_id=token.server_id)
+            disabled = token.server is not None and not token.server.active
+            agent = Agent(kind=token.kind, token_id=token.pk, server_id=token.server_id, disabled=disabled)
         token_cache.put(digest, agent)
     else:
         agent = cached[0]
@@ -121,6 +124,8 @@ def authenticate_agent(headers) -> Agent:
         raise IngestAuthError(401, "invalid or revoked agent token")
     if agent.kind == TokenKind.USER:
         raise IngestAuthError(403, "a person's API token cannot write; issue an agent or fleet token")
+    if agent.disabled:
+        raise IngestAuthError(403, f"server {agent.server_id} is disabled; an admin can enable it")
     if agent.token_id and token_cache.should_touch(agent.token_id):
         AgentToken.objects.filter(pk=agent.token_id).update(last_used_at=timezone.now())
     return agent
