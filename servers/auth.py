@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -154,3 +155,25 @@ class PersonTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class RegistrationAuthentication(PersonTokenAuthentication):
+    """For POST /api/v1/servers: people's tokens as usual, and agents' tokens too.
+
+    An agent or fleet token authenticates as ``(AnonymousUser, Agent)``; the
+    view's permission decides what an agent may do (register, nothing else).
+    """
+
+    def authenticate(self, request):
+        raw = raw_token(request.headers)
+        if not raw:
+            return None
+        if raw.startswith(AgentToken.PREFIXES[TokenKind.USER]):
+            return super().authenticate(request)
+        try:
+            agent = authenticate_agent(request.headers)
+        except IngestAuthError as exc:
+            if exc.status == 403:
+                raise exceptions.PermissionDenied(exc.detail)
+            raise exceptions.AuthenticationFailed(exc.detail)
+        return AnonymousUser(), agent
