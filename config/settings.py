@@ -225,6 +225,13 @@ ALERT_CPU_THRESHOLD = env_float("ALERT_CPU_THRESHOLD", 90)
 ALERT_CPU_DURATION_SECONDS = env_int("ALERT_CPU_DURATION_SECONDS", 10)
 REPEAT_INTERVAL = env_int("REPEAT_INTERVAL", 4 * 3600)
 ALERT_RETENTION_SECONDS = env_int("ALERT_RETENTION_SECONDS", 86400)
+# an alert that fired ALERT_FLAP_THRESHOLD times within ALERT_FLAP_WINDOW_SECONDS is flapping:
+# it resolves only after its condition stays clear for ALERT_FLAP_HOLD_SECONDS
+ALERT_FLAP_THRESHOLD = env_int("ALERT_FLAP_THRESHOLD", 3)
+ALERT_FLAP_WINDOW_SECONDS = env_int("ALERT_FLAP_WINDOW_SECONDS", 900)
+ALERT_FLAP_HOLD_SECONDS = env_int("ALERT_FLAP_HOLD_SECONDS", 300)
+# the first retry of a failed notification waits this long, then twice as long each time
+NOTIFY_RETRY_BACKOFF_SECONDS = env_float("NOTIFY_RETRY_BACKOFF_SECONDS", 2)
 NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL")
 NOTIFY_WEBHOOK_SECRET = env_secret("NOTIFY_WEBHOOK_SECRET")
 NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
@@ -253,9 +260,17 @@ ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+# frames waiting for the live publisher thread; beyond that they are dropped (ingest never waits)
+LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
+LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)
 
 # --- Receivers ---------------------------------------------------------------
 PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
+# Requests a minute per token on the receivers (Prometheus, OTLP, collectd); 0 = no limit.
+# Over it they answer 503 with Retry-After, which these clients retry (most drop on 429).
+RECEIVER_RATE_LIMIT_PER_MINUTE = env_int("RECEIVER_RATE_LIMIT_PER_MINUTE", 60_000)
+# A compressed body (snappy, gzip) may expand to at most this many bytes (else 413).
+RECEIVER_MAX_DECOMPRESSED_BYTES = env_int("RECEIVER_MAX_DECOMPRESSED_BYTES", 64 * 1024 * 1024)
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
