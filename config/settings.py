@@ -259,6 +259,9 @@ ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+# frames waiting for the live publisher thread; beyond that they are dropped (ingest never waits)
+LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
+LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)
 
 # --- Receivers ---------------------------------------------------------------
 PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
