@@ -160,11 +160,15 @@ def stats(now: datetime | None = None) -> dict:
             f"SELECT status, count(*), avg(severity), count(*) FILTER (WHERE ts >= %s) FROM {TABLE} GROUP BY status",
             [now - timedelta(hours=24)],
         )
-        by_status = {row[0]: {"count": row[1], "average_severity": round(row[2], 3), "last_24h": row[3]} for row in cursor}
+        by_status = {
+            status: {"count": count, "average_severity": round(avg, 3), "last_24h": recent}
+            for status, count, avg, recent in cursor.fetchall()
+        }
         cursor.execute(f"SELECT decision, count(*) FROM {TABLE} GROUP BY decision")
         by_decision = dict(cursor.fetchall())
         cursor.execute(
-            f"SELECT source, count(*), avg(severity), max(ts) FROM {TABLE} GROUP BY source ORDER BY count(*) DESC LIMIT 20"
+            f"SELECT source, count(*), avg(severity), max(ts) FROM {TABLE} "
+            "GROUP BY source ORDER BY count(*) DESC LIMIT 20"
         )
         by_source = [
             {

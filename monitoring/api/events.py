@@ -235,7 +235,8 @@ class CleanupView(APIView):
 
     def post(self, request: Request) -> Response:
         try:
-            hours = _int(request.query_params.get("older_than_hours"), "older_than_hours", default=48, low=1, high=1_000_000)
+            raw = request.query_params.get("older_than_hours")
+            hours = _int(raw, "older_than_hours", default=48, low=1, high=1_000_000)
         except BadInput as exc:
             return bad_request(exc)
         return Response(events.clean_up(datetime.now(UTC) - timedelta(hours=hours)))

@@ -4,26 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0002_partitioned_tables'),
+        ("monitoring", "0002_partitioned_tables"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FieldStats',
+            name="FieldStats",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=255)),
-                ('field', models.CharField(max_length=128)),
-                ('count', models.BigIntegerField(default=0)),
-                ('mean', models.FloatField(default=0.0)),
-                ('m2', models.FloatField(default=0.0)),
-                ('updated_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(max_length=255)),
+                ("field", models.CharField(max_length=128)),
+                ("count", models.BigIntegerField(default=0)),
+                ("mean", models.FloatField(default=0.0)),
+                ("m2", models.FloatField(default=0.0)),
+                ("updated_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name_plural': 'field statistics',
-                'constraints': [models.UniqueConstraint(fields=('source', 'field'), name='fieldstats_identity')],
+                "verbose_name_plural": "field statistics",
+                "constraints": [models.UniqueConstraint(fields=("source", "field"), name="fieldstats_identity")],
             },
         ),
     ]

@@ -131,8 +131,13 @@ def test_people_query_event_logs_by_status_source_and_time(api):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("status=BROKEN", "status"), ("limit=0", "limit"), ("limit=abc", "limit"), ("offset=-1", "offset"),
-     ("start_time=yesterday", "start_time")],
+    [
+        ("status=BROKEN", "status"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("offset=-1", "offset"),
+        ("start_time=yesterday", "start_time"),
+    ],
 )
 def test_a_bad_event_log_query_is_refused(api, query, field):
     response = api.get(f"/api/v1/monitoring/logs?{query}")
