@@ -55,14 +55,22 @@ class RateLimiter:
 
     def __init__(self):
         self._client = None
+        self._url = None
         self._down_until = 0.0
 
     def client(self):
-        if self._client is None:
+        if self._client is None or self._url != settings.REDIS_URL:
+            self._url = settings.REDIS_URL
             self._client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_connect_timeout=0.2, socket_timeout=0.2, health_check_interval=30
+                self._url, socket_connect_timeout=0.2, socket_timeout=0.2, health_check_interval=30
             )
         return self._client
+
+    def reset(self) -> None:
+        """Forget the client and any outage (tests, or after REDIS_URL changed)."""
+        self._client = None
+        self._url = None
+        self._down_until = 0.0
 
     def retry_after(self, key: str, limit: int | None = None) -> int | None:
         """Seconds to wait when this agent is over its limit (per minute), else None."""
