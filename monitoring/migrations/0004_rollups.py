@@ -52,6 +52,6 @@ DROP TABLE IF EXISTS monitoring_rollup1m;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitoring", "0002_partitioned_tables")]
+    dependencies = [("monitoring", "0003_event_field_stats")]
 
     operations = [migrations.RunSQL(CREATE, DROP)]
