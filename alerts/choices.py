@@ -1,0 +1,107 @@
+"""Kinds and states of the alerts app, each with the colour the pages use (NetBox-style)."""
+
+from django.db import models
+
+
+class RuleKind(models.TextChoices):
+    THRESHOLD = "threshold", "Threshold on a metric"
+    ABSENCE = "absence", "No data / no contact"
+    LOG_ERROR_RATE = "log_error_rate", "Log error rate"
+    LOG_PATTERN = "log_pattern", "Log pattern"
+    ANOMALY = "anomaly", "Anomaly (z-score)"
+    EVENT_STATUS = "event_status", "Event status"
+
+
+class Severity(models.TextChoices):
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+    @property
+    def colour(self) -> str:
+        return {"warning": "orange", "critical": "red"}[self.value]
+
+
+class AlertState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+    @property
+    def colour(self) -> str:
+        return {"pending": "yellow", "firing": "red", "resolved": "green"}[self.value]
+
+
+OPEN_STATES = (AlertState.PENDING, AlertState.FIRING)
+
+
+class Scope(models.TextChoices):
+    ALL = "all", "All servers"
+    SERVER = "server", "One server"
+    LABELS = "labels", "Servers matching labels"
+
+
+class Comparison(models.TextChoices):
+    GT = "gt", ">"
+    GTE = "gte", ">="
+    LT = "lt", "<"
+    LTE = "lte", "<="
+    EQ = "eq", "=="
+    NE = "ne", "!="
+
+    def holds(self, value: float, threshold: float) -> bool:
+        return {
+            "gt": value > threshold,
+            "gte": value >= threshold,
+            "lt": value < threshold,
+            "lte": value <= threshold,
+            "eq": value == threshold,
+            "ne": value != threshold,
+        }[self.value]
+
+
+class Aggregate(models.TextChoices):
+    AVG = "avg", "Average"
+    MIN = "min", "Minimum"
+    MAX = "max", "Maximum"
+    SUM = "sum", "Sum"
+    COUNT = "count", "Count"
+    LAST = "last", "Last value"
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack incoming webhook"
+    WEBHOOK = "webhook", "Webhook (signed JSON)"
+
+
+class MessageKind(models.TextChoices):
+    FIRING = "firing", "Firing"
+    REMINDER = "reminder", "Reminder"
+    RESOLVED = "resolved", "Resolved"
+    TEST = "test", "Test"
+
+
+class DeliveryStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    RETRYING = "retrying", "Failed, will retry"
+    FAILED = "failed", "Failed, gave up"
+
+    @property
+    def colour(self) -> str:
+        return {"sent": "green", "retrying": "orange", "failed": "red"}[self.value]
+
+
+class NotificationLevel(models.TextChoices):
+    """Seed 004's in-console notification types."""
+
+    INFO = "info", "Info"
+    SUCCESS = "success", "Success"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+    CRITICAL = "critical", "Critical"
+
+    @property
+    def colour(self) -> str:
+        return {"info": "blue", "success": "green", "warning": "orange", "error": "red", "critical": "purple"}[
+            self.value
+        ]
