@@ -340,6 +340,8 @@ def _focus_words(areas: list[str]) -> list[str]:
 
 def _series_name(metric_type: str, name: str, labels: dict | None) -> str:
     text = f"{metric_type}.{name}"
+    if isinstance(labels, str | bytes):  # raw cursors hand jsonb over as text
+        labels = orjson.loads(labels)
     if labels:
         text += "{" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())) + "}"
     return text
