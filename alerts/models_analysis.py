@@ -17,9 +17,7 @@ ALERT_SPAN_MAX = timedelta(hours=6)
 
 
 class Analysis(models.Model):
-    alert = models.ForeignKey(
-        "alerts.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="analyses"
-    )
+    alert = models.ForeignKey("alerts.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="analyses")
     trigger = models.CharField(max_length=16, choices=AnalysisTrigger.choices, default=AnalysisTrigger.API)
     status = models.CharField(max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING)
     requested_by = models.ForeignKey(

@@ -253,9 +253,9 @@ def mine_templates(lines: list[tuple[str, str, str]]) -> list[dict]:
             "template": cluster.get_template()[:MAX_TEXT],
             "count": cluster.size,
             "levels": dict(sorted(levels[cluster.cluster_id].items())),
-            "services": [name for name, _ in sorted(services[cluster.cluster_id].items(), key=lambda kv: (-kv[1], kv[0]))][
-                :5
-            ],
+            "services": [
+                name for name, _ in sorted(services[cluster.cluster_id].items(), key=lambda kv: (-kv[1], kv[0]))
+            ][:5],
         }
         for cluster in clusters[:MAX_TEMPLATES]
     ]
@@ -291,7 +291,7 @@ def evaluated_events(window: Window) -> list[dict]:
     return [
         {
             "ts": _iso(event.ts),
-            "server": event.server.hostname if event.server_id else None,
+            "server": event.server.hostname if event.server else None,
             "source": event.source,
             "event_type": event.event_type,
             "status": event.status,
@@ -311,7 +311,7 @@ def source_events(window: Window, source: str) -> list[dict]:
     return [
         {
             "ts": _iso(event.ts),
-            "server": event.server.hostname if event.server_id else None,
+            "server": event.server.hostname if event.server else None,
             "event_type": event.event_type,
             "status": event.status,
             "data": _clip(event.data),

@@ -17,11 +17,28 @@ ERROR_RATE_WARNING = 0.05
 
 # Words in a series name -> what a person should look at first.
 ADVICE = (
-    (("cpu", "load"), "Find what is using the CPU on {server} (process list, recent deploys, batch jobs) and scale out or throttle it."),
-    (("mem", "ram", "swap"), "Check memory on {server} for a leak or an oversized cache; restart the worst process or add memory before the OOM killer acts."),
-    (("disk", "fs", "inode", "filesystem"), "Free space on {server} (old logs, images, temp files) or grow the volume before writes fail."),
-    (("latency", "response", "duration"), "Trace slow requests on {server}: compare with the error logs and the dependencies' health (database, upstream APIs)."),
-    (("net", "rx", "tx", "conn"), "Check network traffic and connections on {server} for a flood, a retry storm or a saturated link."),
+    (
+        ("cpu", "load"),
+        "Find what is using the CPU on {server} (process list, recent deploys, batch jobs); scale out or throttle it.",
+    ),
+    (
+        ("mem", "ram", "swap"),
+        "Check memory on {server} for a leak or an oversized cache; "
+        "restart the worst process or add memory before the OOM killer acts.",
+    ),
+    (
+        ("disk", "fs", "inode", "filesystem"),
+        "Free space on {server} (old logs, images, temp files) or grow the volume before writes fail.",
+    ),
+    (
+        ("latency", "response", "duration"),
+        "Trace slow requests on {server}: compare with the error logs "
+        "and the dependencies' health (database, upstream APIs).",
+    ),
+    (
+        ("net", "rx", "tx", "conn"),
+        "Check network traffic and connections on {server} for a flood, a retry storm or a saturated link.",
+    ),
 )
 GENERIC_ADVICE = "Look at {series} on {server}: it moved well outside its recent range."
 
@@ -51,8 +68,8 @@ def analyse(pack: dict) -> AnalysisResult:
         level = max(level, 2 if counts.get("CRITICAL") else 1 if rate >= ERROR_RATE_WARNING else level)
     for template in (pack.get("log_templates") or [])[:3]:
         services = ", ".join(template.get("services") or []) or "unknown service"
-        findings.append(f"{template['count']}× \"{template['template']}\" ({services}).")
-        _add(recommendations, f"Investigate \"{template['template']}\" in {services}: the most frequent problem line.")
+        findings.append(f'{template["count"]}× "{template["template"]}" ({services}).')
+        _add(recommendations, f'Investigate "{template["template"]}" in {services}: the most frequent problem line.')
 
     events = pack.get("events") or []
     if events:
@@ -74,7 +91,7 @@ def analyse(pack: dict) -> AnalysisResult:
         findings.append(f"Docker events: {summary}.")
         if bad:
             level = max(level, 1)
-            _add(recommendations, "Check the containers that died or restarted (docker logs, exit codes, memory limits).")
+            _add(recommendations, "Check the containers that died or restarted (docker logs, exit codes, limits).")
 
     agent_alerts = pack.get("agent_alerts") or []
     if agent_alerts:
@@ -112,7 +129,10 @@ def _moved_series(series: list[dict]) -> list[dict]:
 
 def _series_finding(item: dict) -> str:
     window = item["window"]
-    text = f"{item['series']} on {item['server']}: mean {window['mean']} (min {window['min']}, max {window['max']}, last {window['last']})"
+    text = (
+        f"{item['series']} on {item['server']}: mean {window['mean']} "
+        f"(min {window['min']}, max {window['max']}, last {window['last']})"
+    )
     baseline = item.get("baseline")
     if baseline:
         text += f" against {baseline['mean']} before"
@@ -134,7 +154,7 @@ def _series_advice(item: dict) -> str:
 def _alert_finding(alert: dict, rule: dict) -> str:
     name = rule.get("name") or alert.get("rule") or "an alert rule"
     where = alert.get("server") or "the fleet"
-    text = f"Alert \"{name}\" is {alert.get('status', 'firing')} on {where}"
+    text = f'Alert "{name}" is {alert.get("status", "firing")} on {where}'
     if alert.get("value") is not None:
         text += f" (value {alert['value']})"
     if alert.get("summary"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from celery import shared_task
 from celery.result import AsyncResult
@@ -43,16 +44,14 @@ def analyse_fired_alert(alert_id: int) -> int | None:
     return analysis.pk
 
 
-def task_id(analysis) -> str:
-    return f"analysis-{analysis.pk}"
-
-
 def submit(analysis) -> None:
-    """Queue the analysis once the transaction that created it commits."""
+    """Queue the analysis once the transaction that created it commits; ``wait`` can then follow it."""
+    # unique per submission: a reused database (tests, a restore) must not meet an old result
+    analysis.task_id = f"analysis-{analysis.pk}-{uuid.uuid4().hex[:12]}"
 
     def send():
         try:
-            run_analysis.apply_async((analysis.pk,), task_id=task_id(analysis), retry=False, time_limit=_time_limit())
+            run_analysis.apply_async((analysis.pk,), task_id=analysis.task_id, retry=False, time_limit=_time_limit())
         except Exception:
             log.exception("analysis %s: the queue is unavailable, running it here", analysis.pk)
             from alerts.analysis import runner
@@ -64,11 +63,12 @@ def submit(analysis) -> None:
 
 def wait(analysis, seconds: float):
     """The analysis once finished, or as it is after ``seconds``."""
-    if not analysis.finished and seconds > 0:
+    task_id = getattr(analysis, "task_id", None)
+    if task_id and not analysis.finished and seconds > 0:
         try:
-            AsyncResult(task_id(analysis)).get(timeout=seconds, propagate=False, disable_sync_subtasks=False)
-        except Exception:  # celery's TimeoutError, or a result backend that is down
-            pass
+            AsyncResult(task_id).get(timeout=seconds, propagate=False, disable_sync_subtasks=False)
+        except Exception as exc:  # celery's TimeoutError, or a result backend that is down
+            log.debug("analysis %s not finished after %.1fs: %s", analysis.pk, seconds, exc)
     analysis.refresh_from_db()
     return analysis
 

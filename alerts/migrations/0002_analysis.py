@@ -7,43 +7,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0001_initial'),
+        ("alerts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Analysis',
+            name="Analysis",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('api', 'API (seed 003)'), ('insights', 'Insights (seed 004)'), ('alert_page', 'Alert page'), ('admin', 'Admin action'), ('alert_fired', 'Critical alert fired')], default='api', max_length=16)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('lookback_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('focus_areas', models.JSONField(blank=True, default=list)),
-                ('window_start', models.DateTimeField(blank=True, null=True)),
-                ('window_end', models.DateTimeField(blank=True, null=True)),
-                ('model', models.CharField(blank=True, help_text='the model that answered; empty for rule-based', max_length=200)),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('tokens_used', models.PositiveIntegerField(default=0)),
-                ('latency_ms', models.PositiveIntegerField(blank=True, help_text='time spent waiting on the model', null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('evidence', models.JSONField(blank=True, default=dict, help_text='the evidence pack, as the model saw it')),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('is_fallback', models.BooleanField(default=False, help_text='rule-based analysis, no language model')),
-                ('fallback_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('alert', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='analyses', to='alerts.alert')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("api", "API (seed 003)"),
+                            ("insights", "Insights (seed 004)"),
+                            ("alert_page", "Alert page"),
+                            ("admin", "Admin action"),
+                            ("alert_fired", "Critical alert fired"),
+                        ],
+                        default="api",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("lookback_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("focus_areas", models.JSONField(blank=True, default=list)),
+                ("window_start", models.DateTimeField(blank=True, null=True)),
+                ("window_end", models.DateTimeField(blank=True, null=True)),
+                (
+                    "model",
+                    models.CharField(
+                        blank=True, help_text="the model that answered; empty for rule-based", max_length=200
+                    ),
+                ),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                ("tokens_used", models.PositiveIntegerField(default=0)),
+                (
+                    "latency_ms",
+                    models.PositiveIntegerField(blank=True, help_text="time spent waiting on the model", null=True),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "evidence",
+                    models.JSONField(blank=True, default=dict, help_text="the evidence pack, as the model saw it"),
+                ),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("is_fallback", models.BooleanField(default=False, help_text="rule-based analysis, no language model")),
+                ("fallback_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="analyses",
+                        to="alerts.alert",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'analyses',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['alert', '-created_at'], name='analysis_by_alert')],
+                "verbose_name_plural": "analyses",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["alert", "-created_at"], name="analysis_by_alert")],
             },
         ),
     ]

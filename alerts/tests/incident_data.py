@@ -27,7 +27,9 @@ def store_incident(server, now: datetime) -> None:
             )
         )
     for i in range(5):
-        batch.logs.append(LogRecord(now - timedelta(seconds=15 + i), server.id, "web-app", "INFO", f"GET /health 200 {i}"))
+        batch.logs.append(
+            LogRecord(now - timedelta(seconds=15 + i), server.id, "web-app", "INFO", f"GET /health 200 {i}")
+        )
     batch.events.append(
         EventRecord(
             now - timedelta(minutes=3),

@@ -108,10 +108,22 @@ def test_two_invalid_answers_store_a_failed_analysis_with_the_reason(groq_server
 @pytest.mark.parametrize(
     "bad, reason",
     [
-        ('{"analysis": "x", "severity": "PANIC", "key_findings": ["a"], "recommendations": ["b"], "confidence": 0.5}', "severity"),
-        ('{"analysis": "x", "severity": "WARNING", "key_findings": ["a"], "recommendations": ["b"], "confidence": 1.5}', "confidence"),
-        ('{"analysis": "", "severity": "WARNING", "key_findings": ["a"], "recommendations": ["b"], "confidence": 0.5}', "analysis"),
-        ('{"analysis": "x", "severity": "WARNING", "key_findings": [], "recommendations": ["b"], "confidence": 0.5}', "key_findings"),
+        (
+            '{"analysis": "x", "severity": "PANIC", "key_findings": ["a"], "recommendations": ["b"], "confidence": 0.5}',
+            "severity",
+        ),
+        (
+            '{"analysis": "x", "severity": "WARNING", "key_findings": ["a"], "recommendations": ["b"], "confidence": 1.5}',
+            "confidence",
+        ),
+        (
+            '{"analysis": "", "severity": "WARNING", "key_findings": ["a"], "recommendations": ["b"], "confidence": 0.5}',
+            "analysis",
+        ),
+        (
+            '{"analysis": "x", "severity": "WARNING", "key_findings": [], "recommendations": ["b"], "confidence": 0.5}',
+            "key_findings",
+        ),
         ('["a list"]', "not a JSON object"),
         ("", "empty"),
     ],
