@@ -1,4 +1,8 @@
-"""HTTP through Django, WebSockets through Channels, on one daphne process."""
+"""HTTP through Django, WebSockets through Channels, on one daphne process.
+
+The continuous log stream (seed 004) is answered by a raw ASGI app ahead of
+Django, which would otherwise buffer the whole request body before the view runs.
+"""
 
 import os
 
@@ -9,11 +13,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from ingest.streaming import LogStreamRouter  # noqa: E402
 from monitoring.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": LogStreamRouter(django_asgi_app),
         "websocket": websocket_application(URLRouter),
     }
 )

@@ -263,9 +263,17 @@ ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+# frames waiting for the live publisher thread; beyond that they are dropped (ingest never waits)
+LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
+LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)
 
 # --- Receivers ---------------------------------------------------------------
 PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
+# Requests a minute per token on the receivers (Prometheus, OTLP, collectd); 0 = no limit.
+# Over it they answer 503 with Retry-After, which these clients retry (most drop on 429).
+RECEIVER_RATE_LIMIT_PER_MINUTE = env_int("RECEIVER_RATE_LIMIT_PER_MINUTE", 60_000)
+# A compressed body (snappy, gzip) may expand to at most this many bytes (else 413).
+RECEIVER_MAX_DECOMPRESSED_BYTES = env_int("RECEIVER_MAX_DECOMPRESSED_BYTES", 64 * 1024 * 1024)
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

@@ -23,14 +23,17 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ingest.errors import BadInput
+from ingest.errors import BadInput, Refused
 from monitoring import live, storage
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 
 log = logging.getLogger(__name__)
 
-# An adapter turns (request, agent, body) into a Batch, or raises BadInput / IngestAuthError.
+# An adapter turns (request, agent, body) into a Batch, or raises BadInput / Refused / IngestAuthError.
 Adapter = Callable[[HttpRequest, Agent, bytes], storage.Batch]
+# Shapes a refusal for a wire format whose clients expect their own error body:
+# (request, status, detail, errors, headers) -> response.
+Refuse = Callable[[HttpRequest, int, str, list | None, dict | None], HttpResponse]
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> HttpResponse:
@@ -52,18 +55,33 @@ class RateLimiter:
 
     def __init__(self):
         self._client = None
+        self._url = None
         self._down_until = 0.0
 
     def client(self):
-        if self._client is None:
+        if self._client is None or self._url != settings.REDIS_URL:
+            self._url = settings.REDIS_URL
             self._client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_connect_timeout=0.2, socket_timeout=0.2, health_check_interval=30
+                self._url, socket_connect_timeout=0.2, socket_timeout=0.2, health_check_interval=30
             )
         return self._client
+
+<<<<<<< HEAD
+    def reset(self) -> None:
+        """Forget the client and any outage (tests, or after REDIS_URL changed)."""
+        self._client = None
+        self._url = None
+        self._down_until = 0.0
 
     def retry_after(self, key: str) -> int | None:
         """Seconds to wait when this agent is over its limit, else None."""
         limit = settings.AGENT_RATE_LIMIT_PER_MINUTE
+=======
+    def retry_after(self, key: str, limit: int | None = None) -> int | None:
+        """Seconds to wait when this agent is over its limit (per minute), else None."""
+        if limit is None:
+            limit = settings.AGENT_RATE_LIMIT_PER_MINUTE
+>>>>>>> main
         if limit <= 0 or time.monotonic() < self._down_until:
             return None
         now = time.time()
@@ -94,58 +112,85 @@ def receipt_key(request: HttpRequest, agent: Agent, body: bytes) -> str:
     return f"{agent.key}:b:{digest}"
 
 
-def ingest_endpoint(adapter: Adapter, *, respond: Callable | None = None, status: int = 202, idempotent=True):
+def ingest_endpoint(
+    adapter: Adapter,
+    *,
+    respond: Callable | None = None,
+    status: int = 202,
+    idempotent=True,
+    refuse: Refuse | None = None,
+    rate_limit_setting: str = "AGENT_RATE_LIMIT_PER_MINUTE",
+    throttle_status: int = 429,
+):
     """Wrap a wire-format adapter into a view with the shared rules of ingest.
 
-    ``respond(batch, result)`` shapes the success body (default: counts).
+    ``respond(batch, result)`` shapes the success body (default: counts); it may
+    also return a whole ``HttpResponse`` (e.g. a protobuf body). ``refuse`` shapes
+    error responses. The per-agent request limit is read from the setting named by
+    ``rate_limit_setting``; over it, the answer is ``throttle_status`` with
+    Retry-After (receivers answer 503, the one code all their clients retry).
     """
+
+    def fail(request, code: int, detail: str, errors: list | None = None, headers: dict | None = None):
+        if refuse is not None:
+            return refuse(request, code, detail, errors, headers)
+        return error_response(code, detail, errors=errors, headers=headers)
+
+    def unavailable(request):
+        return fail(request, 503, "storage is unavailable, retry later", headers={"Retry-After": "5"})
 
     @csrf_exempt
     @wraps(adapter)
     def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "POST":
-            return error_response(405, "method not allowed; POST the payload", headers={"Allow": "POST"})
+            return fail(request, 405, "method not allowed; POST the payload", headers={"Allow": "POST"})
         try:
             agent = authenticate_agent(request.headers)
         except IngestAuthError as exc:
             headers = {"WWW-Authenticate": 'Bearer realm="ingest"'} if exc.status == 401 else None
-            return error_response(exc.status, exc.detail, headers=headers)
+            return fail(request, exc.status, exc.detail, headers=headers)
         except (OperationalError, InterfaceError):
-            return error_response(503, "storage is unavailable, retry later", headers={"Retry-After": "5"})
+            return unavailable(request)
         declared = int(request.headers.get("Content-Length") or 0)
         if declared > settings.INGEST_MAX_BODY_BYTES:
-            return error_response(413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
-        wait = rate_limiter.retry_after(agent.key)
+            return fail(request, 413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
+        limit = getattr(settings, rate_limit_setting)
+        wait = rate_limiter.retry_after(agent.key, limit)
         if wait is not None:
-            return error_response(
-                429,
-                f"over {settings.AGENT_RATE_LIMIT_PER_MINUTE} requests a minute for this agent",
+            return fail(
+                request,
+                throttle_status,
+                f"over {limit} requests a minute for this agent",
                 headers={"Retry-After": str(wait)},
             )
         body = request.body
         if len(body) > settings.INGEST_MAX_BODY_BYTES:
-            return error_response(413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
+            return fail(request, 413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
         try:
             batch = adapter(request, agent, body, *args, **kwargs)
         except BadInput as exc:
-            return error_response(400, f"invalid payload: {exc}", errors=[exc.as_dict()])
+            return fail(request, 400, f"invalid payload: {exc}", errors=[exc.as_dict()])
+        except Refused as exc:
+            return fail(request, exc.status, exc.detail)
         except IngestAuthError as exc:
-            return error_response(exc.status, exc.detail)
+            return fail(request, exc.status, exc.detail)
         except (OperationalError, InterfaceError):
-            return error_response(503, "storage is unavailable, retry later", headers={"Retry-After": "5"})
+            return unavailable(request)
         try:
             result = storage.write(batch, receipt=receipt_key(request, agent, body) if idempotent else None)
         except (OperationalError, InterfaceError) as exc:
             log.warning("ingest write failed, answering 503: %s", exc)
-            return error_response(503, "storage is unavailable, retry later", headers={"Retry-After": "5"})
+            return unavailable(request)
         except DatabaseError as exc:
             # e.g. a value PostgreSQL refuses: nothing was stored
             log.warning("ingest write refused: %s", exc)
-            return error_response(400, f"invalid payload: {str(exc).splitlines()[0]}")
+            return fail(request, 400, f"invalid payload: {str(exc).splitlines()[0]}")
         request.ingest_stats = result.as_dict()
         if not result.duplicate:
             live.publish_write(batch, result)
         body_out = respond(batch, result) if respond else {"status": "accepted", **result.as_dict()}
+        if isinstance(body_out, HttpResponse):
+            return body_out
         return json_response(body_out, status=status)
 
     return view

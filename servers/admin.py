@@ -1,31 +1,150 @@
-from django.contrib import admin
+"""Admin for the inventory: servers with their tokens; issue, revoke, disable.
 
+A token's secret is shown once, in the message after it is issued, and never
+stored (only its SHA-256).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from servers import registry
+from servers.auth import token_cache
+from servers.choices import TokenKind
 from servers.models import AgentToken, Server
+
+
+def _forget_cached_identities() -> None:
+    # Revocations and disabled servers take effect now in this process (elsewhere within TOKEN_CACHE_SECONDS).
+    token_cache.clear()
+    registry.forget()
+
+
+def _show_once(request: HttpRequest, what: str, token: AgentToken, raw: str) -> None:
+    messages.warning(request, f"{what} (prefix {token.prefix}), shown once, store it now: {raw}")
 
 
 class AgentTokenInline(admin.TabularInline):
     model = AgentToken
     extra = 0
     fields = ("kind", "name", "prefix", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("kind", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("kind", "name", "prefix", "created_at", "last_used_at", "revoked_at")
     can_delete = False
     show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # tokens are issued by the "Issue an agent token" action, which shows the secret
 
 
 @admin.register(Server)
 class ServerAdmin(admin.ModelAdmin):
-    list_display = ("hostname", "kind", "environment", "owner_team", "ip_address", "last_seen", "active")
-    list_filter = ("kind", "environment", "owner_team", "active")
+    list_display = (
+        "hostname",
+        "kind",
+        "environment",
+        "owner_team",
+        "ip_address",
+        "status_display",
+        "last_seen",
+        "active",
+    )
+    list_filter = ("active", "kind", "environment", "owner_team")
     search_fields = ("hostname", "ip_address", "external_id")
-    readonly_fields = ("id", "last_seen", "created_at", "updated_at")
+    readonly_fields = ("id", "status_display", "last_seen", "created_at", "updated_at")
     inlines = [AgentTokenInline]
+    actions = ["issue_agent_token", "revoke_tokens", "disable_servers", "enable_servers"]
     show_full_result_count = False
+    list_per_page = 100
+
+    @admin.display(description="status")
+    def status_display(self, server: Server) -> str:
+        return server.status.label
+
+    @admin.action(description="Issue an agent token (shown once)")
+    def issue_agent_token(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
+        for server in queryset[:20]:
+            token, raw = AgentToken.issue(TokenKind.AGENT, server=server, name=f"issued by {request.user} in admin")
+            _show_once(request, f"Agent token for {server.hostname}", token, raw)
+
+    @admin.action(description="Revoke all tokens of the selected servers")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
+        count = AgentToken.objects.filter(server__in=queryset, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        _forget_cached_identities()
+        messages.success(request, f"Revoked {count} token(s).")
+
+    @admin.action(description="Disable: refuse their writes")
+    def disable_servers(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
+        count = queryset.filter(active=True).update(active=False, updated_at=timezone.now())
+        _forget_cached_identities()
+        messages.success(request, f"Disabled {count} server(s); their agents get 403 until enabled.")
+
+    @admin.action(description="Enable: accept their writes again")
+    def enable_servers(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
+        count = queryset.filter(active=False).update(active=True, updated_at=timezone.now())
+        _forget_cached_identities()
+        messages.success(request, f"Enabled {count} server(s).")
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        _forget_cached_identities()
+
+
+class IssueTokenForm(forms.ModelForm):
+    class Meta:
+        model = AgentToken
+        fields = ("kind", "server", "user", "name")
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None:
+            kind = data.get("kind")
+            if kind == TokenKind.AGENT and not data.get("server"):
+                self.add_error("server", "an agent token writes for one server: pick it")
+            if kind == TokenKind.USER and not data.get("user"):
+                self.add_error("user", "a person's token belongs to a user: pick them")
+        return data
 
 
 @admin.register(AgentToken)
 class AgentTokenAdmin(admin.ModelAdmin):
+    """Adding a token here issues it: pick the kind and its server (agent) or person (user)."""
+
+    form = IssueTokenForm
+
     list_display = ("prefix", "kind", "server", "user", "name", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("kind",)
+    list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("server", "user")
     search_fields = ("prefix", "name", "server__hostname", "user__username")
+    autocomplete_fields = ("server",)
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
-    exclude = ("digest",)
+    actions = ["revoke"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # an issued token changes only its note; revoke it to stop it
+            return (*self.readonly_fields, "kind", "server", "user")
+        return self.readonly_fields
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[AgentToken]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        _forget_cached_identities()
+        messages.success(request, f"Revoked {count} token(s).")
+
+    def save_model(self, request, obj: AgentToken, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        owner = {"server": obj.server} if obj.kind == TokenKind.AGENT else {}
+        if obj.kind == TokenKind.USER:
+            owner = {"user": obj.user}
+        token, raw = AgentToken.issue(obj.kind, name=obj.name, **owner)
+        obj.pk = token.pk
+        obj.prefix, obj.digest, obj.created_at = token.prefix, token.digest, token.created_at
+        _show_once(request, f"{token.get_kind_display()} token", token, raw)

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -46,6 +47,8 @@ class Agent:
     kind: str  # agent, fleet or anonymous
     token_id: int | None = None
     server_id: uuid.UUID | None = None
+    # the token's server is disabled (``Server.active`` off): it takes no writes
+    disabled: bool = False
 
     @property
     def may_register(self) -> bool:
@@ -113,7 +116,8 @@ def authenticate_agent(headers) -> Agent:
         token = AgentToken.find(raw)
         agent = None
         if token is not None:
-            agent = Agent(kind=token.kind, token_id=token.pk, server_id=token.server_id)
+            disabled = token.server is not None and not token.server.active
+            agent = Agent(kind=token.kind, token_id=token.pk, server_id=token.server_id, disabled=disabled)
         token_cache.put(digest, agent)
     else:
         agent = cached[0]
@@ -121,6 +125,8 @@ def authenticate_agent(headers) -> Agent:
         raise IngestAuthError(401, "invalid or revoked agent token")
     if agent.kind == TokenKind.USER:
         raise IngestAuthError(403, "a person's API token cannot write; issue an agent or fleet token")
+    if agent.disabled:
+        raise IngestAuthError(403, f"server {agent.server_id} is disabled; an admin can enable it")
     if agent.token_id and token_cache.should_touch(agent.token_id):
         AgentToken.objects.filter(pk=agent.token_id).update(last_used_at=timezone.now())
     return agent
@@ -149,3 +155,25 @@ class PersonTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class RegistrationAuthentication(PersonTokenAuthentication):
+    """For POST /api/v1/servers: people's tokens as usual, and agents' tokens too.
+
+    An agent or fleet token authenticates as ``(AnonymousUser, Agent)``; the
+    view's permission decides what an agent may do (register, nothing else).
+    """
+
+    def authenticate(self, request):
+        raw = raw_token(request.headers)
+        if not raw:
+            return None
+        if raw.startswith(AgentToken.PREFIXES[TokenKind.USER]):
+            return super().authenticate(request)
+        try:
+            agent = authenticate_agent(request.headers)
+        except IngestAuthError as exc:
+            if exc.status == 403:
+                raise exceptions.PermissionDenied(exc.detail)
+            raise exceptions.AuthenticationFailed(exc.detail)
+        return AnonymousUser(), agent

@@ -8,10 +8,33 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from servers.choices import ServerKind, ServerStatus, TokenKind
+
+
+class ServerQuerySet(models.QuerySet):
+    def with_status(self, status: str, now=None) -> ServerQuerySet:
+        """Servers whose status (from last_seen, see ``status_for``) is ``status``, decided in SQL."""
+        now = now or timezone.now()
+        stale_after = now - timedelta(seconds=settings.SERVER_STALE_SECONDS)
+        down_after = now - timedelta(seconds=settings.SERVER_DOWN_SECONDS)
+        if status == ServerStatus.UP:
+            return self.filter(last_seen__gte=stale_after)
+        if status == ServerStatus.STALE:
+            return self.filter(last_seen__lt=stale_after, last_seen__gte=down_after)
+        if status == ServerStatus.DOWN:
+            return self.filter(Q(last_seen__isnull=True) | Q(last_seen__lt=down_after))
+        raise ValueError(f"unknown status {status!r}")
+
+    def with_label(self, matcher: str) -> ServerQuerySet:
+        """``key:value`` matches that label's value; a bare ``key`` matches servers that have the label."""
+        key, sep, value = matcher.partition(":")
+        if not sep:
+            return self.filter(labels__has_key=key)
+        return self.filter(labels__contains={key: value})
 
 
 class Server(models.Model):
@@ -32,12 +55,31 @@ class Server(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ServerQuerySet.as_manager()
+
     class Meta:
         ordering = ["hostname"]
         indexes = [models.Index(fields=["kind", "hostname"])]
 
     def __str__(self) -> str:
         return self.hostname
+
+    @classmethod
+    def register(cls, hostname: str, **fields) -> tuple[Server, bool]:
+        """Create the server, or update the one with this hostname (same id); answers (server, created)."""
+        with transaction.atomic():
+            server, created = cls.objects.select_for_update().get_or_create(hostname=hostname, defaults=fields)
+            if not created and fields:
+                for name, value in fields.items():
+                    setattr(server, name, value)
+                server.save(update_fields=[*fields, "updated_at"])
+        return server, created
+
+    def disable(self) -> None:
+        """Take no more writes from this server's agents (its tokens stay, and work again once enabled)."""
+        if self.active:
+            self.active = False
+            self.save(update_fields=["active", "updated_at"])
 
     @property
     def status(self) -> ServerStatus:

@@ -2,14 +2,21 @@
 
 An agent token writes for its own server only. A fleet token (or anonymous
 ingest, when allowed) names the server by id or by hostname, and an unknown
-hostname is registered on first sight.
+hostname is registered on first sight. A disabled server (``active`` off)
+takes no writes.
+
+Lookups are cached in-process for TOKEN_CACHE_SECONDS, so a fleet agent costs
+no query per request and a server disabled or deleted elsewhere is noticed
+within that time.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from config.errors import BadInput
@@ -18,22 +25,43 @@ from servers.choices import ServerKind
 from servers.models import Server
 
 _lock = threading.Lock()
-_by_hostname: dict[str, str] = {}
+# "h:<hostname>" or "i:<uuid>" -> (server id text, active, expires)
+_known: dict[str, tuple[str, bool, float]] = {}
 
 
 def forget() -> None:
     with _lock:
-        _by_hostname.clear()
+        _known.clear()
 
 
-def _register(hostname: str, kind: str, defaults: dict | None) -> str:
-    fields = {"kind": kind, **(defaults or {})}
+def _remember(key: str, server_id: str, active: bool) -> None:
+    with _lock:
+        if len(_known) > 100_000:
+            _known.clear()
+        _known[key] = (server_id, active, time.monotonic() + settings.TOKEN_CACHE_SECONDS)
+
+
+def _recall(key: str) -> tuple[str, bool] | None:
+    entry = _known.get(key)
+    if entry is None or entry[2] < time.monotonic():
+        return None
+    return entry[0], entry[1]
+
+
+def _register(hostname: str, kind: str, defaults: dict | None) -> tuple[str, bool]:
+    fields = {"kind": kind, **{k: v for k, v in (defaults or {}).items() if v}}
     try:
         with transaction.atomic():
             server, _ = Server.objects.get_or_create(hostname=hostname, defaults=fields)
     except IntegrityError:  # registered by a concurrent request
         server = Server.objects.get(hostname=hostname)
-    return str(server.id)
+    return str(server.id), server.active
+
+
+def _refuse_disabled(server_id: str, active: bool) -> str:
+    if not active:
+        raise IngestAuthError(403, f"server {server_id} is disabled; an admin can enable it")
+    return server_id
 
 
 def server_for(
@@ -51,23 +79,31 @@ def server_for(
             raise IngestAuthError(403, f"this agent token writes for server {agent.server_id} only")
         return str(agent.server_id)
     if server_id and _is_uuid(server_id):
-        if Server.objects.filter(pk=server_id).exists():
-            return str(server_id)
+        key = f"i:{server_id}"
+        found = _recall(key)
+        if found is None:
+            row = Server.objects.filter(pk=server_id).values_list("active", flat=True).first()
+            if row is not None:
+                found = (str(uuid.UUID(str(server_id))), row)
+                _remember(key, *found)
+        if found is not None:
+            return _refuse_disabled(*found)
         if not hostname:
             raise BadInput("server_id", f"no server with id {server_id}; register it first")
     if not hostname:
         raise BadInput(field, "required: the server's hostname")
-    cached = _by_hostname.get(hostname)
-    if cached is not None:
-        return cached
-    if not agent.may_register:
-        raise IngestAuthError(403, "only a fleet token may register servers")
-    found = _register(hostname, kind, defaults)
-    with _lock:
-        if len(_by_hostname) > 100_000:
-            _by_hostname.clear()
-        _by_hostname[hostname] = found
-    return found
+    key = f"h:{hostname}"
+    found = _recall(key)
+    if found is None:
+        row = Server.objects.filter(hostname=hostname).values_list("id", "active").first()
+        if row is not None:
+            found = (str(row[0]), row[1])
+        elif not agent.may_register:
+            raise IngestAuthError(403, "only a fleet token may register servers")
+        else:
+            found = _register(hostname, kind, defaults)
+        _remember(key, *found)
+    return _refuse_disabled(*found)
 
 
 def _is_uuid(value) -> bool:

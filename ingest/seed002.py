@@ -1,0 +1,79 @@
+"""Seed 002 (C++ agent, FastAPI backend): ``POST /ingest/metrics``.
+
+Body: ``{"timestamp": epoch seconds, "total_cpu_percent": 45.2, "top_processes":
+[{"pid", "name", "cpu_percent", "memory_mb"}]}``.
+
+- ``total_cpu_percent`` -> a sample ``system``/``cpu_usage`` (the name seed 000
+  agents use, so one CPU rule covers both);
+- each process -> samples ``process``/``cpu_percent`` and ``process``/``memory_mb``
+  labelled with the process ``name`` and ``pid``;
+- the process table -> the server's latest snapshot (``processes``).
+
+The C++ agent does not say which host it runs on: an agent token knows its
+server; with a fleet token (or the shared AGENT_API_TOKEN, or anonymously) the
+server is the body's ``hostname`` (or ``host``), else the ``X-Agent-Hostname``
+header, else one named after the client address (``agent-10.0.0.5``).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from ingest.errors import BadInput
+from ingest.wire import Clock, array, decode, number, obj, text
+from monitoring.storage import Batch, SnapshotRecord
+from servers.auth import Agent
+from servers.registry import server_for
+
+PROCESS_FIELDS = ("pid", "name", "cpu_percent", "memory_mb")
+
+
+def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
+    data = decode(body)
+    clock = Clock()
+    ts = clock.at(data.get("timestamp"), "timestamp")
+    if "total_cpu_percent" not in data:
+        raise BadInput("total_cpu_percent", "required: a number")
+    cpu = number(data.get("total_cpu_percent"), "total_cpu_percent")
+    processes = [_process(item, i) for i, item in enumerate(array(data.get("top_processes"), "top_processes"))]
+    server_id = server_for(agent, hostname=_hostname(request, data), field="hostname")
+
+    batch = Batch()
+    batch.add_sample(server_id, "system", "cpu_usage", None, ts, cpu)
+    for process in processes:
+        labels = {"name": process["name"], "pid": str(process["pid"])}
+        batch.add_sample(server_id, "process", "cpu_percent", labels, ts, process["cpu_percent"])
+        batch.add_sample(server_id, "process", "memory_mb", labels, ts, process["memory_mb"])
+    extra = {k: v for k, v in data.items() if k != "top_processes"}
+    batch.snapshots.append(SnapshotRecord(server_id, ts, processes=processes, payload=None))
+    if len(extra) > 2:  # fields beyond timestamp and total_cpu_percent: keep them too
+        batch.snapshots[-1].payload = extra
+    batch.seen[server_id] = ts
+    return batch
+
+
+def _process(item, i: int) -> dict:
+    process = obj(item, f"top_processes[{i}]", required=True)
+    for key in PROCESS_FIELDS:
+        if key not in process:
+            raise BadInput(f"top_processes[{i}].{key}", "required")
+    pid = process["pid"]
+    if type(pid) is not int or pid < 0:
+        raise BadInput(f"top_processes[{i}].pid", "must be a non-negative integer")
+    return {
+        **process,
+        "pid": pid,
+        "name": text(process["name"], f"top_processes[{i}].name", required=False, limit=1024),
+        "cpu_percent": number(process["cpu_percent"], f"top_processes[{i}].cpu_percent"),
+        "memory_mb": number(process["memory_mb"], f"top_processes[{i}].memory_mb"),
+    }
+
+
+def _hostname(request: HttpRequest, data: dict) -> str:
+    for key in ("hostname", "host"):
+        if data.get(key) is not None:
+            return text(data[key], key)
+    header = request.headers.get("X-Agent-Hostname", "").strip()
+    if header:
+        return header[:255]
+    return f"agent-{request.META.get('REMOTE_ADDR') or 'unknown'}"

@@ -1,0 +1,321 @@
+"""Seed 004 (LogViewer): services stream their logs.
+
+Three ways in, one record shape (timestamp, level, message, service, metadata):
+- ``POST /api/logs/stream/{service}``: ``{"service_name": ..., "logs": [...]}``;
+- ``POST /api/logs/stream/{service}/single``: one log object;
+- ``POST /api/logs/stream/{service}/continuous``: newline-delimited JSON, stored as
+  it arrives (ingest/streaming.py serves it under daphne; ``continuous`` below is
+  the same contract for a body that arrives whole).
+
+The service is a Server of kind ``service`` named after the path, registered on
+first sight under a fleet token. An agent token writes for its own server, and
+its logs keep the service name of the path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest
+from django.views.decorators.csrf import csrf_exempt
+
+from ingest.base import error_response, ingest_endpoint, json_response
+from ingest.errors import BadInput
+from monitoring import storage
+from monitoring.choices import LogLevel
+from servers.auth import Agent, IngestAuthError, authenticate_agent
+from servers.choices import ServerKind
+from servers.registry import server_for
+
+SOURCE = "seed004"
+MAX_SERVICE_NAME = 255
+MAX_MESSAGE_CHARS = 100_000
+
+
+def parse_timestamp(raw, field: str, now: datetime) -> datetime:
+    """An ISO 8601 time (or epoch seconds) as aware UTC; absent means now."""
+    if raw is None or raw == "":
+        return now
+    if isinstance(raw, bool):
+        raise BadInput(field, "expected an ISO 8601 time or epoch seconds")
+    if isinstance(raw, int | float):
+        try:
+            ts = datetime.fromtimestamp(float(raw), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise BadInput(field, "epoch seconds out of range")
+    elif isinstance(raw, str):
+        try:
+            ts = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise BadInput(field, f"not an ISO 8601 time: {raw[:40]!r}")
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+    else:
+        raise BadInput(field, "expected an ISO 8601 time or epoch seconds")
+    if ts - now > timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS):
+        raise BadInput(field, f"more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
+    return ts.astimezone(UTC)
+
+
+def service_name(raw, field: str = "service_name") -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise BadInput(field, "required: a non-empty service name")
+    name = raw.strip()
+    if len(name) > MAX_SERVICE_NAME or "/" in name:
+        raise BadInput(field, f"a service name is at most {MAX_SERVICE_NAME} characters, without '/'")
+    return name
+
+
+def log_record(item, *, service: str, server_id: str | None, field: str, now: datetime) -> storage.LogRecord:
+    """One seed 004 log object as a LogRecord; BadInput names ``field`` and the key at fault."""
+    if not isinstance(item, dict):
+        raise BadInput(field, "expected an object with timestamp, level, message")
+    message = item.get("message")
+    if not isinstance(message, str):
+        raise BadInput(f"{field}.message", "required: a string")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise BadInput(f"{field}.message", f"longer than {MAX_MESSAGE_CHARS} characters")
+    level = LogLevel.normalize(item.get("level"))
+    if level is None:
+        raise BadInput(f"{field}.level", f"unknown level {str(item.get('level'))[:20]!r}; use DEBUG..CRITICAL")
+    metadata = item.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
+        raise BadInput(f"{field}.metadata", "expected an object")
+    own_service = item.get("service")
+    if own_service is not None and own_service != "":
+        own_service = service_name(own_service, f"{field}.service")
+    return storage.LogRecord(
+        ts=parse_timestamp(item.get("timestamp"), f"{field}.timestamp", now),
+        server_id=server_id,
+        service=own_service or service,
+        level=level,
+        message=message,
+        metadata=metadata,
+        source=SOURCE,
+    )
+
+
+def decode(body: bytes):
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput("", f"body is not JSON: {exc}")
+
+
+def service_server(agent: Agent, service: str) -> str:
+    return server_for(agent, hostname=service, kind=ServerKind.SERVICE, field="service_name")
+
+
+def batch_of(records: list[storage.LogRecord], server_id: str) -> storage.Batch:
+    batch = storage.Batch(logs=records)
+    if records:
+        batch.seen[server_id] = max(r.ts for r in records)
+    return batch
+
+
+def stream_batch(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> storage.Batch:
+    service = service_name(service_name_in_path)
+    payload = decode(body)
+    if not isinstance(payload, dict):
+        raise BadInput("", "expected an object with service_name and logs")
+    named = payload.get("service_name")
+    if named not in (None, "") and named != service:
+        raise BadInput("service_name", f"{named!r} differs from the service in the path ({service!r})")
+    logs = payload.get("logs")
+    if not isinstance(logs, list):
+        raise BadInput("logs", "required: a list of log objects")
+    server_id = service_server(agent, service)
+    now = datetime.now(UTC)
+    records = [
+        log_record(item, service=service, server_id=server_id, field=f"logs[{i}]", now=now)
+        for i, item in enumerate(logs)
+    ]
+    return batch_of(records, server_id)
+
+
+def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> storage.Batch:
+    service = service_name(service_name_in_path)
+    payload = decode(body)
+    server_id = service_server(agent, service)
+    record = log_record(payload, service=service, server_id=server_id, field="log", now=datetime.now(UTC))
+    return batch_of([record], server_id)
+
+
+def _accepted(batch: storage.Batch, result: storage.WriteResult) -> dict:
+    services = sorted({r.service for r in batch.logs})
+    return {
+        "status": "accepted" if not result.duplicate else "duplicate",
+        "service": services[0] if len(services) == 1 else services,
+        "logs_received": len(batch.logs),
+        "logs_stored": result.logs,
+    }
+
+
+stream = ingest_endpoint(stream_batch, respond=_accepted)
+single = ingest_endpoint(stream_single, respond=_accepted)
+
+
+class LineStream:
+    """Newline-delimited JSON arriving in chunks: complete lines out, bad lines reported.
+
+    Shared by the raw ASGI app (chunks as they arrive) and the buffered view
+    (one chunk). ``feed`` answers the records of the complete lines in a chunk.
+    """
+
+    MAX_LINE_BYTES = 1024 * 1024
+    MAX_ERRORS_KEPT = 100
+
+    def __init__(self, service: str, server_id: str):
+        self.service = service
+        self.server_id = server_id
+        self.lines = 0
+        self.rejected = 0
+        self.errors: list[dict] = []
+        self._partial = bytearray()
+        self._skipping = False  # inside a line already refused as too long
+
+    def feed(self, chunk: bytes) -> list[storage.LogRecord]:
+        records: list[storage.LogRecord] = []
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                break
+            piece = chunk[start:end]
+            start = end + 1
+            if self._skipping:
+                self._skipping = False
+                self._partial.clear()
+                continue
+            if self._partial:
+                self._partial += piece
+                piece = bytes(self._partial)
+                self._partial.clear()
+            self._line(piece, records)
+        rest = chunk[start:]
+        if rest and not self._skipping:
+            self._partial += rest
+            if len(self._partial) > self.MAX_LINE_BYTES:
+                self.lines += 1
+                self._refuse(f"line {self.lines}", f"longer than {self.MAX_LINE_BYTES} bytes")
+                self._partial.clear()
+                self._skipping = True
+        return records
+
+    def close(self) -> list[storage.LogRecord]:
+        """The records of a last line without a newline."""
+        records: list[storage.LogRecord] = []
+        if self._partial and not self._skipping:
+            self._line(bytes(self._partial), records)
+        self._partial.clear()
+        return records
+
+    def _line(self, raw: bytes, records: list[storage.LogRecord]) -> None:
+        if not raw.strip():
+            return
+        self.lines += 1
+        field = f"line {self.lines}"
+        try:
+            item = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            self._refuse(field, f"not JSON: {exc}")
+            return
+        try:
+            records.append(
+                log_record(item, service=self.service, server_id=self.server_id, field=field, now=datetime.now(UTC))
+            )
+        except BadInput as exc:
+            self._refuse(exc.field, exc.message)
+
+    def _refuse(self, field: str, message: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < self.MAX_ERRORS_KEPT:
+            self.errors.append({"field": field, "message": message})
+
+    def summary(self, stored: int, batches: int) -> dict:
+        return {
+            "status": "completed",
+            "service": self.service,
+            "lines_received": self.lines,
+            "logs_stored": stored,
+            "lines_rejected": self.rejected,
+            "batches": batches,
+            "errors": self.errors,
+        }
+
+
+def store_lines(records: list[storage.LogRecord], server_id: str) -> int:
+    """Write one flush of a stream (its own transaction) and publish it; answers the rows stored."""
+    from monitoring import live
+
+    batch = batch_of(records, server_id)
+    result = storage.write(batch)
+    live.publish_write(batch, result)
+    return result.logs
+
+
+@csrf_exempt
+def continuous(request: HttpRequest, service_name_in_path: str):
+    """The continuous contract for a body Django has already buffered (WSGI, test client).
+
+    Under daphne, ingest/streaming.py answers this path before Django and stores
+    lines while the request is still arriving.
+    """
+    if request.method != "POST":
+        return error_response(405, "method not allowed; POST newline-delimited JSON", headers={"Allow": "POST"})
+    try:
+        agent = authenticate_agent(request.headers)
+        service = service_name(service_name_in_path)
+        server_id = service_server(agent, service)
+    except IngestAuthError as exc:
+        return error_response(exc.status, exc.detail)
+    except BadInput as exc:
+        return error_response(400, f"invalid payload: {exc}", errors=[exc.as_dict()])
+    lines = LineStream(service, server_id)
+    records = lines.feed(request.body) + lines.close()
+    stored = store_lines(records, server_id) if records else 0
+    return json_response(lines.summary(stored, 1 if records else 0))
+
+
+@csrf_exempt
+def register_service(request: HttpRequest):
+    """POST /api/logs/services/register: a fleet token registers a service (a Server of kind service).
+
+    Body: ``{"service_name": ..., "environment": ..., "owner_team": ..., "labels": {...}}``.
+    201 when created, 200 when it already existed (its fields are left as they were).
+    """
+    from servers.models import Server
+
+    if request.method != "POST":
+        return error_response(405, "method not allowed", headers={"Allow": "POST"})
+    try:
+        agent = authenticate_agent(request.headers)
+        if not agent.may_register:
+            raise IngestAuthError(403, "only a fleet token may register services")
+        payload = decode(request.body)
+        if not isinstance(payload, dict):
+            raise BadInput("", "expected an object with service_name")
+        name = service_name(payload.get("service_name") or payload.get("name"))
+        fields = {"kind": ServerKind.SERVICE}
+        for key in ("environment", "owner_team"):
+            value = payload.get(key)
+            if value is not None and not isinstance(value, str):
+                raise BadInput(key, "expected a string")
+            if value:
+                fields[key] = value[:64] if key == "environment" else value[:128]
+        labels = payload.get("labels", payload.get("metadata"))
+        if labels is not None:
+            if not isinstance(labels, dict):
+                raise BadInput("labels", "expected an object")
+            fields["labels"] = labels
+    except IngestAuthError as exc:
+        return error_response(exc.status, exc.detail)
+    except BadInput as exc:
+        return error_response(400, f"invalid payload: {exc}", errors=[exc.as_dict()])
+    server, created = Server.objects.get_or_create(hostname=name, defaults=fields)
+    body = {"service_name": server.hostname, "id": str(server.id), "kind": server.kind, "registered": created}
+    return json_response(body, status=201 if created else 200)

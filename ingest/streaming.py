@@ -1,0 +1,150 @@
+"""POST /api/logs/stream/{service}/continuous as a raw ASGI app, ahead of Django.
+
+Django's ASGI handler reads the whole body before it calls a view, so a long
+request streaming newline-delimited JSON would store nothing until it ends.
+This app reads ``http.request`` chunks as they come, stores complete lines in
+batches (every ``FLUSH_LINES`` lines or ``FLUSH_SECONDS``, whichever is first,
+each batch its own transaction) and answers with counts when the body ends.
+A bad line is reported in the answer; the stream goes on.
+
+Every other request goes to the wrapped application (Django).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from urllib.parse import unquote
+
+import orjson
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from ingest.base import rate_limiter
+from ingest.errors import BadInput
+from ingest.seed004 import LineStream, service_name, service_server, store_lines
+from servers.auth import IngestAuthError, authenticate_agent
+
+log = logging.getLogger(__name__)
+
+PATH = re.compile(r"^/api/logs/stream/(?P<service>[^/]+)/continuous/?$")
+FLUSH_LINES = 500
+FLUSH_SECONDS = 1.0
+
+
+class Headers(dict):
+    """ASGI headers as the mapping servers.auth.raw_token reads (lower-case names)."""
+
+    @classmethod
+    def of(cls, scope) -> Headers:
+        return cls((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", []))
+
+
+async def _answer(send, status: int, body: dict, headers: dict | None = None) -> None:
+    raw = orjson.dumps(body)
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    head += [(k.encode(), str(v).encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def _open_stream(headers: Headers, service_in_path: str) -> tuple[str, str, str]:
+    """Authenticate and resolve the service's server: (agent key, service, server id)."""
+    agent = authenticate_agent(headers)
+    service = service_name(service_in_path)
+    return agent.key, service, service_server(agent, service)
+
+
+async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
+    if scope["method"] != "POST":
+        await _answer(send, 405, {"detail": "method not allowed; POST newline-delimited JSON"}, {"Allow": "POST"})
+        return
+    headers = Headers.of(scope)
+    try:
+        agent_key, service, server_id = await database_sync_to_async(_open_stream)(headers, service_in_path)
+    except IngestAuthError as exc:
+        extra = {"WWW-Authenticate": 'Bearer realm="ingest"'} if exc.status == 401 else None
+        await _answer(send, exc.status, {"detail": exc.detail}, extra)
+        return
+    except BadInput as exc:
+        await _answer(send, 400, {"detail": f"invalid payload: {exc}", "errors": [exc.as_dict()]})
+        return
+    except (OperationalError, InterfaceError):
+        await _answer(send, 503, {"detail": "storage is unavailable, retry later"}, {"Retry-After": "5"})
+        return
+    wait = await sync_to_async(rate_limiter.retry_after, thread_sensitive=False)(agent_key)
+    if wait is not None:
+        detail = f"over {settings.AGENT_RATE_LIMIT_PER_MINUTE} requests a minute for this agent"
+        await _answer(send, 429, {"detail": detail}, {"Retry-After": str(wait)})
+        return
+
+    lines = LineStream(service, server_id)
+    write = database_sync_to_async(store_lines)
+    pending: list = []
+    stored = batches = 0
+    failure: str | None = None
+    last_flush = time.monotonic()
+
+    async def flush(records: list) -> None:
+        nonlocal stored, batches, failure, last_flush
+        last_flush = time.monotonic()
+        if not records or failure:
+            return
+        try:
+            stored += await write(records, server_id)
+            batches += 1
+        except (OperationalError, InterfaceError, DatabaseError) as exc:
+            log.warning("continuous log stream for %s stopped storing: %s", service, exc)
+            failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+    while True:
+        timeout = max(0.01, FLUSH_SECONDS - (time.monotonic() - last_flush))
+        try:
+            message = await asyncio.wait_for(receive(), timeout=timeout)
+        except TimeoutError:
+            # a quiet stream still gets what it sent stored within a second
+            await flush(pending)
+            pending = []
+            continue
+        if message["type"] == "http.disconnect":
+            await flush(pending + lines.close())
+            return
+        pending += lines.feed(message.get("body", b""))
+        more = message.get("more_body", False)
+        if not more:
+            pending += lines.close()
+        while len(pending) >= FLUSH_LINES:
+            await flush(pending[:FLUSH_LINES])
+            pending = pending[FLUSH_LINES:]
+        if not more or time.monotonic() - last_flush >= FLUSH_SECONDS:
+            await flush(pending)
+            pending = []
+        if not more:
+            break
+
+    summary = lines.summary(stored, batches)
+    if failure:
+        summary["status"] = "interrupted"
+        summary["detail"] = f"storage failed, lines after the first {stored} stored were not kept: {failure}"
+        await _answer(send, 503, summary, {"Retry-After": "5"})
+        return
+    await _answer(send, 200, summary)
+
+
+class LogStreamRouter:
+    """ASGI http app: the continuous log path here, everything else to ``application``."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            match = PATH.match(scope.get("path", ""))
+            if match:
+                await continuous_logs(scope, receive, send, unquote(match["service"]))
+                return
+        await self.application(scope, receive, send)

@@ -1,0 +1,74 @@
+"""A seed 002 C++ agent posts CPU and its top processes to POST /ingest/metrics."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.test import override_settings
+
+from ingest.tests.payloads import SEED002_BODY
+from monitoring.models import Sample, Snapshot
+from servers.models import Server
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime.fromtimestamp(1707662400, UTC)
+
+
+def test_cpu_and_processes_are_stored_with_x_agent_token(client, agent_token, web01):
+    response = client.post(
+        "/ingest/metrics", SEED002_BODY, content_type="application/json", HTTP_X_AGENT_TOKEN=agent_token
+    )
+
+    assert response.status_code == 200, response.content
+    cpu = Sample.objects.get(series__server=web01, series__metric_type="system", series__name="cpu_usage")
+    assert (cpu.ts, cpu.value) == (AT, 45.2)
+    process = {
+        s.series.name: s.value
+        for s in Sample.objects.filter(series__server=web01, series__metric_type="process").select_related("series")
+    }
+    assert process == {"cpu_percent": 15.5, "memory_mb": 512.3}
+    labels = Sample.objects.filter(series__metric_type="process").first().series.labels
+    assert labels == {"name": "chrome.exe", "pid": "1234"}
+    snapshot = Snapshot.objects.get(server=web01)
+    assert snapshot.processes == SEED002_BODY["top_processes"]
+    assert snapshot.ts == AT
+
+
+def test_the_latest_process_table_replaces_the_last(agent, web01):
+    agent.post("/ingest/metrics", SEED002_BODY, content_type="application/json")
+    later = {**SEED002_BODY, "timestamp": 1707662410, "top_processes": []}
+
+    agent.post("/ingest/metrics", later, content_type="application/json")
+
+    assert Snapshot.objects.get(server=web01).processes == []
+
+
+def test_no_processes_is_fine(agent, web01):
+    body = {"timestamp": 1707662400, "total_cpu_percent": 3}
+
+    response = agent.post("/ingest/metrics", body, content_type="application/json")
+
+    assert response.status_code == 200
+    assert Sample.objects.filter(series__server=web01).count() == 1
+
+
+@override_settings(AGENT_API_TOKEN="shared-secret")
+def test_the_shared_agent_api_token_registers_by_hostname_header(client):
+    response = client.post(
+        "/ingest/metrics",
+        SEED002_BODY,
+        content_type="application/json",
+        HTTP_X_AGENT_TOKEN="shared-secret",
+        HTTP_X_AGENT_HOSTNAME="desk-7",
+    )
+
+    assert response.status_code == 200, response.content
+    assert Sample.objects.filter(series__server__hostname="desk-7").count() == 3
+
+
+@override_settings(INGEST_ALLOW_ANONYMOUS=True)
+def test_an_anonymous_agent_is_named_after_its_address(client):
+    response = client.post("/ingest/metrics", SEED002_BODY, content_type="application/json", REMOTE_ADDR="10.0.0.5")
+
+    assert response.status_code == 200, response.content
+    assert Server.objects.filter(hostname="agent-10.0.0.5").exists()
