@@ -66,22 +66,16 @@ class RateLimiter:
             )
         return self._client
 
-<<<<<<< HEAD
     def reset(self) -> None:
         """Forget the client and any outage (tests, or after REDIS_URL changed)."""
         self._client = None
         self._url = None
         self._down_until = 0.0
 
-    def retry_after(self, key: str) -> int | None:
-        """Seconds to wait when this agent is over its limit, else None."""
-        limit = settings.AGENT_RATE_LIMIT_PER_MINUTE
-=======
     def retry_after(self, key: str, limit: int | None = None) -> int | None:
         """Seconds to wait when this agent is over its limit (per minute), else None."""
         if limit is None:
             limit = settings.AGENT_RATE_LIMIT_PER_MINUTE
->>>>>>> main
         if limit <= 0 or time.monotonic() < self._down_until:
             return None
         now = time.time()
