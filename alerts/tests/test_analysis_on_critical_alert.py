@@ -8,9 +8,17 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from alerts.analysis import triggers
 from alerts.analysis.choices import AnalysisTrigger
 from alerts.models import Alert, AlertRule, Analysis
+from alerts.signals import alert_fired
 from alerts.tests.incident_data import store_incident
+
+
+@pytest.fixture(autouse=True)
+def _listening():
+    """Another test may have cleared alert_fired's receivers: make sure ours listens."""
+    alert_fired.connect(triggers.on_alert_fired, dispatch_uid="alerts.analysis.on_alert_fired")
 
 
 @pytest.fixture
