@@ -57,7 +57,7 @@ class AnalysisAdmin(admin.ModelAdmin):
         "evidence_pretty",
         ("created_at", "finished_at"),
     )
-    readonly_fields = fields
+    readonly_fields = tuple(name for item in fields for name in (item if isinstance(item, tuple) else (item,)))
 
     def has_add_permission(self, request) -> bool:
         return False
