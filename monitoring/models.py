@@ -102,3 +102,29 @@ class IngestReceipt(models.Model):
     key = models.CharField(max_length=128, primary_key=True)
     created_at = models.DateTimeField(db_index=True)
     summary = models.JSONField(default=dict)
+
+
+class FieldStats(models.Model):
+    """Running statistics of one numeric field of one event source (Welford: count, mean, M2).
+
+    The evaluator judges a value against them (z-score) and folds the value in,
+    in one UPSERT, so anomaly detection never scans the history of events.
+    """
+
+    source = models.CharField(max_length=255)
+    field = models.CharField(max_length=128)
+    count = models.BigIntegerField(default=0)
+    mean = models.FloatField(default=0.0)
+    m2 = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "field statistics"
+        constraints = [models.UniqueConstraint(fields=["source", "field"], name="fieldstats_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.source}.{self.field} (n={self.count}, mean={self.mean:.3g})"
+
+    @property
+    def std(self) -> float:
+        return (self.m2 / (self.count - 1)) ** 0.5 if self.count > 1 else 0.0

@@ -1,0 +1,242 @@
+"""Seed 003's event monitor under /api/v1/monitoring/: submit events, read verdicts, health, stats, upkeep.
+
+Who may do what:
+- POST events: agent and fleet tokens (an agent token's events belong to its
+  server) and people (API token or session).
+- GET/POST reads, re-evaluate: people.
+- maintenance/cleanup: staff only (it deletes data).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import BadInput
+from monitoring import events
+from monitoring.choices import EventStatus
+from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
+
+MAX_LIMIT = 1000
+
+
+class AgentPrincipal:
+    """request.user for an agent or fleet token: authenticated, not a person."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, agent: Agent):
+        self.agent = agent
+
+    def __str__(self) -> str:
+        return f"agent {self.agent.key}"
+
+
+class AgentTokenAuthentication(authentication.BaseAuthentication):
+    """Agent and fleet tokens, for the endpoints where agents may write; people's tokens pass on."""
+
+    def authenticate(self, request):
+        if not raw_token(request.headers):
+            return None
+        try:
+            agent = authenticate_agent(request.headers)
+        except IngestAuthError as exc:
+            if exc.status == 403:  # a person's token: PersonTokenAuthentication takes it
+                return None
+            raise exceptions.AuthenticationFailed(exc.detail)
+        return AgentPrincipal(agent), agent
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+def bad_request(exc: BadInput) -> Response:
+    return Response({"detail": f"invalid payload: {exc}", "errors": [exc.as_dict()]}, status=400)
+
+
+def _text(payload: dict, name: str, *, required: bool, max_length: int) -> str | None:
+    value = payload.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadInput(name, "required: a non-empty string")
+        return None
+    if not isinstance(value, str):
+        raise BadInput(name, "expected a string")
+    if len(value) > max_length:
+        raise BadInput(name, f"at most {max_length} characters")
+    return value
+
+
+def _time(raw, name: str) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise BadInput(name, "expected an ISO 8601 time")
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(name, f"not an ISO 8601 time: {raw[:40]!r}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _int(raw, name: str, *, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise BadInput(name, "expected an integer")
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadInput(name, "expected an integer")
+    if not low <= value <= high:
+        raise BadInput(name, f"must be between {low} and {high}")
+    return value
+
+
+def submitted_event(payload, agent: Agent | None) -> events.Submitted:
+    if not isinstance(payload, dict):
+        raise BadInput("", "expected an object with source, event_type, data")
+    source = _text(payload, "source", required=True, max_length=255)
+    event_type = _text(payload, "event_type", required=True, max_length=128)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise BadInput("data", "required: an object")
+    metadata = payload.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
+        raise BadInput("metadata", "expected an object")
+    ts = _time(payload.get("timestamp"), "timestamp")
+    if ts and ts > datetime.now(UTC) + timedelta(hours=1):
+        raise BadInput("timestamp", "more than an hour in the future")
+    return events.Submitted(
+        source=source,
+        event_type=event_type,
+        data=data,
+        metadata=metadata,
+        ts=ts,
+        server_id=str(agent.server_id) if agent and agent.server_id else None,
+    )
+
+
+def event_query(params, *, many_statuses: list | None) -> events.EventQuery:
+    statuses = many_statuses or []
+    wanted = []
+    for i, raw in enumerate(statuses):
+        for status in str(raw).split(","):
+            status = status.strip().upper()
+            if not status:
+                continue
+            if status not in EventStatus.values:
+                raise BadInput(f"status[{i}]" if len(statuses) > 1 else "status", f"one of {EventStatus.values}")
+            wanted.append(status)
+    query = events.EventQuery(
+        limit=_int(params.get("limit"), "limit", default=100, low=1, high=MAX_LIMIT),
+        offset=_int(params.get("offset"), "offset", default=0, low=0, high=10_000_000),
+        statuses=wanted,
+        source=_text(params, "source", required=False, max_length=255),
+        start=_time(params.get("start_time"), "start_time"),
+        end=_time(params.get("end_time"), "end_time"),
+    )
+    if query.start and query.end and query.start >= query.end:
+        raise BadInput("end_time", "must be after start_time")
+    return query
+
+
+def _body(request: Request) -> dict:
+    return request.data if isinstance(request.data, dict) else {}
+
+
+class EventsView(APIView):
+    """POST /api/v1/monitoring/events: submit an event; it is judged and stored with its verdict."""
+
+    authentication_classes = [AgentTokenAuthentication, PersonTokenAuthentication, SessionAuthentication]
+
+    def post(self, request: Request) -> Response:
+        agent = request.auth if isinstance(request.auth, Agent) else None
+        try:
+            event = submitted_event(request.data, agent)
+        except BadInput as exc:
+            return bad_request(exc)
+        event_id, ts, verdict = events.record(event)
+        body = {
+            "event_id": event_id,
+            "timestamp": ts.isoformat().replace("+00:00", "Z"),
+            "source": event.source,
+            "event_type": event.event_type,
+            **verdict.as_dict(),
+        }
+        return Response(body, status=201)
+
+
+class HealthView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response(events.health())
+
+
+class LogsView(APIView):
+    """GET logs (query string; status may repeat) and POST logs/query (JSON body; status a string or list)."""
+
+    def get(self, request: Request) -> Response:
+        try:
+            query = event_query(request.query_params, many_statuses=request.query_params.getlist("status"))
+        except BadInput as exc:
+            return bad_request(exc)
+        return self._answer(query)
+
+    def post(self, request: Request) -> Response:
+        payload = request.data
+        if not isinstance(payload, dict):
+            return bad_request(BadInput("", "expected an object"))
+        status = payload.get("status")
+        if status is not None and not isinstance(status, str | list):
+            return bad_request(BadInput("status", "expected a status or a list of statuses"))
+        try:
+            query = event_query(payload, many_statuses=[status] if isinstance(status, str) else status)
+        except BadInput as exc:
+            return bad_request(exc)
+        return self._answer(query)
+
+    def _answer(self, query: events.EventQuery) -> Response:
+        found = events.search(query)
+        return Response({"count": len(found), "limit": query.limit, "offset": query.offset, "logs": found})
+
+
+class StatsView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response(events.stats())
+
+
+class ReEvaluateView(APIView):
+    def post(self, request: Request) -> Response:
+        try:
+            minutes = _int(
+                request.query_params.get("lookback_minutes", _body(request).get("lookback_minutes")),
+                "lookback_minutes",
+                default=60,
+                low=1,
+                high=7 * 24 * 60,
+            )
+        except BadInput as exc:
+            return bad_request(exc)
+        return Response(events.re_evaluate(minutes))
+
+
+class CleanupView(APIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    def post(self, request: Request) -> Response:
+        try:
+            raw = request.query_params.get("older_than_hours")
+            hours = _int(raw, "older_than_hours", default=48, low=1, high=1_000_000)
+        except BadInput as exc:
+            return bad_request(exc)
+        return Response(events.clean_up(datetime.now(UTC) - timedelta(hours=hours)))
