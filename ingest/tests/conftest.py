@@ -1,4 +1,7 @@
-"""Helpers the receiver tests share: an unreachable database, a real daphne serving the console."""
+"""Fixtures the ingest tests share: a clean throttle, a fleet client, an unreachable database,
+a real daphne serving the console."""
+
+from __future__ import annotations
 
 import contextlib
 import os
@@ -10,8 +13,29 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
+
+from ingest.base import rate_limiter
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    """Each test starts with no request counted and Redis believed up."""
+    rate_limiter.reset()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("ingest:rate:*"):
+        client.delete(key)
+    yield
+    rate_limiter.reset()
+
+
+@pytest.fixture
+def fleet(client, fleet_token):
+    """A Django test client speaking with a fleet token."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {fleet_token}"
+    return client
 
 
 def free_port() -> int:
