@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class AlertsConfig(AppConfig):
     name = "alerts"
+
+    def ready(self) -> None:
+        from alerts import notify
+
+        notify.connect()

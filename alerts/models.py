@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 import orjson
 from django.conf import settings
-from django.db import models, transaction
+from django.core.exceptions import ValidationError
+from django.db import DataError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -110,11 +111,39 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """What each kind needs; the log pattern is compiled by PostgreSQL, which will run it."""
+        errors: dict[str, str] = {}
+        metric_kinds = (RuleKind.THRESHOLD, RuleKind.ANOMALY)
+        if self.kind in metric_kinds and not (self.metric_type and self.metric_name):
+            errors["metric_name"] = "a metric rule needs metric_type and metric_name"
+        if self.kind == RuleKind.ABSENCE and bool(self.metric_type) != bool(self.metric_name):
+            errors["metric_name"] = "give both metric_type and metric_name, or neither (no contact)"
+        if self.kind == RuleKind.LOG_PATTERN:
+            if not self.pattern:
+                errors["pattern"] = "a log pattern rule needs a pattern"
+            elif not _valid_regex(self.pattern):
+                errors["pattern"] = "not a valid regular expression"
+        if self.scope == Scope.SERVER and not self.server_id:
+            errors["server"] = "scope 'server' needs a server"
+        if self.scope == Scope.LABELS and not self.server_labels:
+            errors["server_labels"] = "scope 'labels' needs server labels"
+        if self.window_seconds < 1:
+            errors["window_seconds"] = "must be at least 1 second"
+        for name in ("metric_labels", "server_labels", "labels"):
+            value = getattr(self, name)
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                errors[name] = "an object of string values"
+        if errors:
+            raise ValidationError(errors)
+
     def violates(self, value: float | None, *, firing: bool = False) -> bool:
         """Whether a value breaks the rule; a firing alert keeps firing until past the recovery value."""
+        if self.kind == RuleKind.ABSENCE:
+            # value: seconds since last heard within the window; None: not heard within it
+            return value is None or value > self.window_seconds
         if value is None:
-            # only absence reports "no value", and for absence that is the violation
-            return self.kind == RuleKind.ABSENCE
+            return False
         comparison = Comparison(self.comparison)
         if firing and self.recovery_threshold is not None:
             return comparison.holds(value, self.recovery_threshold)
@@ -132,6 +161,15 @@ class AlertRule(models.Model):
             return text.format_map(_Lenient(context))
         except (ValueError, IndexError, TypeError):
             return text
+
+
+def _valid_regex(pattern: str) -> bool:
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT '' ~* %s", [pattern])
+    except DataError:
+        return False
+    return True
 
 
 class _Lenient(dict):
@@ -206,6 +244,8 @@ class Alert(models.Model):
         now = now or timezone.now()
         self._transition(AlertState.FIRING, value, now)
         self.state, self.fired_at, self.trigger_value = AlertState.FIRING, now, value
+        # the firing message is due now; reminders count REPEAT_INTERVAL from here
+        self.last_notified_at = now
         if value is not None:
             self.value = value
         self.cleared_at = None

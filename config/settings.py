@@ -292,6 +292,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=UPKEEP_INTERVAL_SECONDS),
         "options": {"expires": UPKEEP_INTERVAL_SECONDS},
     },
+    "alerts-prune": {
+        "task": "alerts.tasks.prune",
+        "schedule": timedelta(hours=1),
+    },
     "storage-retention": {
         "task": "monitoring.tasks.retention",
         "schedule": timedelta(hours=1),

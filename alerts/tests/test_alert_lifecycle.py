@@ -19,8 +19,10 @@ def open_alert(rule, server):
 
 def test_an_alert_fires_then_resolves_with_its_history(rule, web01, django_capture_on_commit_callbacks):
     heard = []
+    listeners = {}
     for signal in (alert_fired, alert_resolved, alert_changed):
-        signal.connect(lambda sender, alert, signal=signal, **kw: heard.append(signal), weak=False)
+        listeners[signal] = lambda sender, alert, signal=signal, **kw: heard.append(signal)
+        signal.connect(listeners[signal], weak=False)
     alert = open_alert(rule, web01)
     with django_capture_on_commit_callbacks(execute=True):
         alert.fire(95.0)
@@ -33,8 +35,8 @@ def test_an_alert_fires_then_resolves_with_its_history(rule, web01, django_captu
         ("firing", "resolved"),
     ]
     assert heard == [alert_fired, alert_changed, alert_resolved, alert_changed]
-    for signal in (alert_fired, alert_resolved, alert_changed):
-        signal.receivers.clear()
+    for signal, listener in listeners.items():
+        signal.disconnect(listener)
 
 
 def test_a_second_open_alert_for_the_same_fingerprint_is_refused(rule, web01):

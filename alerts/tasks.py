@@ -1,0 +1,81 @@
+"""Celery tasks of the alerts app: evaluation rounds, notifications with retries, pruning."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from alerts import evaluation, notify, provisioning
+from alerts.choices import DeliveryStatus
+from alerts.models import Alert, Delivery, Notification, NotificationChannel
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def evaluate_rules() -> dict:
+    """One round (beat, every ALERT_EVAL_INTERVAL_SECONDS): every enabled rule, one query each."""
+    started = time.perf_counter()
+    provisioning.ensure()
+    outcomes = evaluation.evaluate_rules()
+    summary = {
+        "rules": len(outcomes),
+        "skipped": sum(o.skipped for o in outcomes),
+        "errors": sum(bool(o.error) for o in outcomes),
+        "fired": sum(o.fired for o in outcomes),
+        "resolved": sum(o.resolved for o in outcomes),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if summary["fired"] or summary["resolved"] or summary["errors"]:
+        log.info("evaluation round: %s", summary)
+    return summary
+
+
+@shared_task(ignore_result=True)
+def evaluate_rule(rule_id: int) -> None:
+    evaluation.evaluate_rules([rule_id])
+
+
+@shared_task(ignore_result=True)
+def notify_alert(alert_id: int, kind: str) -> int:
+    """The message about an alert: in-console notification, then one delivery task per routed channel."""
+    alert = Alert.objects.select_related("rule", "server", "acknowledged_by").filter(pk=alert_id).first()
+    if alert is None:
+        return 0
+    channel_ids = notify.notify(alert, kind)
+    for channel_id in channel_ids:
+        deliver.delay(channel_id, alert_id, kind)
+    return len(channel_ids)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def deliver(self, channel_id: int, alert_id: int | None, kind: str) -> str:
+    """Send through one channel; on failure retry with exponential backoff up to NOTIFY_MAX_ATTEMPTS."""
+    channel = NotificationChannel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return "gone"
+    alert = None
+    if alert_id is not None:
+        alert = Alert.objects.select_related("rule", "server", "acknowledged_by").filter(pk=alert_id).first()
+        if alert is None:
+            return "gone"
+    number = self.request.retries + 1
+    delivery = notify.attempt(channel, alert, kind, number, last=number >= settings.NOTIFY_MAX_ATTEMPTS)
+    if delivery.status == DeliveryStatus.RETRYING:
+        countdown = settings.NOTIFY_RETRY_BACKOFF_SECONDS * 2**self.request.retries
+        raise self.retry(countdown=countdown)
+    return delivery.status
+
+
+@shared_task(ignore_result=True)
+def prune() -> None:
+    """Resolved alerts, their deliveries and read notifications older than ALERT_RETENTION_SECONDS go."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ALERT_RETENTION_SECONDS)
+    Alert.objects.filter(state="resolved", resolved_at__lt=cutoff).delete()
+    Delivery.objects.filter(alert__isnull=True, created_at__lt=cutoff).delete()
+    Notification.objects.filter(read=True, created_at__lt=cutoff).delete()

@@ -1,0 +1,99 @@
+"""Fixtures of the alerts tests: samples written through the store, a real HTTP receiver."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from monitoring.storage import Batch, LogRecord, write
+
+
+def write_samples(server, metric_type: str, name: str, points: list[tuple[datetime, float]], labels=None) -> None:
+    """Samples into the day partitions through the one write path (monitoring.storage.write)."""
+    batch = Batch()
+    for ts, value in points:
+        batch.add_sample(server.id, metric_type, name, labels or {}, ts, value)
+    batch.seen[str(server.id)] = max(ts for ts, _ in points)
+    write(batch)
+
+
+def write_logs(server, service: str, lines: list[tuple[datetime, str, str]]) -> None:
+    batch = Batch()
+    for ts, level, message in lines:
+        batch.logs.append(
+            LogRecord(ts=ts, server_id=server.id if server else None, service=service, level=level, message=message)
+        )
+    write(batch)
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 recording what it is sent; answers the codes it is told to."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.codes: list[int] = []  # answered in turn; 200 once exhausted
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                code = receiver.codes.pop(0) if receiver.codes else 200
+                with receiver.arrived:
+                    receiver.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "at": time.time(),
+                            "code": code,
+                        }
+                    )
+                    receiver.arrived.notify_all()
+                self.send_response(code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
+                self.arrived.wait(left)
+        return list(self.requests)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def wait_until(predicate, timeout: float = 20, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(step)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,224 @@
+"""Notifications that arrive: a real Celery worker sends to a real HTTP receiver on 127.0.0.1."""
+
+import time
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from alerts import tasks
+from alerts.choices import AlertState, DeliveryStatus
+from alerts.models import Alert, AlertRule, Delivery, Notification, NotificationChannel, Silence
+from alerts.tests.conftest import wait_until, write_samples
+from alerts.transports import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from servers.models import Server
+
+pytestmark = pytest.mark.usefixtures("celery_worker_live")
+
+SECRET = "s3cret-for-tests"
+
+
+@pytest.fixture
+def quick(settings):
+    settings.NOTIFY_RETRY_BACKOFF_SECONDS = 0.2
+    settings.NOTIFY_TIMEOUT_SECONDS = 3
+    settings.NOTIFY_WEBHOOK_URL = ""
+    settings.NOTIFY_SLACK_WEBHOOK_URL = ""
+    settings.NOTIFY_EMAIL_TO = []
+    return settings
+
+
+@pytest.fixture
+def hook(receiver, quick):
+    return NotificationChannel.objects.create(
+        name="ops webhook", kind="webhook", config={"url": receiver.url, "secret": SECRET}
+    )
+
+
+@pytest.fixture
+def server(transactional_db):
+    return Server.objects.create(hostname="app-01", labels={"role": "app"})
+
+
+def queue_rule(**kw):
+    fields = dict(
+        name="queue deep",
+        metric_type="app",
+        metric_name="queue_depth",
+        aggregate="last",
+        threshold=100,
+        window_seconds=60,
+        for_seconds=0,
+        summary="queue {value:.0f} on {server}",
+    )
+    fields.update(kw)
+    return AlertRule.objects.create(**fields)
+
+
+def depth(server, value):
+    write_samples(server, "app", "queue_depth", [(timezone.now() - timedelta(milliseconds=100), value)])
+
+
+def bodies(receiver):
+    return [orjson.loads(r["body"]) for r in receiver.requests]
+
+
+def test_webhook_arrives_signed_on_fire_and_again_on_resolve(server, hook, receiver):
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    first = receiver.wait_for(1)[0]
+    assert verify_signature(
+        SECRET, first["headers"][TIMESTAMP_HEADER], first["body"], first["headers"][SIGNATURE_HEADER]
+    )
+    assert not verify_signature(
+        "wrong", first["headers"][TIMESTAMP_HEADER], first["body"], first["headers"][SIGNATURE_HEADER]
+    )
+    fired = bodies(receiver)[0]
+    assert fired["kind"] == "firing" and fired["alert"]["server"] == "app-01"
+    assert fired["alert"]["summary"] == "queue 500 on app-01"
+    depth(server, 3)
+    tasks.evaluate_rules.delay()
+    receiver.wait_for(2)
+    resolved = bodies(receiver)[1]
+    assert resolved["kind"] == "resolved" and resolved["alert"]["state"] == "resolved"
+    deliveries = wait_until(lambda: list(Delivery.objects.filter(status=DeliveryStatus.SENT)) or None)
+    assert {d.response_code for d in deliveries} == {200}
+    assert [n.level for n in Notification.objects.order_by("created_at")] == ["warning", "success"]
+
+
+def test_a_threshold_with_for_fires_only_after_the_duration(server, hook, receiver):
+    queue_rule(for_seconds=2)
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    wait_until(lambda: Alert.objects.filter(state=AlertState.PENDING).exists())
+    time.sleep(0.8)
+    assert receiver.requests == []
+    time.sleep(1.5)
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    receiver.wait_for(1)
+    alert = Alert.objects.get()
+    assert alert.state == AlertState.FIRING and alert.fired_at - alert.started_at >= timedelta(seconds=1.5)
+
+
+def test_a_500_from_the_receiver_is_retried_with_backoff(server, hook, receiver):
+    receiver.codes = [500, 503]
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    requests = receiver.wait_for(3)
+    assert [r["code"] for r in requests] == [500, 503, 200]
+    assert requests[2]["at"] - requests[1]["at"] >= requests[1]["at"] - requests[0]["at"] - 0.05  # backoff grows
+    attempts = wait_until(lambda: list(Delivery.objects.order_by("attempt")) if Delivery.objects.count() == 3 else None)
+    assert [(d.attempt, d.status, d.response_code) for d in attempts] == [
+        (1, "retrying", 500),
+        (2, "retrying", 503),
+        (3, "sent", 200),
+    ]
+    assert all(d.latency_ms is not None for d in attempts)
+
+
+def test_a_400_from_the_receiver_is_not_retried(server, hook, receiver):
+    receiver.codes = [400]
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    receiver.wait_for(1)
+    failed = wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.FAILED).first())
+    assert failed.response_code == 400 and failed.attempt == 1
+    time.sleep(1)
+    assert len(receiver.requests) == 1
+
+
+def test_an_unreachable_receiver_gives_up_after_max_attempts(server, quick):
+    quick.NOTIFY_MAX_ATTEMPTS = 2
+    NotificationChannel.objects.create(name="nowhere", kind="webhook", config={"url": "http://127.0.0.1:9/hook"})
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.FAILED).exists())
+    assert [d.status for d in Delivery.objects.order_by("attempt")] == ["retrying", "failed"]
+    assert "connection failed" in Delivery.objects.get(attempt=2).error
+
+
+def test_a_silence_mutes_notifications_but_the_alert_stays_visible(server, hook, receiver, alice):
+    Silence.objects.create(
+        matchers={"server": "app-01"},
+        ends_at=timezone.now() + timedelta(hours=1),
+        comment="deploying",
+        created_by=alice,
+    )
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    notice = wait_until(lambda: Notification.objects.first())
+    assert notice.metadata["muted"].startswith("silence #")
+    time.sleep(0.5)
+    assert receiver.requests == []
+    assert Alert.objects.get().state == AlertState.FIRING
+
+
+def test_maintenance_mutes_notifications_of_that_server(server, hook, receiver):
+    Server.objects.filter(pk=server.pk).update(maintenance_until=timezone.now() + timedelta(hours=1))
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    notice = wait_until(lambda: Notification.objects.first())
+    assert notice.metadata["muted"].startswith("maintenance")
+    time.sleep(0.5)
+    assert receiver.requests == []
+
+
+def test_a_firing_alert_is_repeated_every_repeat_interval_until_acknowledged(server, hook, receiver, quick, bob):
+    quick.REPEAT_INTERVAL = 1
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    receiver.wait_for(1)
+    time.sleep(1.1)
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    receiver.wait_for(2)
+    assert [b["kind"] for b in bodies(receiver)] == ["firing", "reminder"]
+    Alert.objects.get().acknowledge(bob)
+    time.sleep(1.1)
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    wait_until(lambda: AlertRule.objects.filter(last_evaluated_at__gt=timezone.now() - timedelta(seconds=0.5)).exists())
+    time.sleep(0.5)
+    assert len(receiver.requests) == 2
+
+
+def test_routing_by_severity_and_labels(server, receiver, quick):
+    NotificationChannel.objects.create(
+        name="pager", kind="webhook", config={"url": receiver.url + "/pager"}, min_severity="critical"
+    )
+    NotificationChannel.objects.create(
+        name="app team", kind="webhook", config={"url": receiver.url + "/team"}, label_matchers={"team": "app"}
+    )
+    queue_rule(labels={"team": "app"})
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    receiver.wait_for(1)
+    time.sleep(0.5)
+    assert [r["path"] for r in receiver.requests] == ["/hook/team"]
+
+
+def test_slack_and_email_channels_from_the_environment(server, receiver, quick):
+    quick.NOTIFY_SLACK_WEBHOOK_URL = receiver.url + "/slack"
+    quick.NOTIFY_EMAIL_TO = ["ops@example.com"]
+    quick.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    queue_rule()
+    depth(server, 500)
+    tasks.evaluate_rules.delay()
+    slack = orjson.loads(receiver.wait_for(1)[0]["body"])
+    assert slack["text"].startswith("[FIRING] [warning] queue 500 on app-01")
+    wait_until(lambda: len(mail.outbox) == 1)
+    assert mail.outbox[0].to == ["ops@example.com"] and "queue 500" in mail.outbox[0].subject
+    assert set(NotificationChannel.objects.values_list("provisioned", flat=True)) == {
+        "NOTIFY_SLACK_WEBHOOK_URL",
+        "NOTIFY_EMAIL_TO",
+    }

@@ -1,0 +1,172 @@
+"""One class per kind of notification channel, over a shared ``Transport`` base (as in Healthchecks).
+
+A transport sends one ``Message`` and raises ``TransportError`` when it could
+not: ``permanent=True`` means retrying cannot help (a 4xx, no recipients), so
+the delivery task gives up at once; otherwise it retries with backoff.
+
+Webhook signature: the JSON body is signed with HMAC-SHA256 over
+``"{timestamp}.{body}"`` using the channel's secret; the timestamp (Unix
+seconds) travels in ``X-Monitoring-Timestamp`` and the signature, as
+``sha256=<hex>``, in ``X-Monitoring-Signature``. ``verify_signature`` is what a
+receiver runs (README: "Verifying a webhook").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import smtplib
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+from django.conf import settings
+from django.core.mail import send_mail
+
+from alerts.choices import ChannelKind, MessageKind
+
+SIGNATURE_HEADER = "X-Monitoring-Signature"
+TIMESTAMP_HEADER = "X-Monitoring-Timestamp"
+USER_AGENT = "monitoring-console-alerts/1"
+
+
+class TransportError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+
+
+@dataclass
+class Message:
+    kind: str  # MessageKind
+    title: str
+    text: str
+    alert: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "title": self.title, "text": self.text, "alert": self.alert, **self.extra}
+
+
+def message_for(alert, kind: str) -> Message:
+    """What people read about an alert: the same words in every channel."""
+    data = alert.as_dict()
+    word = {
+        MessageKind.FIRING: "FIRING",
+        MessageKind.REMINDER: "STILL FIRING",
+        MessageKind.RESOLVED: "RESOLVED",
+        MessageKind.TEST: "TEST",
+    }[MessageKind(kind)]
+    title = f"[{word}] [{alert.severity}] {alert.summary or alert.rule.name}"
+    lines = [alert.summary or alert.rule.name]
+    if alert.value is not None:
+        lines.append(f"value: {alert.value:.4g} (threshold {alert.rule.threshold:g})")
+    if alert.server_id:
+        lines.append(f"server: {alert.server.hostname}")
+    if alert.description:
+        lines.append(alert.description)
+    if alert.runbook_url:
+        lines.append(f"runbook: {alert.runbook_url}")
+    return Message(kind=kind, title=title, text="\n".join(lines), alert=data)
+
+
+def test_message(channel) -> Message:
+    return Message(
+        kind=MessageKind.TEST,
+        title=f"[TEST] Test notification from {settings.CONSOLE_NAME}",
+        text=f"If you read this, the channel {channel.name!r} works.",
+    )
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300) -> bool:
+    """What a webhook receiver runs: the signature matches and the timestamp is recent."""
+    try:
+        if abs(time.time() - int(timestamp)) > tolerance:
+            return False
+    except (TypeError, ValueError):
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), signature or "")
+
+
+class Transport:
+    def __init__(self, channel):
+        self.channel = channel
+        self.config = channel.config or {}
+
+    def send(self, message: Message) -> int | None:
+        """Send; answer the response code if there is one; raise TransportError when it failed."""
+        raise NotImplementedError
+
+
+class HttpTransport(Transport):
+    def post(self, url: str, body: bytes, headers: dict | None = None) -> int:
+        if not url:
+            raise TransportError("no URL configured", permanent=True)
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
+        try:
+            response = httpx.post(url, content=body, headers=headers, timeout=settings.NOTIFY_TIMEOUT_SECONDS)
+        except httpx.TimeoutException:
+            raise TransportError(f"timed out after {settings.NOTIFY_TIMEOUT_SECONDS:g}s") from None
+        except httpx.HTTPError as exc:
+            raise TransportError(f"connection failed: {exc}") from None
+        code = response.status_code
+        if code >= 500 or code == 429:
+            raise TransportError(f"received status {code}", status=code)
+        if code >= 400:
+            raise TransportError(f"received status {code}: {response.text[:200]}", permanent=True, status=code)
+        return code
+
+
+class Webhook(HttpTransport):
+    def send(self, message: Message) -> int:
+        body = orjson.dumps(message.as_json())
+        headers = {}
+        secret = self.config.get("secret") or ""
+        if secret:
+            timestamp = str(int(time.time()))
+            headers = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
+        return self.post(str(self.config.get("url", "")), body, headers)
+
+
+class Slack(HttpTransport):
+    COLOURS = {"firing": "#d9363e", "reminder": "#d9363e", "resolved": "#2eb67d", "test": "#439fe0"}
+
+    def send(self, message: Message) -> int:
+        body = {
+            "text": message.title,
+            "attachments": [{"color": self.COLOURS.get(message.kind, "#888888"), "text": message.text}],
+        }
+        return self.post(str(self.config.get("url", "")), orjson.dumps(body))
+
+
+class Email(Transport):
+    def send(self, message: Message) -> None:
+        to = [addr for addr in self.config.get("to", []) if addr]
+        if not to:
+            raise TransportError("no recipients configured", permanent=True)
+        try:
+            send_mail(message.title[:250], message.text, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise TransportError(f"recipients refused: {exc}", permanent=True) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransportError(f"mail not sent: {exc}") from None
+        return None
+
+
+TRANSPORTS: dict[str, type[Transport]] = {
+    ChannelKind.WEBHOOK: Webhook,
+    ChannelKind.SLACK: Slack,
+    ChannelKind.EMAIL: Email,
+}
+
+
+def transport_for(channel) -> Transport:
+    return TRANSPORTS[ChannelKind(channel.kind)](channel)
