@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from config.errors import BadInput
 from monitoring import events
+from monitoring.api.params import bad_request, integer, text, time
 from monitoring.choices import EventStatus
 from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
 
@@ -58,54 +59,11 @@ class AgentTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-def bad_request(exc: BadInput) -> Response:
-    return Response({"detail": f"invalid payload: {exc}", "errors": [exc.as_dict()]}, status=400)
-
-
-def _text(payload: dict, name: str, *, required: bool, max_length: int) -> str | None:
-    value = payload.get(name)
-    if value is None or value == "":
-        if required:
-            raise BadInput(name, "required: a non-empty string")
-        return None
-    if not isinstance(value, str):
-        raise BadInput(name, "expected a string")
-    if len(value) > max_length:
-        raise BadInput(name, f"at most {max_length} characters")
-    return value
-
-
-def _time(raw, name: str) -> datetime | None:
-    if raw is None or raw == "":
-        return None
-    if not isinstance(raw, str):
-        raise BadInput(name, "expected an ISO 8601 time")
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(name, f"not an ISO 8601 time: {raw[:40]!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _int(raw, name: str, *, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool):
-        raise BadInput(name, "expected an integer")
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise BadInput(name, "expected an integer")
-    if not low <= value <= high:
-        raise BadInput(name, f"must be between {low} and {high}")
-    return value
-
-
 def submitted_event(payload, agent: Agent | None) -> events.Submitted:
     if not isinstance(payload, dict):
         raise BadInput("", "expected an object with source, event_type, data")
-    source = _text(payload, "source", required=True, max_length=255)
-    event_type = _text(payload, "event_type", required=True, max_length=128)
+    source = text(payload, "source", required=True, max_length=255)
+    event_type = text(payload, "event_type", required=True, max_length=128)
     data = payload.get("data")
     if not isinstance(data, dict):
         raise BadInput("data", "required: an object")
@@ -114,7 +72,7 @@ def submitted_event(payload, agent: Agent | None) -> events.Submitted:
         metadata = {}
     elif not isinstance(metadata, dict):
         raise BadInput("metadata", "expected an object")
-    ts = _time(payload.get("timestamp"), "timestamp")
+    ts = time(payload.get("timestamp"), "timestamp")
     if ts and ts > datetime.now(UTC) + timedelta(hours=1):
         raise BadInput("timestamp", "more than an hour in the future")
     return events.Submitted(
@@ -139,12 +97,12 @@ def event_query(params, *, many_statuses: list | None) -> events.EventQuery:
                 raise BadInput(f"status[{i}]" if len(statuses) > 1 else "status", f"one of {EventStatus.values}")
             wanted.append(status)
     query = events.EventQuery(
-        limit=_int(params.get("limit"), "limit", default=100, low=1, high=MAX_LIMIT),
-        offset=_int(params.get("offset"), "offset", default=0, low=0, high=10_000_000),
+        limit=integer(params.get("limit"), "limit", default=100, low=1, high=MAX_LIMIT),
+        offset=integer(params.get("offset"), "offset", default=0, low=0, high=10_000_000),
         statuses=wanted,
-        source=_text(params, "source", required=False, max_length=255),
-        start=_time(params.get("start_time"), "start_time"),
-        end=_time(params.get("end_time"), "end_time"),
+        source=text(params, "source", required=False, max_length=255),
+        start=time(params.get("start_time"), "start_time"),
+        end=time(params.get("end_time"), "end_time"),
     )
     if query.start and query.end and query.start >= query.end:
         raise BadInput("end_time", "must be after start_time")
@@ -218,7 +176,7 @@ class StatsView(APIView):
 class ReEvaluateView(APIView):
     def post(self, request: Request) -> Response:
         try:
-            minutes = _int(
+            minutes = integer(
                 request.query_params.get("lookback_minutes", _body(request).get("lookback_minutes")),
                 "lookback_minutes",
                 default=60,
@@ -236,7 +194,7 @@ class CleanupView(APIView):
     def post(self, request: Request) -> Response:
         try:
             raw = request.query_params.get("older_than_hours")
-            hours = _int(raw, "older_than_hours", default=48, low=1, high=1_000_000)
+            hours = integer(raw, "older_than_hours", default=48, low=1, high=1_000_000)
         except BadInput as exc:
             return bad_request(exc)
         return Response(events.clean_up(datetime.now(UTC) - timedelta(hours=hours)))

@@ -1,0 +1,52 @@
+"""Reading API parameters (query strings and JSON bodies); BadInput names the parameter at fault."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rest_framework.response import Response
+
+from config.errors import BadInput
+
+
+def bad_request(exc: BadInput) -> Response:
+    return Response({"detail": f"invalid payload: {exc}", "errors": [exc.as_dict()]}, status=400)
+
+
+def text(payload: dict, name: str, *, required: bool, max_length: int) -> str | None:
+    value = payload.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadInput(name, "required: a non-empty string")
+        return None
+    if not isinstance(value, str):
+        raise BadInput(name, "expected a string")
+    if len(value) > max_length:
+        raise BadInput(name, f"at most {max_length} characters")
+    return value
+
+
+def time(raw, name: str) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise BadInput(name, "expected an ISO 8601 time")
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(name, f"not an ISO 8601 time: {raw[:40]!r}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def integer(raw, name: str, *, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise BadInput(name, "expected an integer")
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadInput(name, "expected an integer")
+    if not low <= value <= high:
+        raise BadInput(name, f"must be between {low} and {high}")
+    return value
