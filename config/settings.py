@@ -139,7 +139,7 @@ TEMPLATES = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/console/login"  # the console's own page: team members need not be staff
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
