@@ -303,8 +303,7 @@ def _open(rule: AlertRule, obs: Observation, fingerprint: str, hostname: str | N
         started_at=now,
         last_evaluated_at=now,
     )
-    alert._transition(AlertState.PENDING, obs.value, now)
-    alert._announce(None)
+    alert.opened()
     return alert
 
 

@@ -233,9 +233,14 @@ class Alert(models.Model):
 
     # --- lifecycle -----------------------------------------------------------
     def _transition(self, to: AlertState, value: float | None, now: datetime, note: str = "") -> None:
+        AlertTransition.objects.create(alert=self, from_state=self.state, to_state=to, value=value, at=now, note=note)
+
+    def opened(self) -> None:
+        """Record the alert's first step (none -> pending) and tell the console."""
         AlertTransition.objects.create(
-            alert=self, from_state=self.state if self.pk else "", to_state=to, value=value, at=now, note=note
+            alert=self, from_state="", to_state=self.state, value=self.value, at=self.started_at
         )
+        self._announce(None)
 
     def fire(self, value: float | None = None, now: datetime | None = None) -> None:
         """pending -> firing; receivers of ``alert_fired`` (notifications, analysis, live) hear after commit."""

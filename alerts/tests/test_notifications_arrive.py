@@ -222,3 +222,18 @@ def test_slack_and_email_channels_from_the_environment(server, receiver, quick):
         "NOTIFY_SLACK_WEBHOOK_URL",
         "NOTIFY_EMAIL_TO",
     }
+
+
+def test_alice_sends_a_test_notification_from_admin(client, alice, hook, receiver):
+    client.force_login(alice)
+    response = client.post(
+        "/admin/alerts/notificationchannel/",
+        {"action": "send_test_notification", "_selected_action": [hook.pk]},
+    )
+    assert response.status_code == 302
+    request = receiver.wait_for(1)[0]
+    assert orjson.loads(request["body"])["kind"] == "test"
+    assert verify_signature(SECRET, request["headers"][TIMESTAMP_HEADER], request["body"],
+                            request["headers"][SIGNATURE_HEADER])  # fmt: skip
+    sent = wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.SENT).first())
+    assert sent.kind == "test" and sent.alert is None

@@ -1,0 +1,142 @@
+"""Admin for rules, alerts, silences, channels (with "send test notification"), deliveries, notifications."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from alerts.models import Alert, AlertRule, AlertTransition, Delivery, Notification, NotificationChannel, Silence
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "severity", "enabled", "scope", "threshold", "for_seconds", "last_evaluated_at"]
+    list_filter = ["kind", "severity", "enabled", "scope"]
+    search_fields = ["name", "metric_type", "metric_name", "service"]
+    readonly_fields = ["builtin", "created_by", "created_at", "updated_at", "last_evaluated_at", "last_error"]
+    raw_id_fields = ["server"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "enabled", "severity", "builtin"]}),
+        ("Metric", {"fields": ["metric_type", "metric_name", "metric_labels", "aggregate"]}),
+        (
+            "Condition",
+            {
+                "fields": [
+                    "comparison",
+                    "threshold",
+                    "recovery_threshold",
+                    "window_seconds",
+                    "for_seconds",
+                    "trailing_seconds",
+                ]
+            },
+        ),  # fmt: skip
+        ("Logs and events", {"fields": ["service", "pattern", "event_status"]}),
+        ("Scope", {"fields": ["scope", "server", "server_labels"]}),
+        ("What the alert says", {"fields": ["labels", "summary", "description", "runbook_url"]}),
+        ("Record", {"fields": ["created_by", "created_at", "updated_at", "last_evaluated_at", "last_error"]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class TransitionInline(admin.TabularInline):
+    model = AlertTransition
+    extra = 0
+    can_delete = False
+    readonly_fields = ["from_state", "to_state", "value", "at", "note"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    readonly_fields = ["channel", "kind", "attempt", "status", "response_code", "error", "latency_ms", "created_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "state", "severity", "server", "value", "started_at", "fired_at", "acknowledged_by"]
+    list_filter = ["state", "severity", "flapping", "rule"]
+    search_fields = ["summary", "fingerprint", "server__hostname"]
+    list_select_related = ["rule", "server", "acknowledged_by"]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+    inlines = [TransitionInline, DeliveryInline]
+    actions = ["acknowledge"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Acknowledge selected alerts")
+    def acknowledge(self, request, queryset: QuerySet[Alert]) -> None:
+        count = sum(alert.acknowledge(request.user) for alert in queryset)
+        self.message_user(request, f"{count} alert(s) acknowledged.")
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "starts_at", "ends_at", "active", "comment", "created_by"]
+    readonly_fields = ["created_by", "created_at"]
+    actions = ["expire"]
+
+    @admin.display(boolean=True)
+    def active(self, silence: Silence) -> bool:
+        return silence.is_active()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Expire selected silences now")
+    def expire(self, request, queryset: QuerySet[Silence]) -> None:
+        queryset.filter(ends_at__gt=timezone.now()).update(ends_at=timezone.now())
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "target", "enabled", "min_severity", "send_resolved", "provisioned"]
+    list_filter = ["kind", "enabled"]
+    readonly_fields = ["provisioned", "created_at"]
+    actions = ["send_test_notification"]
+
+    @admin.action(description="Send test notification")
+    def send_test_notification(self, request, queryset: QuerySet[NotificationChannel]) -> None:
+        from alerts import tasks
+
+        for channel in queryset:
+            tasks.deliver.delay(channel.pk, None, "test")
+        self.message_user(
+            request,
+            f"Test notification queued for {queryset.count()} channel(s); see Deliveries for how it went.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "kind", "attempt", "status", "response_code", "latency_ms", "alert"]
+    list_filter = ["status", "kind", "channel"]
+    list_select_related = ["channel", "alert"]
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "title", "level", "source", "read"]
+    list_filter = ["level", "read"]
+    search_fields = ["title", "message"]
+    raw_id_fields = ["alert"]
