@@ -140,3 +140,6 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["level", "read"]
     search_fields = ["title", "message"]
     raw_id_fields = ["alert"]
+
+
+from alerts.analysis import admin as analysis_admin  # noqa: E402,F401  (issue 7: analyses, "Analyze with the LLM")

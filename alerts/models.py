@@ -497,3 +497,6 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+from alerts.models_analysis import Analysis  # noqa: E402,F401  (incident analysis, issue 7)

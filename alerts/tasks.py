@@ -79,3 +79,6 @@ def prune() -> None:
     Alert.objects.filter(state="resolved", resolved_at__lt=cutoff).delete()
     Delivery.objects.filter(alert__isnull=True, created_at__lt=cutoff).delete()
     Notification.objects.filter(read=True, created_at__lt=cutoff).delete()
+
+
+from alerts.analysis.tasks import analyse_fired_alert, run_analysis  # noqa: E402,F401  (issue 7: workers know them)

@@ -248,11 +248,15 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBa
 # --- Incident analysis (Groq) -------------------------------------------------
 ENABLE_LLM_MONITORING = env_bool("ENABLE_LLM_MONITORING", True)
 GROQ_API_KEY = env_secret("GROQ_API_KEY")
-GROQ_MODEL = env_str("GROQ_MODEL", "llama-3.3-70b-versatile")
+# llama-3.3-70b-versatile (and seed 003's mixtral-8x7b-32768) are shut down on Groq; gpt-oss-120b is
+# the production model Groq recommends in their place.
+GROQ_MODEL = env_str("GROQ_MODEL", "openai/gpt-oss-120b")
 GROQ_BASE_URL = env_str("GROQ_BASE_URL")
 GROQ_MAX_TOKENS = env_int("GROQ_MAX_TOKENS", 1024)
 GROQ_TIMEOUT_SECONDS = env_float("GROQ_TIMEOUT_SECONDS", 30)
 GROQ_MAX_RETRIES = env_int("GROQ_MAX_RETRIES", 2)
+# sent as reasoning_effort to reasoning models (gpt-oss, qwen3); empty: not sent (other models)
+GROQ_REASONING_EFFORT = env_str("GROQ_REASONING_EFFORT", "low")
 ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)

@@ -1,0 +1,140 @@
+"""Analysis endpoints: start one (seed 003, seed 004, an alert's button), read one.
+
+Each start stores an Analysis, queues the Celery task and waits up to
+ANALYSIS_WAIT_SECONDS for it; still running then, the answer is 202 with a
+Location header and URL where the result will be.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alerts.analysis import tasks
+from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
+from alerts.api.serializers_analysis import AnalysisRequest, InsightsQuery, WaitQuery
+from alerts.models import Alert, Analysis
+
+# Seed 004's dashboard polls insights: a finished answer this young is served again.
+INSIGHTS_REUSE = timedelta(seconds=60)
+
+_WAIT = OpenApiParameter("wait", float, description="seconds to wait for the result (max ANALYSIS_WAIT_SECONDS)")
+
+
+def _wait_seconds(request: Request) -> float:
+    query = WaitQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    wanted = query.validated_data.get("wait")
+    limit = settings.ANALYSIS_WAIT_SECONDS
+    return limit if wanted is None else min(wanted, limit)
+
+
+def _start_and_wait(request: Request, analysis: Analysis, answer) -> Response:
+    wait = _wait_seconds(request)
+    analysis.set_window()
+    analysis.save()
+    tasks.submit(analysis)
+    analysis = tasks.wait(analysis, wait)
+    if analysis.finished:
+        return Response(answer(analysis))
+    url = f"/api/v1/analyses/{analysis.pk}"
+    return Response(
+        {"id": analysis.pk, "status": analysis.status, "url": url},
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": url},
+    )
+
+
+@extend_schema(request=AnalysisRequest, parameters=[_WAIT], summary="LLM analysis of the last minutes (seed 003)")
+@api_view(["POST"])
+def analysis_llm(request: Request) -> Response:
+    body = AnalysisRequest(data=request.data)
+    body.is_valid(raise_exception=True)
+    analysis = Analysis(
+        trigger=AnalysisTrigger.API,
+        requested_by=request.user,
+        lookback_minutes=body.validated_data["lookback_minutes"],
+        focus_areas=body.validated_data["focus_areas"],
+    )
+    return _start_and_wait(request, analysis, Analysis.as_seed003)
+
+
+@extend_schema(parameters=[InsightsQuery, _WAIT], summary="AI-generated insights (seed 004)")
+@api_view(["GET"])
+def insights(request: Request) -> Response:
+    query = InsightsQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    lookback = query.validated_data["lookback_minutes"]
+    focus = [query.validated_data["service"]] if query.validated_data.get("service") else []
+    recent = (
+        Analysis.objects.filter(
+            trigger=AnalysisTrigger.INSIGHTS,
+            lookback_minutes=lookback,
+            focus_areas=focus,
+            status=AnalysisStatus.DONE,
+            created_at__gte=timezone.now() - INSIGHTS_REUSE,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if recent is not None:
+        return Response(_as_insights(recent))
+    analysis = Analysis(
+        trigger=AnalysisTrigger.INSIGHTS, requested_by=request.user, lookback_minutes=lookback, focus_areas=focus
+    )
+    return _start_and_wait(request, analysis, _as_insights)
+
+
+def _as_insights(analysis: Analysis) -> dict:
+    result = analysis.result or {}
+    return {
+        "generated_at": (analysis.finished_at or analysis.created_at).isoformat(),
+        "lookback_minutes": analysis.lookback_minutes,
+        "summary": result.get("analysis", ""),
+        "severity": result.get("severity", ""),
+        "insights": [{"type": "finding", "message": text} for text in result.get("key_findings", [])],
+        "recommendations": result.get("recommendations", []),
+        "confidence": result.get("confidence", 0.0),
+        "analysis_id": analysis.pk,
+        "status": analysis.status,
+        "is_fallback": analysis.is_fallback,
+        "model": analysis.model,
+    }
+
+
+@extend_schema(request=None, parameters=[_WAIT], summary="Analyse an alert (the alert page's button)")
+@api_view(["POST"])
+def analyse_alert(request: Request, pk: int) -> Response:
+    alert = get_object_or_404(Alert.objects.select_related("rule", "server"), pk=pk)
+    analysis = Analysis(alert=alert, trigger=AnalysisTrigger.ALERT_PAGE, requested_by=request.user)
+    return _start_and_wait(request, analysis, Analysis.as_dict)
+
+
+@extend_schema(summary="One analysis: status, result, the evidence the model saw, tokens and latency")
+@api_view(["GET"])
+def analysis_detail(request: Request, pk: int) -> Response:
+    analysis = get_object_or_404(Analysis, pk=pk)
+    return Response(analysis.as_dict())
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("alert", int, description="only the analyses of this alert")],
+    summary="Recent analyses, newest first (without their evidence)",
+)
+@api_view(["GET"])
+def analysis_list(request: Request) -> Response:
+    analyses = Analysis.objects.all()
+    alert = request.query_params.get("alert")
+    if alert:
+        if not alert.isdigit():
+            return Response({"alert": ["must be an alert id"]}, status=status.HTTP_400_BAD_REQUEST)
+        analyses = analyses.filter(alert_id=int(alert))
+    return Response({"results": [a.as_dict(with_evidence=False) for a in analyses[:100]]})

@@ -1,0 +1,88 @@
+"""A critical alert that fires gets an analysis by itself, once per fingerprint per cooldown."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from alerts.analysis import triggers
+from alerts.analysis.choices import AnalysisTrigger
+from alerts.models import Alert, AlertRule, Analysis
+from alerts.signals import alert_fired
+from alerts.tests.incident_data import store_incident
+
+
+@pytest.fixture(autouse=True)
+def _listening():
+    """Another test may have cleared alert_fired's receivers: make sure ours listens."""
+    alert_fired.connect(triggers.on_alert_fired, dispatch_uid="alerts.analysis.on_alert_fired")
+
+
+@pytest.fixture
+def no_key(settings):
+    settings.GROQ_API_KEY = ""
+    settings.GROQ_BASE_URL = ""
+
+
+def _alert(server, severity: str) -> Alert:
+    rule = AlertRule.objects.create(
+        name=f"CPU {severity} {time.monotonic_ns()}",
+        severity=severity,
+        metric_type="cpu",
+        metric_name="usage",
+        threshold=90,
+    )
+    fingerprint = rule.fingerprint(server.id, {})
+    cache.delete(f"analysis:cooldown:{fingerprint}")
+    return Alert.objects.create(rule=rule, server=server, fingerprint=fingerprint, severity=severity)
+
+
+def _analyses_of(alert: Alert, seconds: float = 10) -> list[Analysis]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = list(Analysis.objects.filter(alert__fingerprint=alert.fingerprint))
+        if found and all(a.finished for a in found):
+            return found
+        time.sleep(0.1)
+    return list(Analysis.objects.filter(alert__fingerprint=alert.fingerprint))
+
+
+def test_a_critical_alert_firing_is_analysed_once_per_cooldown(celery_worker_live, web01, no_key):
+    store_incident(web01, timezone.now())
+    alert = _alert(web01, "critical")
+    alert.fire(value=97.0)
+    [analysis] = _analyses_of(alert)
+    assert analysis.trigger == AnalysisTrigger.ALERT_FIRED
+    assert analysis.status == "done" and analysis.is_fallback
+    assert analysis.evidence["alert"]["id"] == alert.pk
+    assert analysis.result["severity"] == "CRITICAL"
+
+    # it resolves and fires again within the cooldown: no second analysis
+    alert.resolve(value=10.0)
+    again = Alert.objects.create(rule=alert.rule, server=web01, fingerprint=alert.fingerprint, severity="critical")
+    again.fire(value=98.0)
+    time.sleep(1.0)
+    assert len(_analyses_of(alert)) == 1
+
+
+def test_a_warning_alert_firing_is_not_analysed(celery_worker_live, web01, no_key):
+    alert = _alert(web01, "warning")
+    alert.fire(value=91.0)
+    time.sleep(1.0)
+    assert not Analysis.objects.filter(alert=alert).exists()
+
+
+def test_without_a_cooldown_every_firing_is_analysed(celery_worker_live, web01, no_key, settings):
+    settings.ANALYSIS_COOLDOWN_SECONDS = 0
+    alert = _alert(web01, "critical")
+    alert.fire(value=97.0)
+    alert.resolve(value=10.0)
+    again = Alert.objects.create(rule=alert.rule, server=web01, fingerprint=alert.fingerprint, severity="critical")
+    again.fire(value=98.0)
+    deadline = time.monotonic() + 10
+    while Analysis.objects.filter(alert__fingerprint=alert.fingerprint).count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Analysis.objects.filter(alert__fingerprint=alert.fingerprint).count() == 2
