@@ -2,6 +2,8 @@
 
 The continuous log stream (seed 004) is answered by a raw ASGI app ahead of
 Django, which would otherwise buffer the whole request body before the view runs.
+The seeds' metric ingest paths are served by a thread pool ahead of Django's
+middleware (ingest/fastpath.py), the hot path.
 """
 
 import os
@@ -13,12 +15,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from ingest.fastpath import IngestFastPath  # noqa: E402
 from ingest.streaming import LogStreamRouter  # noqa: E402
 from monitoring.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": LogStreamRouter(django_asgi_app),
+        "http": IngestFastPath(LogStreamRouter(django_asgi_app)),
         "websocket": websocket_application(URLRouter),
     }
 )

@@ -191,6 +191,8 @@ INGEST_ALLOW_ANONYMOUS = env_bool("INGEST_ALLOW_ANONYMOUS", False)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
+# threads (each with its database connection) serving the seed ingest paths under daphne
+INGEST_THREADS = env_int("INGEST_THREADS", 4)
 AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)
 # seed 002: one shared agent token; when set, it is accepted as a fleet token
 AGENT_API_TOKEN = env_secret("AGENT_API_TOKEN")

@@ -26,6 +26,7 @@ two of them forwards it once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import logging
@@ -61,6 +62,7 @@ def group(kind: str, key: str | None = None) -> str:
     return f"{kind}.{key}"
 
 
+@functools.lru_cache(maxsize=65536)
 def headline_kind(metric_type: str, name: str) -> str | None:
     """cpu, memory or disk when a series is one of a server's headline figures, else None.
 
@@ -105,6 +107,7 @@ def frames_for_write(batch: Batch, result: WriteResult) -> list[tuple[list[str],
     out: list[tuple[list[str], dict]] = []
     now = _iso(datetime.now(UTC))
     ids = {key: series_id for series_id, key in result.series.items()}
+    iso: dict[datetime, str] = {}  # a request's samples share few timestamps: format each once
     # samples by server, then by series
     by_server: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     for key, ts, value in batch.samples:
@@ -127,7 +130,7 @@ def frames_for_write(batch: Batch, result: WriteResult) -> list[tuple[list[str],
                     "metric_type": metric_type,
                     "metric_name": name,
                     "labels": orjson.loads(labels),
-                    "points": [[_iso(ts), value] for ts, value in kept],
+                    "points": [[iso.get(ts) or iso.setdefault(ts, _iso(ts)), value] for ts, value in kept],
                 }
                 entries.append(entry)
                 by_type[metric_type].append(entry)

@@ -1,0 +1,174 @@
+"""The seeds' ingest paths served ahead of Django's middleware (the hot path under daphne).
+
+Under ASGI, Django runs a sync view and the sync middleware around it in a
+thread of its own per request, hopping between the event loop and that thread
+at each middleware, and opens a new database connection for each request (the
+connection belongs to the thread). For a 1,000-sample request that overhead
+costs more than the work. This app answers POSTs to the seed ingest paths
+itself: it reads the body, then runs the very same view (``ingest_endpoint``:
+auth, 413, 429, 400, idempotent COPY write, live publish) in a small pool of
+INGEST_THREADS threads, each keeping its database connection between requests
+(reopened after CONN_MAX_AGE or an error, as Django does at request
+boundaries). The threads let one request's database round trips overlap
+another's decoding. Every other request goes to the wrapped app (Django).
+
+The ingest request log line (DATA_DIR/logs/ingest.log) is written here, as
+``ingest.middleware.IngestRequestLog`` does for requests Django serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
+from django.http import HttpResponse
+
+from ingest.base import error_response
+
+log = logging.getLogger(__name__)
+request_log = logging.getLogger("ingest.requests")
+
+
+def _routes() -> dict:
+    from ingest import urls_seeds
+
+    return {
+        "/ingest": urls_seeds.seed000_ingest,
+        "/ingest/": urls_seeds.seed000_ingest,
+        "/api/v1/ingest": urls_seeds.seed001_ingest,
+        "/api/v1/ingest/": urls_seeds.seed001_ingest,
+        "/ingest/metrics": urls_seeds.seed002_ingest,
+        "/ingest/metrics/": urls_seeds.seed002_ingest,
+    }
+
+
+_pools: list[IngestFastPath] = []
+
+
+def close_connections() -> None:
+    """Close the pool threads' database connections in every fast path of this process."""
+    for fastpath in _pools:
+        fastpath.close_connections()
+
+
+class IngestFastPath:
+    """ASGI middleware: POST /ingest, /api/v1/ingest, /ingest/metrics answered by a thread pool."""
+
+    def __init__(self, app, threads: int | None = None):
+        self.app = app
+        self.routes = _routes()
+        self.threads = threads or settings.INGEST_THREADS
+        self.executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ingest")
+        _pools.append(self)
+
+    def close_connections(self, timeout: float = 10) -> None:
+        """Close the database connection of every pool thread (tests; before the database goes away)."""
+        barrier = threading.Barrier(self.threads, timeout=timeout)
+
+        def close() -> None:
+            connections.close_all()
+            try:
+                barrier.wait()  # hold this thread so each task lands on a thread of its own
+            except threading.BrokenBarrierError:
+                pass
+
+        for future in [self.executor.submit(close) for _ in range(self.threads)]:
+            future.result(timeout=timeout + 1)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            view = self.routes.get(scope["path"])
+            if view is not None:
+                return await self.serve(view, scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    async def serve(self, view, scope, receive, send) -> None:
+        body = await _read_body(receive)
+        if body is None:  # the client went away
+            return
+        if body is TOO_LARGE:
+            await _send(send, error_response(413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes"))
+            return
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(self.executor, _handle, view, scope, body)
+        await _send(send, response)
+
+
+TOO_LARGE = b"<over the limit>"
+
+
+async def _read_body(receive) -> bytes | None:
+    """The whole body; TOO_LARGE past INGEST_MAX_BODY_BYTES (read to the end, kept nowhere); None on disconnect."""
+    chunks = []
+    size = 0
+    limit = settings.INGEST_MAX_BODY_BYTES
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        else:
+            chunks = []
+        if not message.get("more_body", False):
+            return b"".join(chunks) if size <= limit else TOO_LARGE
+
+
+def _handle(view, scope, body: bytes) -> HttpResponse:
+    """Run the ingest view in this pool thread, with Django's request-boundary connection upkeep."""
+    started = time.perf_counter()
+    request = None
+    try:
+        request = ASGIRequest(scope, io.BytesIO(body))
+        response = view(request)
+    except Exception:  # never let a bug take the pool thread's answer away
+        log.exception("ingest request failed")
+        response = error_response(500, "internal error; the request was not stored")
+    finally:
+        _connection_upkeep()
+    stats = getattr(request, "ingest_stats", {}) or {}
+    request_log.info(
+        "ingest",
+        extra={
+            "method": "POST",
+            "path": scope["path"],
+            "status": response.status_code,
+            "bytes": len(body),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "remote": (scope.get("client") or [None])[0],
+            **stats,
+        },
+    )
+    return response
+
+
+def _connection_upkeep() -> None:
+    """Close this thread's connection when it had an error or outlived CONN_MAX_AGE.
+
+    Django's ``close_old_connections`` would also re-arm the health check, one
+    more round trip (``SELECT 1``) on every request; a connection that broke
+    shows it by an error, and is closed here after that request.
+    """
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        if conn.errors_occurred or (conn.close_at is not None and time.monotonic() >= conn.close_at):
+            conn.close_if_unusable_or_obsolete()
+
+
+async def _send(send, response: HttpResponse) -> None:
+    headers = [(name.lower().encode("latin-1"), str(value).encode("latin-1")) for name, value in response.items()]
+    content = response.content
+    if not response.has_header("Content-Length"):
+        headers.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
