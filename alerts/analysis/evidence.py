@@ -11,7 +11,6 @@ cut to ANALYSIS_TOKEN_BUDGET approximate tokens before it is sent and stored.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,7 +19,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
 
-from monitoring.models import Event, LogEntry
+from monitoring import log_analytics
+from monitoring.models import Event, LogEntry, Snapshot
 
 # Sources under which ingest stores docker events and agents' own alerts (see ingest/).
 DOCKER_SOURCE = "docker"
@@ -34,6 +34,8 @@ MAX_ERROR_SAMPLES = 15
 MAX_EVENTS = 30
 MAX_MINED_LINES = 5000
 MAX_TEXT = 300
+MAX_SNAPSHOTS = 5
+MAX_PROCESSES = 5
 BASELINE_FACTOR = 3
 BASELINE_MIN = timedelta(minutes=30)
 BASELINE_MAX = timedelta(hours=24)
@@ -50,7 +52,7 @@ FOCUS_WORDS = {
 }
 
 # Trimming order when over budget: least telling first, series last.
-TRIM_ORDER = ("error_samples", "agent_alerts", "docker_events", "events", "log_templates", "series")
+TRIM_ORDER = ("error_samples", "snapshots", "agent_alerts", "docker_events", "events", "log_templates", "series")
 
 
 @dataclass
@@ -99,6 +101,7 @@ def build(window: Window, *, head: dict | None = None, budget: int | None = None
     pack["events"] = evaluated_events(window)
     pack["docker_events"] = source_events(window, DOCKER_SOURCE)
     pack["agent_alerts"] = source_events(window, AGENT_SOURCE)
+    pack["snapshots"] = latest_snapshots(window)
     return fit(pack, budget if budget is not None else settings.ANALYSIS_TOKEN_BUDGET)
 
 
@@ -218,7 +221,7 @@ def log_summary(window: Window) -> dict:
         .values_list("ts", "id", "level", "service", "message", "server__hostname")[:MAX_MINED_LINES]
     )
     problems.reverse()  # oldest first: drain3's clusters depend on the order it is fed
-    templates = mine_templates([(level, service, message) for _, _, level, service, message, _ in problems])
+    templates = mine_templates([(ts, service, message[:1000]) for ts, _, _, service, message, _ in problems])
     samples = [
         {
             "ts": _iso(ts),
@@ -233,31 +236,20 @@ def log_summary(window: Window) -> dict:
     return {"counts": counts, "templates": templates, "error_samples": samples}
 
 
-def mine_templates(lines: list[tuple[str, str, str]]) -> list[dict]:
-    """(level, service, message) lines -> templates with counts, levels and services, most frequent first."""
+def mine_templates(lines: list[tuple[datetime, str, str]]) -> list[dict]:
+    """(ts, service, message) lines, oldest first -> the most frequent templates (the log analytics' miner)."""
     if not lines:
         return []
-    from drain3 import TemplateMiner
-    from drain3.template_miner_config import TemplateMinerConfig
-
-    miner = TemplateMiner(config=TemplateMinerConfig())
-    levels: dict[int, Counter] = {}
-    services: dict[int, Counter] = {}
-    for level, service, message in lines:
-        cluster_id = miner.add_log_message(message[:1000])["cluster_id"]
-        levels.setdefault(cluster_id, Counter())[level] += 1
-        services.setdefault(cluster_id, Counter())[service] += 1
-    clusters = sorted(miner.drain.clusters, key=lambda c: (-c.size, c.get_template()))
     return [
         {
-            "template": cluster.get_template()[:MAX_TEXT],
-            "count": cluster.size,
-            "levels": dict(sorted(levels[cluster.cluster_id].items())),
-            "services": [
-                name for name, _ in sorted(services[cluster.cluster_id].items(), key=lambda kv: (-kv[1], kv[0]))
-            ][:5],
+            "template": item["template"][:MAX_TEXT],
+            "count": item["count"],
+            "first_seen": item["first_seen"],
+            "last_seen": item["last_seen"],
+            "example": item["example"][:MAX_TEXT],
+            "services": item["services"][:5],
         }
-        for cluster in clusters[:MAX_TEMPLATES]
+        for item in log_analytics.mine(lines)[:MAX_TEMPLATES]
     ]
 
 
@@ -318,6 +310,40 @@ def source_events(window: Window, source: str) -> list[dict]:
         }
         for event in rows
     ]
+
+
+def latest_snapshots(window: Window) -> list[dict]:
+    """The scoped servers' latest snapshots (score, busiest processes); none for a fleet-wide window."""
+    if not window.server_ids:
+        return []
+    rows = (
+        Snapshot.objects.filter(server_id__in=window.server_ids[:MAX_SNAPSHOTS], ts__lt=window.end)
+        .select_related("server")
+        .order_by("server__hostname")
+    )
+    found = []
+    for snapshot in rows:
+        processes = [p for p in (snapshot.processes or []) if isinstance(p, dict)]
+        processes.sort(key=lambda p: (-_float(p.get("cpu_percent")), str(p.get("name", ""))))
+        found.append(
+            {
+                "server": snapshot.server.hostname,
+                "ts": _iso(snapshot.ts),
+                "score": _num(snapshot.score),
+                "top_processes": [
+                    {key: p.get(key) for key in ("pid", "name", "cpu_percent", "memory_mb") if key in p}
+                    for p in processes[:MAX_PROCESSES]
+                ],
+            }
+        )
+    return found
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _hostnames(server_ids: list[str] | None) -> list[str] | str:

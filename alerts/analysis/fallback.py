@@ -13,6 +13,7 @@ from alerts.analysis.answer import AnalysisResult
 Z_WARNING = 3.0
 Z_CRITICAL = 6.0
 CHANGE_WARNING_PCT = 50.0
+BAD_DOCKER_ACTIONS = {"die", "oom", "kill", "restart", "health_status: unhealthy"}
 ERROR_RATE_WARNING = 0.05
 
 # Words in a series name -> what a person should look at first.
@@ -57,7 +58,10 @@ def analyse(pack: dict) -> AnalysisResult:
         findings.append(_series_finding(item))
         z = abs(item.get("z") or 0)
         level = max(level, 2 if z >= Z_CRITICAL else 1)
-        _add(recommendations, _series_advice(item))
+        advice = _series_advice(item)
+        if "CPU" in advice:
+            advice += _busiest_process(pack, item["server"])
+        _add(recommendations, advice)
 
     counts = pack.get("log_counts") or {}
     total = sum(counts.values())
@@ -86,16 +90,16 @@ def analyse(pack: dict) -> AnalysisResult:
     docker = pack.get("docker_events") or []
     if docker:
         actions = Counter(_docker_action(event) for event in docker)
-        bad = {a: n for a, n in actions.items() if a in {"die", "oom", "kill", "restart", "health_status: unhealthy"}}
+        bad = sorted({_container(event) for event in docker if _docker_action(event) in BAD_DOCKER_ACTIONS})
         summary = ", ".join(f"{n}× {action}" for action, n in sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])))
-        findings.append(f"Docker events: {summary}.")
+        findings.append(f"Docker events: {summary}" + (f" (containers: {', '.join(bad)})." if bad else "."))
         if bad:
             level = max(level, 1)
             _add(recommendations, "Check the containers that died or restarted (docker logs, exit codes, limits).")
 
     agent_alerts = pack.get("agent_alerts") or []
     if agent_alerts:
-        kinds = Counter(event.get("event_type") or "alert" for event in agent_alerts)
+        kinds = Counter(_agent_alert(event) for event in agent_alerts)
         summary = ", ".join(f"{n}× {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
         findings.append(f"Agents raised local alerts: {summary}.")
         level = max(level, 1)
@@ -160,6 +164,32 @@ def _alert_finding(alert: dict, rule: dict) -> str:
     if alert.get("summary"):
         text += f": {alert['summary']}"
     return text + "."
+
+
+def _busiest_process(pack: dict, server: str) -> str:
+    for snapshot in pack.get("snapshots") or []:
+        if snapshot.get("server") == server and snapshot.get("top_processes"):
+            top = snapshot["top_processes"][0]
+            if top.get("cpu_percent") is not None:
+                name, pid = top.get("name"), top.get("pid")
+                return f" The busiest process there was {name} (pid {pid}) at {top['cpu_percent']}% CPU."
+    return ""
+
+
+def _agent_alert(event: dict) -> str:
+    data = event.get("data")
+    if isinstance(data, dict) and data.get("alert"):
+        return str(data["alert"])
+    return event.get("event_type") or "alert"
+
+
+def _container(event: dict) -> str:
+    data = event.get("data")
+    if isinstance(data, dict):
+        for key in ("container", "name", "Actor"):
+            if data.get(key):
+                return str(data[key])[:80]
+    return "?"
 
 
 def _docker_action(event: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from monitoring import storage
-from monitoring.storage import Batch, EventRecord, LogRecord
+from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord
 
 
 def store_incident(server, now: datetime) -> None:
@@ -45,10 +45,23 @@ def store_incident(server, now: datetime) -> None:
         )
     )
     batch.events.append(
-        EventRecord(now - timedelta(minutes=2), server.id, "docker", "container", {"action": "die", "name": "worker-1"})
+        EventRecord(
+            now - timedelta(minutes=2),
+            server.id,
+            "docker",
+            "container",
+            {"type": "container", "action": "die", "container": "worker-1", "image": "app:1.4"},
+        )
     )
     batch.events.append(
-        EventRecord(now - timedelta(minutes=1), server.id, "agent", "high_cpu", {"cpu": 97.5}, status="WARNING")
+        EventRecord(
+            now - timedelta(minutes=1), server.id, "agent", "local_alert", {"alert": "cpu above 95%"}, status="WARNING"
+        )
     )
+    processes = [
+        {"pid": 4242, "name": "java", "cpu_percent": 88.5, "memory_mb": 2048},
+        {"pid": 17, "name": "postgres", "cpu_percent": 6.0, "memory_mb": 512},
+    ]
+    batch.snapshots.append(SnapshotRecord(server.id, now - timedelta(seconds=5), processes=processes, score=0.3))
     batch.seen[str(server.id)] = now
     storage.write(batch)

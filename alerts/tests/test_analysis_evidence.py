@@ -39,18 +39,19 @@ def test_the_pack_holds_series_logs_events_docker_and_agent_alerts(incident, now
     assert cpu["change_pct"] > 100 and cpu["z"] > 10  # 20 quiet minutes and 10 hot ones in the window
     assert pack["log_counts"] == {"ERROR": 42, "INFO": 5}
     [template] = pack["log_templates"]
-    assert template == {
-        "template": "Database timeout after <*> ms on query <*>",
-        "count": 42,
-        "levels": {"ERROR": 42},
-        "services": ["web-app"],
-    }
+    assert template["template"] == "Database timeout after <*> ms on query <*>"
+    assert template["count"] == 42 and template["services"] == ["web-app"]
+    assert template["example"] == "Database timeout after 1041 ms on query 41"  # the oldest line
+    assert template["first_seen"] < template["last_seen"]
     assert len(pack["error_samples"]) == evidence.MAX_ERROR_SAMPLES
     assert pack["error_samples"][0]["message"] == "Database timeout after 1000 ms on query 0"  # newest first
     [event] = pack["events"]
     assert event["reasons"] == ["response_time 8200 exceeds 5000"] and event["decision"] == "ESCALATE"
-    assert pack["docker_events"][0]["data"] == {"action": "die", "name": "worker-1"}
-    assert pack["agent_alerts"][0]["event_type"] == "high_cpu"
+    assert pack["docker_events"][0]["data"]["action"] == "die"
+    assert pack["agent_alerts"][0]["data"] == {"alert": "cpu above 95%"}
+    [snapshot] = pack["snapshots"]
+    assert snapshot["server"] == "web-01" and snapshot["score"] == 0.3
+    assert [p["name"] for p in snapshot["top_processes"]] == ["java", "postgres"]
     assert pack["scope"] == {"servers": ["web-01"], "focus_areas": []}
     assert "omitted" not in pack
     assert pack["approx_tokens"] <= 6000
@@ -78,7 +79,7 @@ def test_a_small_budget_cuts_the_least_telling_lists_first(incident, now):
 def test_another_servers_data_stays_out(incident, now):
     other = Server.objects.create(hostname="db-01")
     pack = evidence.build(_window(now, other))
-    assert pack["series"] == [] and pack["log_counts"] == {} and pack["events"] == []
+    assert pack["series"] == [] and pack["log_counts"] == {} and pack["events"] == [] and pack["snapshots"] == []
 
 
 def test_a_quiet_window_reads_normal(web01, now):
@@ -93,7 +94,9 @@ def test_the_rule_based_reading_names_what_moved_and_what_to_do(incident, now):
     assert result.key_findings[0].startswith("cpu.usage on web-01: mean")
     assert any("42 error lines of 47" in finding for finding in result.key_findings)
     assert any("Database timeout after <*> ms" in finding for finding in result.key_findings)
-    assert any("Docker events: 1× die" in finding for finding in result.key_findings)
-    assert any("Find what is using the CPU on web-01" in text for text in result.recommendations)
+    assert "Docker events: 1× die (containers: worker-1)." in result.key_findings
+    assert "Agents raised local alerts: 1× cpu above 95%." in result.key_findings
+    cpu_advice = next(text for text in result.recommendations if "CPU on web-01" in text)
+    assert "java (pid 4242) at 88.5% CPU" in cpu_advice
     assert "Check the slow endpoint's dependencies" in result.recommendations
     assert result == fallback.analyse(evidence.build(_window(now, incident)))

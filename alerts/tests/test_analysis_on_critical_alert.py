@@ -86,3 +86,24 @@ def test_without_a_cooldown_every_firing_is_analysed(celery_worker_live, web01, 
     while Analysis.objects.filter(alert__fingerprint=alert.fingerprint).count() < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert Analysis.objects.filter(alert__fingerprint=alert.fingerprint).count() == 2
+
+
+def test_alerting_goes_on_when_the_analysis_cannot_be_queued(
+    web01, db, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from alerts.analysis.tasks import analyse_fired_alert
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis: Connection refused")
+
+    monkeypatch.setattr(analyse_fired_alert, "apply_async", broker_down)
+    alert = _alert(web01, "critical")
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        alert.fire(value=97.0)
+    assert time.monotonic() - started < 1.0
+    alert.refresh_from_db()
+    assert alert.state == "firing"
+    assert "could not start the analysis" in caplog.text
