@@ -256,10 +256,13 @@ def alert_frame(alert, event: str) -> tuple[list[str], dict]:
 
     rule = getattr(alert, "rule", None)
     server_id = attr("server_id")
+    as_dict = getattr(alert, "as_dict", None)
     body = {
         "type": "alert_triggered",
         "event": event,
-        "data": {
+        "data": as_dict()
+        if callable(as_dict)
+        else {
             "id": attr("pk"),
             "state": attr("state"),
             "severity": attr("severity") or getattr(rule, "severity", None),

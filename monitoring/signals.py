@@ -21,6 +21,7 @@ def connect_alert_signals() -> bool:
 def _receiver(signal_name: str):
     def receive(sender, alert=None, **kwargs):
         if alert is not None:
-            live.publish_alert(alert, kwargs.get("change") or signal_name.removeprefix("alert_"))
+            event = getattr(alert, "state", None) if signal_name == "alert_changed" else None
+            live.publish_alert(alert, event or signal_name.removeprefix("alert_"))
 
     return receive

@@ -1,0 +1,418 @@
+"""The console's pages: server-rendered, login required, live through /api/ws/live.
+
+Views are thin: read what the page shows, render. Charts load their points
+from ``series_data`` (JSON) and extend live from the socket.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from monitoring import charts
+from monitoring.choices import EventStatus, LogLevel
+from monitoring.models import Event, LogEntry, Series, Snapshot
+from servers.choices import ServerKind, ServerStatus
+from servers.models import Server, status_for
+
+try:  # the alerts app lands in parallel; pages show what exists
+    from alerts.choices import OPEN_STATES, AlertState
+    from alerts.models import Alert, Silence
+except ImportError:  # pragma: no cover
+    Alert = Silence = None
+    OPEN_STATES = ()
+    AlertState = None
+
+
+def _alerts():
+    if Alert is None:
+        return None
+    return Alert.objects.select_related("rule", "server", "acknowledged_by")
+
+
+def _server_filters(request: HttpRequest, queryset):
+    environment = request.GET.get("environment") or ""
+    team = request.GET.get("team") or ""
+    label = request.GET.get("label") or ""
+    if environment:
+        queryset = queryset.filter(environment=environment)
+    if team:
+        queryset = queryset.filter(owner_team=team)
+    if label:
+        key, sep, value = label.partition("=")
+        if not sep:
+            key, sep, value = label.partition(":")
+        queryset = queryset.filter(labels__contains={key.strip(): value.strip()}) if sep else queryset
+    return queryset, {"environment": environment, "team": team, "label": label}
+
+
+@login_required
+@require_GET
+def fleet(request: HttpRequest) -> HttpResponse:
+    """Every server: status, headline figures with sparklines, active alerts."""
+    servers, filters = _server_filters(request, Server.objects.filter(active=True, kind=ServerKind.HOST))
+    servers = list(servers.order_by("hostname")[:500])
+    ids = [s.pk for s in servers]
+    headline = charts.headline_series(ids)
+    spark = charts.sparklines([sid for kinds in headline.values() for sid in kinds.values()])
+    alerts = _alerts()
+    open_alerts = list(alerts.filter(state__in=OPEN_STATES).order_by("-started_at")[:200]) if alerts is not None else []
+    alerts_by_server = Counter(str(a.server_id) for a in open_alerts if a.server_id)
+    now = timezone.now()
+    rows = []
+    for server in servers:
+        figures = []
+        for kind in ("cpu", "memory", "disk"):
+            series_id = headline.get(str(server.pk), {}).get(kind)
+            values = spark.get(series_id, []) if series_id else []
+            figures.append(
+                {"kind": kind, "series_id": series_id, "values": values, "last": values[-1] if values else None}
+            )
+        rows.append(
+            {
+                "server": server,
+                "status": status_for(server.last_seen, now),
+                "figures": figures,
+                "alerts": alerts_by_server.get(str(server.pk), 0),
+            }
+        )
+    counts = Counter(row["status"].value for row in rows)
+    choices = Server.objects.filter(active=True)
+    return render(
+        request,
+        "dashboards/fleet.html",
+        {
+            "rows": rows,
+            "counts": {s.value: counts.get(s.value, 0) for s in ServerStatus},
+            "open_alerts": open_alerts[:12],
+            "filters": filters,
+            "environments": sorted(set(choices.exclude(environment="").values_list("environment", flat=True))),
+            "teams": sorted(set(choices.exclude(owner_team="").values_list("owner_team", flat=True))),
+            "stale_seconds": settings.SERVER_STALE_SECONDS,
+            "down_seconds": settings.SERVER_DOWN_SECONDS,
+        },
+    )
+
+
+def _server_or_404(server_id) -> Server:
+    try:
+        return Server.objects.get(pk=uuid.UUID(str(server_id)))
+    except (ValueError, Server.DoesNotExist):
+        raise Http404("no such server")
+
+
+@login_required
+@require_GET
+def server_detail(request: HttpRequest, server_id) -> HttpResponse:
+    """One server: its charts, latest snapshot, recent logs, events and alerts."""
+    server = _server_or_404(server_id)
+    rng = charts.range_for(request.GET.get("range"))
+    snapshot = Snapshot.objects.filter(server=server).first()
+    since = timezone.now() - timedelta(days=1)
+    logs = list(LogEntry.objects.filter(server=server, ts__gte=since).order_by("-ts")[:40])
+    events = list(Event.objects.filter(server=server, ts__gte=timezone.now() - timedelta(days=7)).order_by("-ts")[:20])
+    alerts = _alerts()
+    server_alerts = list(alerts.filter(server=server).order_by("-started_at")[:15]) if alerts is not None else []
+    payload = (snapshot.payload or {}) if snapshot else {}
+    return render(
+        request,
+        "dashboards/server.html",
+        {
+            "server": server,
+            "status": server.status,
+            "ranges": charts.RANGES,
+            "range": rng,
+            "snapshot": snapshot,
+            "docker_events": (payload.get("docker_events") or [])[-15:][::-1],
+            "local_alerts": payload.get("local_alerts") or [],
+            "processes": sorted(
+                (snapshot.processes or []) if snapshot else [], key=lambda p: -(p.get("cpu_percent") or 0)
+            )[:12],
+            "logs": logs,
+            "events": events,
+            "alerts": server_alerts,
+            "series_count": Series.objects.filter(server=server).count(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def series_data(request: HttpRequest, server_id) -> JsonResponse:
+    """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert."""
+    server = _server_or_404(server_id)
+    rng = charts.range_for(request.GET.get("range"))
+    series = Series.objects.filter(server=server).order_by("metric_type", "name", "id")
+    if request.GET.get("metric_type"):
+        series = series.filter(metric_type=request.GET["metric_type"])
+    if request.GET.get("metric_name"):
+        series = series.filter(name=request.GET["metric_name"])
+    start = end = None
+    try:
+        if request.GET.get("from") and request.GET.get("to"):
+            start = datetime.fromtimestamp(float(request.GET["from"]), UTC)
+            end = datetime.fromtimestamp(float(request.GET["to"]), UTC)
+            span = max(60, (end - start).total_seconds())
+            rng = next((r for r in charts.RANGES if r.seconds >= span), charts.RANGES[-1])
+    except (ValueError, OverflowError):
+        return JsonResponse({"detail": "from and to are epoch seconds"}, status=400)
+    return JsonResponse(charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start))
+
+
+@login_required
+@require_GET
+def alert_list(request: HttpRequest) -> HttpResponse:
+    """Alerts by state: firing, pending, silenced (open but muted), resolved."""
+    tab = request.GET.get("state") or "firing"
+    alerts = _alerts()
+    rows, counts = [], {}
+    if alerts is not None:
+        now = timezone.now()
+        silences = list(Silence.objects.active(now))
+        open_alerts = list(alerts.filter(state__in=OPEN_STATES).order_by("-started_at")[:500])
+        muted = {a.pk: a.muted_by(silences, now) for a in open_alerts}
+        buckets = {
+            "firing": [a for a in open_alerts if a.state == AlertState.FIRING and not muted[a.pk]],
+            "pending": [a for a in open_alerts if a.state == AlertState.PENDING and not muted[a.pk]],
+            "silenced": [a for a in open_alerts if muted[a.pk]],
+        }
+        resolved = alerts.filter(state=AlertState.RESOLVED, resolved_at__gte=now - timedelta(days=7))
+        counts = {name: len(items) for name, items in buckets.items()}
+        counts["resolved"] = resolved.count()
+        rows = buckets.get(tab) if tab in buckets else list(resolved.order_by("-resolved_at")[:200])
+        for alert in rows:
+            alert.muted_reason = muted.get(alert.pk, "")
+    return render(
+        request,
+        "dashboards/alerts.html",
+        {
+            "tab": tab,
+            "rows": rows,
+            "tabs": [(name, counts.get(name, 0)) for name in ("firing", "pending", "silenced", "resolved")],
+        },
+    )
+
+
+def _alert_or_404(alert_id: int):
+    alerts = _alerts()
+    if alerts is None:
+        raise Http404("alerting is not installed")
+    return get_object_or_404(alerts, pk=alert_id)
+
+
+@login_required
+@require_GET
+def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """One alert: its timeline, the chart around it and the analysis."""
+    alert = _alert_or_404(alert_id)
+    analysis = None
+    try:
+        from alerts.models_analysis import Analysis
+
+        analysis = Analysis.objects.filter(alert=alert).order_by("-created_at").first()
+    except ImportError:
+        pass
+    start = alert.started_at - timedelta(minutes=30)
+    end = (alert.resolved_at or timezone.now()) + timedelta(minutes=5)
+    return render(
+        request,
+        "dashboards/alert_detail.html",
+        {
+            "alert": alert,
+            "transitions": list(alert.transitions.all()),
+            "deliveries": list(alert.deliveries.select_related("channel")[:20]),
+            "analysis": analysis,
+            "muted": alert.muted_by(),
+            "chart_from": int(start.timestamp()),
+            "chart_to": int(end.timestamp()),
+        },
+    )
+
+
+def _back(request: HttpRequest, default: str):
+    target = request.POST.get("next") or ""
+    return redirect(target if target.startswith("/") and not target.startswith("//") else default)
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = _alert_or_404(alert_id)
+    if alert.acknowledge(request.user):
+        messages.success(request, f"Acknowledged: {alert.rule.name} on {alert.server or 'the fleet'}.")
+    if request.headers.get("HX-Request"):
+        return render(request, "dashboards/_alert_row.html", {"alert": alert, "tab": request.POST.get("tab", "")})
+    return _back(request, reverse("dashboards:alert", args=[alert.pk]))
+
+
+SILENCE_CHOICES = {"1h": 3600, "4h": 4 * 3600, "24h": 86400}
+
+
+@login_required
+@require_POST
+def alert_silence(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """Silence notifications of alerts with this alert's labels for 1h, 4h or 24h; the alert stays visible."""
+    alert = _alert_or_404(alert_id)
+    seconds = SILENCE_CHOICES.get(request.POST.get("duration", "1h"))
+    if seconds is None:
+        messages.error(request, "Choose a silence of 1h, 4h or 24h.")
+        return _back(request, reverse("dashboards:alert", args=[alert.pk]))
+    matchers = dict(alert.labels or {}) or {"alertname": alert.rule.name}
+    Silence.objects.create(
+        matchers=matchers,
+        ends_at=timezone.now() + timedelta(seconds=seconds),
+        comment=(request.POST.get("comment") or f"silenced from the console for {request.POST.get('duration', '1h')}")[
+            :1000
+        ],
+        created_by=request.user,
+    )
+    messages.success(request, f"Silenced {alert.rule.name} for {request.POST.get('duration', '1h')}.")
+    return _back(request, reverse("dashboards:alert", args=[alert.pk]))
+
+
+LOG_RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
+
+
+@login_required
+@require_GET
+def logs(request: HttpRequest) -> HttpResponse:
+    """Logs explorer: full-text search, level and service filters, live tail, error patterns."""
+    q = (request.GET.get("q") or "").strip()[:200]
+    levels = [lvl for lvl in request.GET.getlist("level") if lvl in LogLevel.values]
+    service = (request.GET.get("service") or "").strip()
+    window = request.GET.get("range") if request.GET.get("range") in LOG_RANGES else "1h"
+    since = timezone.now() - timedelta(seconds=LOG_RANGES[window])
+    entries = LogEntry.objects.filter(ts__gte=since)
+    if levels:
+        entries = entries.filter(level__in=levels)
+    if service:
+        entries = entries.filter(service=service)
+    if q:
+        entries = entries.extra(where=["search @@ websearch_to_tsquery('simple', %s)"], params=[q])  # noqa: S610
+    rows = list(entries.select_related("server").order_by("-ts")[:200])
+    return render(
+        request,
+        "dashboards/logs.html",
+        {
+            "rows": rows,
+            "q": q,
+            "levels": levels,
+            "level_choices": LogLevel.values,
+            "service": service,
+            "range": window,
+            "ranges": list(LOG_RANGES),
+            "services": _service_names(),
+            "patterns": _error_patterns(since, service),
+        },
+    )
+
+
+def _service_names() -> list[str]:
+    return list(Server.objects.filter(kind=ServerKind.SERVICE).order_by("hostname").values_list("hostname", flat=True))
+
+
+def _error_patterns(since: datetime, service: str = "") -> list[dict]:
+    """Error messages grouped by their leading text, most frequent first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT left(message, 90) AS template, count(*), min(ts), max(ts), min(service)
+            FROM monitoring_logentry WHERE ts >= %s AND level IN ('ERROR', 'CRITICAL')
+              AND (%s = '' OR service = %s)
+            GROUP BY 1 ORDER BY 2 DESC LIMIT 10
+            """,
+            [since, service, service],
+        )
+        return [
+            {"template": t, "count": n, "first_seen": first, "last_seen": last, "service": svc}
+            for t, n, first, last, svc in cursor.fetchall()
+        ]
+
+
+@login_required
+@require_GET
+def services(request: HttpRequest) -> HttpResponse:
+    """Each service: error rate over the window, volume, silence, latest critical lines."""
+    window = settings.LOG_ERROR_RATE_WINDOW_SECONDS
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT service, count(*) FILTER (WHERE ts >= %s),
+                   count(*) FILTER (WHERE ts >= %s AND level IN ('ERROR', 'CRITICAL')),
+                   max(ts)
+            FROM monitoring_logentry WHERE ts >= %s GROUP BY service
+            """,
+            [now - timedelta(seconds=window), now - timedelta(seconds=window), now - timedelta(days=1)],
+        )
+        stats = {svc: (total, errors, last) for svc, total, errors, last in cursor.fetchall()}
+    names = set(_service_names()) | set(stats)
+    rows = []
+    for name in sorted(names):
+        total, errors, last = stats.get(name, (0, 0, None))
+        rate = errors / total if total else 0.0
+        silent = last is None or (now - last).total_seconds() > settings.SERVICE_SILENT_SECONDS
+        state = "silent" if silent else "unhealthy" if rate > settings.LOG_ERROR_RATE_THRESHOLD else "healthy"
+        rows.append({"name": name, "total": total, "errors": errors, "rate": rate, "last": last, "state": state})
+    critical = list(
+        LogEntry.objects.filter(ts__gte=now - timedelta(hours=1), level=LogLevel.CRITICAL).order_by("-ts")[:10]
+    )
+    return render(
+        request,
+        "dashboards/services.html",
+        {
+            "rows": rows,
+            "critical": critical,
+            "window_minutes": window // 60,
+            "threshold": settings.LOG_ERROR_RATE_THRESHOLD,
+            "silent_minutes": settings.SERVICE_SILENT_SECONDS // 60,
+            "counts": Counter(r["state"] for r in rows),
+        },
+    )
+
+
+@login_required
+@require_GET
+def events(request: HttpRequest) -> HttpResponse:
+    """Event monitor (seed 003): each event's status, severity, reasons, suggestions and decision."""
+    status = request.GET.get("status") if request.GET.get("status") in EventStatus.values else ""
+    source = (request.GET.get("source") or "").strip()
+    since = timezone.now() - timedelta(hours=24)
+    found = Event.objects.filter(ts__gte=since)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT status, count(*) FROM monitoring_event WHERE ts >= %s GROUP BY 1", [since])
+        counts = dict(cursor.fetchall())
+    if status:
+        found = found.filter(status=status)
+    if source:
+        found = found.filter(source=source)
+    rows = list(found.select_related("server").order_by("-ts")[:150])
+    decisions = Counter(e.decision for e in rows)
+    by_source: dict[str, Counter] = defaultdict(Counter)
+    for e in rows:
+        by_source[e.source][e.status] += 1
+    overall = "CRITICAL" if counts.get("CRITICAL") else "WARNING" if counts.get("WARNING") else "NORMAL"
+    return render(
+        request,
+        "dashboards/events.html",
+        {
+            "rows": rows,
+            "status": status,
+            "source": source,
+            "statuses": EventStatus.values,
+            "counts": {s: counts.get(s, 0) for s in EventStatus.values},
+            "overall": overall,
+            "decisions": sorted(decisions.items(), key=lambda kv: -kv[1]),
+        },
+    )

@@ -1,0 +1,308 @@
+/* The console's behaviour: one live socket per page, sparklines, uPlot charts, relative times. */
+"use strict";
+const Console = (() => {
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+  const csrf = () => $('meta[name="csrf-token"]').content;
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const epoch = (iso) => Date.parse(iso) / 1000;
+  const PALETTE = ["--accent", "--green", "--orange", "--purple", "--red", "--yellow", "--blue", "--grey"];
+
+  /* One WebSocket to /api/ws/live with the page's subscriptions; reconnects with backoff. */
+  function live(subscriptions, onFrame) {
+    const state = $("#live-state");
+    let delay = 1000;
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws/live?defaults=none`;
+    const show = (cls, text) => { if (state) { state.className = `live-state ${cls}`; state.textContent = text; } };
+    function connect() {
+      const ws = new WebSocket(url);
+      ws.onopen = () => {
+        delay = 1000;
+        subscriptions.forEach((s) => ws.send(JSON.stringify({ type: "subscribe", ...s })));
+        show("on", "live");
+      };
+      ws.onmessage = (event) => {
+        let frame;
+        try { frame = JSON.parse(event.data); } catch { return; }
+        if (frame.type === "error") console.warn("live:", frame.error);
+        else onFrame(frame);
+      };
+      ws.onclose = () => { show("off", "reconnecting…"); setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+    }
+    connect();
+  }
+
+  function ago(seconds) {
+    if (seconds < 5) return "just now";
+    if (seconds < 60) return `${Math.round(seconds)}s ago`;
+    if (seconds < 3600) return `${Math.round(seconds / 60)}m ago`;
+    if (seconds < 86400) return `${Math.round(seconds / 3600)}h ago`;
+    return `${Math.round(seconds / 86400)}d ago`;
+  }
+  function relativeTimes() {
+    const now = Date.now() / 1000;
+    $$("time[data-ts]").forEach((t) => {
+      const ts = parseFloat(t.dataset.ts);
+      if (!isNaN(ts)) { t.textContent = ago(now - ts); t.title = new Date(ts * 1000).toLocaleString(); }
+    });
+  }
+  setInterval(relativeTimes, 5000);
+  document.addEventListener("DOMContentLoaded", relativeTimes);
+  document.addEventListener("htmx:afterSwap", relativeTimes);
+
+  function spark(svg, values) {
+    const line = $("polyline", svg);
+    if (!values.length) { line.setAttribute("points", ""); return; }
+    const lo = Math.min(...values, 0), hi = Math.max(...values, 100);
+    const n = values.length;
+    line.setAttribute("points", values.map((v, i) => `${n === 1 ? 100 : (i / (n - 1)) * 100},${24 - ((v - lo) / (hi - lo || 1)) * 22 - 1}`).join(" "));
+  }
+  const sparkValues = (svg) => (svg.dataset.values || "").split(",").filter((x) => x !== "").map(Number);
+
+  function heat(cell, value) {
+    cell.classList.toggle("hot", value >= 90);
+    cell.classList.toggle("warm", value >= 75 && value < 90);
+  }
+
+  /* Fleet: headline figures and status move live; statuses age without a reload. */
+  function fleetPage() {
+    const table = $("#fleet");
+    const stale = parseInt(table.dataset.stale, 10), down = parseInt(table.dataset.down, 10);
+    $$(".figure", table).forEach((cell) => {
+      const values = sparkValues($(".spark", cell));
+      spark($(".spark", cell), values);
+      if (values.length) heat(cell, values[values.length - 1]);
+    });
+    function restatus() {
+      const now = Date.now() / 1000, counts = { up: 0, stale: 0, down: 0 };
+      $$("tr[data-server]", table).forEach((row) => {
+        const seen = parseFloat(row.dataset.lastSeen);
+        const age = isNaN(seen) ? Infinity : now - seen;
+        const status = age <= stale ? "up" : age <= down ? "stale" : "down";
+        counts[status] += 1;
+        const badge = $(".status-cell .badge", row);
+        badge.className = `badge status-${status}`;
+        badge.textContent = status[0].toUpperCase() + status.slice(1);
+      });
+      Object.entries(counts).forEach(([k, n]) => { const el = $(`[data-count="${k}"]`); if (el) el.textContent = n; });
+    }
+    setInterval(restatus, 5000);
+    live([{ subscription_type: "fleet" }, { subscription_type: "alerts" }], (frame) => {
+      if (frame.type === "server_update") {
+        const row = $(`tr[data-server="${frame.server_id}"]`, table);
+        if (!row) return;
+        Object.entries(frame.latest).forEach(([kind, value]) => {
+          const cell = $(`.figure[data-kind="${kind}"]`, row);
+          if (!cell) return;
+          $(".value", cell).innerHTML = `${value.toFixed(1)}<small>%</small>`;
+          const svg = $(".spark", cell);
+          const values = sparkValues(svg).concat([value]).slice(-30);
+          svg.dataset.values = values.join(",");
+          spark(svg, values);
+          heat(cell, value);
+        });
+        row.classList.remove("fresh"); void row.offsetWidth; row.classList.add("fresh");
+      } else if (frame.type === "health_update") {
+        const row = $(`tr[data-server="${frame.data.server_id}"]`, table);
+        if (!row) return;
+        row.dataset.lastSeen = epoch(frame.data.last_seen);
+        const t = $("time", row.lastElementChild);
+        if (t) t.dataset.ts = row.dataset.lastSeen;
+        restatus(); relativeTimes();
+      } else if (frame.type === "alert_triggered") {
+        prependAlert($("#alert-feed"), frame.data);
+      }
+    });
+  }
+
+  function prependAlert(list, a) {
+    if (!list || !a) return;
+    const empty = $(".empty", list); if (empty) empty.remove();
+    const existing = $(`li[data-alert="${a.id}"]`, list); if (existing) existing.remove();
+    const li = document.createElement("li");
+    li.dataset.alert = a.id;
+    li.innerHTML = `<span class="badge state-${esc(a.state)}">${esc(a.state)}</span> <span class="badge sev-${esc(a.severity)}">${esc(a.severity)}</span> <a href="/console/alerts/${esc(a.id)}">${esc(a.rule)}</a><div class="muted small">${esc(a.server || "fleet")} · ${esc(a.summary || "")}</div>`;
+    list.prepend(li);
+  }
+
+  /* Charts: one uPlot per (metric type, name), one line per label set; extended by live frames. */
+  function chartGrid(container, { liveServer = null } = {}) {
+    const charts = new Map(); // key -> {plot, lines: [{series_id, points}], el}
+    const bySeries = new Map(); // series_id -> [chart, line]
+    let windowSeconds = parseFloat(container.dataset.window || "3600");
+    let reloading = null;
+
+    function axis() {
+      return { stroke: css("--muted"), grid: { stroke: css("--line"), width: 1 }, ticks: { stroke: css("--line"), width: 1 }, font: `11px ${css("--font")}` };
+    }
+    function table(lines) {
+      return uPlot.join(lines.map((l) => [l.points.map((p) => p[0]), l.points.map((p) => p[1])]));
+    }
+    function make(chart) {
+      const el = document.createElement("div");
+      el.className = "chart";
+      el.dataset.chart = chart.key;
+      el.innerHTML = `<h3><span>${esc(chart.key)}</span><span class="now"></span></h3><div class="plot"></div>`;
+      container.append(el);
+      const plotEl = $(".plot", el);
+      const threshold = parseFloat(container.dataset.threshold);
+      const opts = {
+        width: plotEl.clientWidth || 400, height: 170,
+        cursor: { drag: { x: true, y: false } },
+        legend: { show: chart.lines.length > 1 },
+        scales: { x: { time: true } },
+        axes: [axis(), { ...axis(), size: 46 }],
+        series: [{}].concat(chart.lines.map((l, i) => ({
+          label: l.label, stroke: css(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true, points: { show: false },
+          fill: chart.lines.length === 1 ? `color-mix(in srgb, ${css("--accent")} 12%, transparent)` : undefined,
+        }))),
+        hooks: isNaN(threshold) ? {} : { draw: [(u) => {
+          const y = u.valToPos(threshold, "y", true), ctx = u.ctx;
+          ctx.save(); ctx.strokeStyle = css("--red"); ctx.setLineDash([5, 4]); ctx.lineWidth = 1;
+          ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke(); ctx.restore();
+        }] },
+      };
+      const entry = { key: chart.key, lines: chart.lines, el };
+      entry.plot = new uPlot(opts, table(chart.lines), plotEl);
+      charts.set(chart.key, entry);
+      chart.lines.forEach((line) => bySeries.set(line.series_id, [entry, line]));
+      showNow(entry);
+    }
+    function showNow(entry) {
+      const line = entry.lines[0];
+      const last = line && line.points[line.points.length - 1];
+      $(".now", entry.el).textContent = last ? (+last[1]).toFixed(2) : "";
+    }
+    async function load() {
+      const response = await fetch(container.dataset.url, { credentials: "same-origin" });
+      if (!response.ok) { container.innerHTML = `<div class="card empty">Could not load the charts (${response.status}).</div>`; return; }
+      const data = await response.json();
+      windowSeconds = data.to - data.from;
+      charts.forEach((c) => { c.plot.destroy(); c.el.remove(); });
+      charts.clear(); bySeries.clear();
+      $$(".empty", container).forEach((e) => e.remove());
+      if (!data.charts.length) container.innerHTML = `<div class="card empty">No data in this range.</div>`;
+      data.charts.forEach(make);
+      container.dataset.loaded = "true";
+    }
+    function extend(frame) {
+      const touched = new Set();
+      let unknown = false;
+      frame.series.forEach((s) => {
+        const found = bySeries.get(s.series_id);
+        if (!found) { unknown = true; return; }
+        const [entry, line] = found;
+        s.points.forEach(([iso, v]) => line.points.push([epoch(iso), v]));
+        line.points.sort((a, b) => a[0] - b[0]);
+        const floor = Date.now() / 1000 - windowSeconds;
+        while (line.points.length && line.points[0][0] < floor) line.points.shift();
+        touched.add(entry);
+      });
+      touched.forEach((entry) => { entry.plot.setData(table(entry.lines)); showNow(entry); entry.el.dataset.updated = Date.now(); });
+      if (unknown && !reloading) reloading = setTimeout(() => { reloading = null; load(); }, 1500);
+    }
+    window.addEventListener("resize", () => charts.forEach((c) => c.plot.setSize({ width: $(".plot", c.el).clientWidth, height: 170 })));
+    load();
+    return { extend, load };
+  }
+
+  function prependRow(tbody, html, limit = 200) {
+    const placeholder = $("tr.placeholder", tbody); if (placeholder) placeholder.remove();
+    tbody.insertAdjacentHTML("afterbegin", html);
+    const row = tbody.firstElementChild; if (row) row.classList.add("fresh");
+    while (tbody.children.length > limit) tbody.lastElementChild.remove();
+  }
+  const logRow = (l, time) => `<tr><td class="nowrap muted">${esc(time)}</td><td><span class="lvl lvl-${esc(l.level)}">${esc(l.level)}</span></td><td class="muted">${esc(l.service)}</td><td class="logmsg">${esc(String(l.message).slice(0, 400))}</td></tr>`;
+  const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
+
+  function serverPage() {
+    const container = $("#charts");
+    const grid = chartGrid(container);
+    live([{ subscription_type: "server", server_id: container.dataset.server }], (frame) => {
+      if (frame.type === "metrics") grid.extend(frame);
+      else if (frame.type === "log_processed") frame.data.logs.forEach((l) => prependRow($("#server-logs"), logRow(l, clock(l.timestamp)), 40));
+      else if (frame.type === "event_processed") {
+        const e = frame.data, list = $("#server-events"); const empty = $(".empty", list); if (empty) empty.remove();
+        list.insertAdjacentHTML("afterbegin", `<li><span class="badge ev-${esc(e.status)}">${esc(e.status)}</span> <b>${esc(e.event_type)}</b> <span class="muted">${esc(e.source)}</span><div class="muted small">${esc(clock(e.timestamp))}${e.reasons && e.reasons.length ? " · " + esc(e.reasons[0]) : ""}</div></li>`);
+      } else if (frame.type === "alert_triggered") prependAlert($("#server-alerts"), frame.data);
+      else if (frame.type === "server_update") {
+        const t = $("#last-seen"); if (t) { t.dataset.ts = epoch(frame.at); }
+        const badge = $("#server-status"); badge.className = "badge status-up"; badge.textContent = "Up";
+        relativeTimes();
+      }
+    });
+  }
+
+  function alertsPage() {
+    live([{ subscription_type: "alerts" }], (frame) => {
+      if (frame.type !== "alert_triggered") return;
+      const a = frame.data, row = $(`#alert-${a.id}`);
+      if (row) { row.classList.remove("fresh"); void row.offsetWidth; row.classList.add("fresh"); return; }
+      const tab = new URLSearchParams(location.search).get("state") || "firing";
+      if (a.state !== tab) return;
+      prependRow($("#alerts-table tbody"), `<tr id="alert-${esc(a.id)}"><td><span class="badge sev-${esc(a.severity)}">${esc(a.severity)}</span></td><td><a href="/console/alerts/${esc(a.id)}"><b>${esc(a.rule)}</b></a><div class="muted small">${esc(a.summary)}</div></td><td>${esc(a.server || "fleet")}</td><td class="num">${a.value == null ? "–" : (+a.value).toFixed(2)}</td><td class="muted">just now</td><td><a href="/console/alerts/${esc(a.id)}">open</a></td></tr>`);
+      const empty = $("#alerts-table td.empty"); if (empty) empty.parentElement.remove();
+    });
+  }
+
+  function alertPage() {
+    const container = $("#charts");
+    if (container) chartGrid(container);
+    const button = $("#analyse");
+    if (button) button.addEventListener("click", async () => {
+      button.disabled = true; button.textContent = "Analysing…";
+      const response = await fetch(button.dataset.url, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf(), "Content-Type": "application/json" }, body: "{}" });
+      button.textContent = response.ok ? "Done — reloading" : `Failed (${response.status})`;
+      if (response.ok) setTimeout(() => location.reload(), 800);
+    });
+    live([{ subscription_type: "alerts" }], (frame) => {
+      if (frame.type === "alert_triggered" && String(frame.data.id) === location.pathname.split("/").pop()) {
+        const badge = $("#alert-state"); badge.className = `badge state-${frame.data.state}`; badge.textContent = frame.data.state;
+      }
+    });
+  }
+
+  function logsPage() {
+    const table = $("#log-table"), tbody = $("#log-rows"), tail = $("#tail");
+    const service = table.dataset.service;
+    const levels = table.dataset.levels ? table.dataset.levels.split(",") : [];
+    const words = table.dataset.q.toLowerCase().split(/\s+/).filter((w) => w && !w.startsWith("-") && !w.startsWith('"'));
+    const sub = service ? { subscription_type: "service_logs", service_name: service } : { subscription_type: "logs" };
+    live([sub], (frame) => {
+      if (frame.type !== "log_processed" || !tail.checked) return;
+      frame.data.logs.forEach((l) => {
+        if (levels.length && !levels.includes(l.level)) return;
+        const text = String(l.message).toLowerCase();
+        if (words.some((w) => !text.includes(w))) return;
+        prependRow(tbody, logRow(l, clock(l.timestamp)), 500);
+      });
+    });
+  }
+
+  function servicesPage() {
+    live([{ subscription_type: "logs" }], (frame) => {
+      if (frame.type !== "log_processed") return;
+      const row = $(`#services tr[data-service="${CSS.escape(frame.data.service)}"]`);
+      if (!row) return;
+      const add = (field, n) => { const el = $(`[data-field="${field}"]`, row); el.textContent = parseInt(el.textContent, 10) + n; };
+      add("total", frame.data.count);
+      add("errors", (frame.data.levels.ERROR || 0) + (frame.data.levels.CRITICAL || 0));
+      const t = $("time", row); t.dataset.ts = Date.now() / 1000; relativeTimes();
+      row.classList.remove("fresh"); void row.offsetWidth; row.classList.add("fresh");
+    });
+  }
+
+  function eventsPage() {
+    const status = new URLSearchParams(location.search).get("status");
+    const list = (items) => `<ul class="plain">${(items && items.length ? items : ["–"]).map((x) => `<li>${esc(x)}</li>`).join("")}</ul>`;
+    live([{ subscription_type: "events" }], (frame) => {
+      if (frame.type !== "event_processed") return;
+      const e = frame.data;
+      if (status && e.status !== status) return;
+      prependRow($("#event-rows"), `<tr><td class="nowrap muted">${esc(clock(e.timestamp))}</td><td><span class="badge ev-${esc(e.status)}">${esc(e.status)}</span></td><td><b>${esc(e.source)}</b><div class="muted small">${esc(e.event_type)}</div></td><td class="num">${(+e.severity).toFixed(2)}</td><td>${list(e.reasons)}</td><td>${list(e.suggestions)}</td><td><span class="tag dec-${esc(e.decision)}">${esc(e.decision)}</span></td></tr>`, 150);
+    });
+  }
+
+  return { live, fleetPage, serverPage, alertsPage, alertPage, logsPage, servicesPage, eventsPage };
+})();
