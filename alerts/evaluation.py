@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -147,7 +149,7 @@ def _absence_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
 def _log_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
     scope, scope_params = _scope(rule, "l.server_id", nullable=True)
     if rule.kind == RuleKind.LOG_ERROR_RATE:
-        value = "100.0 * count(*) FILTER (WHERE l.level = ANY(%s)) / count(*)"
+        value = "(100.0 * count(*) FILTER (WHERE l.level = ANY(%s)) / count(*))::float8"
         value_params: list = [ERROR_LEVELS]
         where, where_params = "", []
     else:
@@ -193,7 +195,8 @@ def observe(rule: AlertRule, now: datetime | None = None) -> list[Observation]:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [
-        Observation(str(server_id) if server_id else None, _as_dict(group), value) for server_id, group, value in rows
+        Observation(str(server_id) if server_id else None, _as_dict(group), None if value is None else float(value))
+        for server_id, group, value in rows
     ]
 
 
@@ -204,33 +207,52 @@ def _as_dict(group) -> dict:
 
 
 # --- the lifecycle ----------------------------------------------------------------
-def evaluate(rule: AlertRule, now: datetime | None = None) -> Outcome:
-    """Evaluate one rule and move its alerts; safe to run twice at once (the second skips)."""
+def evaluate(
+    rule: AlertRule, now: datetime | None = None, *, record: bool = True, may_have_open: bool = True
+) -> Outcome:
+    """Evaluate one rule and move its alerts; safe to run twice at once (the second skips).
+
+    A rule without open alerts whose query finds nothing wrong (most rules, most
+    rounds) costs that one query: no lock, no transaction, no write.
+    """
     started = time.perf_counter()
     outcome = Outcome(rule.pk)
     now = now or timezone.now()
+    observations = None
+    if not may_have_open:
+        # autocommit: a failing query spoils nothing; inside a caller's transaction, a savepoint guards it
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            observations = observe(rule, now)
+        outcome.observed = len(observations)
+        if not any(rule.violates(o.value) for o in observations):
+            outcome.seconds = time.perf_counter() - started
+            return outcome
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, rule.pk])
             if not cursor.fetchone()[0]:
                 outcome.skipped = True
                 return outcome
-        observations = observe(rule, now)
-        outcome.observed = len(observations)
+        if observations is None:
+            observations = observe(rule, now)
+            outcome.observed = len(observations)
         _apply(rule, observations, now, outcome)
-        AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now, last_error="")
+        if record:
+            AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now, last_error="")
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
 def _apply(rule: AlertRule, observations: list[Observation], now: datetime, outcome: Outcome) -> None:
+    violating = any(rule.violates(o.value) for o in observations)
     open_alerts = {
-        a.fingerprint: a
-        for a in Alert.objects.filter(rule=rule, state__in=OPEN_STATES).select_related("server", "rule")
+        a.fingerprint: a for a in Alert.objects.filter(rule=rule, state__in=OPEN_STATES).select_related("server")
     }
-    if not open_alerts and not any(rule.violates(o.value) for o in observations):
-        return  # the common case: nothing wrong, nothing open
-    hostnames = _hostnames({o.server_id for o in observations if o.server_id})
+    for alert in open_alerts.values():
+        alert.rule = rule
+    if not open_alerts and not violating:
+        return
+    hostnames = _Hostnames({o.server_id for o in observations if o.server_id})
     seen: set[str] = set()
     touched: list[Alert] = []
     for obs in observations:
@@ -249,20 +271,35 @@ def _apply(rule: AlertRule, observations: list[Observation], now: datetime, outc
             if now - alert.started_at >= timedelta(seconds=rule.for_seconds) - FOR_TOLERANCE:
                 alert.fire(obs.value, now)
                 outcome.fired += 1
-            else:
+            elif alert.value != obs.value:
                 alert.value = obs.value
                 touched.append(alert)
         else:
-            alert.value, alert.cleared_at = obs.value, None
+            if alert.value != obs.value or alert.cleared_at is not None:
+                alert.value, alert.cleared_at = obs.value, None
+                touched.append(alert)
             if _remind(alert, now):
                 outcome.reminded += 1
-            touched.append(alert)
     for fingerprint, alert in open_alerts.items():
         if fingerprint not in seen:
             _clear(alert, None, now, outcome)
+    # only what changed is written: a steady firing alert costs no write per round
     for alert in touched:
         alert.last_evaluated_at = now
-    Alert.objects.bulk_update(touched, ["value", "cleared_at", "last_evaluated_at"])
+    if touched:
+        _store_values(touched, now)
+
+
+def _store_values(alerts: list[Alert], now: datetime) -> None:
+    """The latest value of many alerts in one statement (bulk_update's CASE is slow for thousands)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE alerts_alert a SET value = v.value, cleared_at = NULL, last_evaluated_at = %s
+            FROM unnest(%s::bigint[], %s::float8[]) AS v(id, value)
+            WHERE a.id = v.id""",
+            [now, [a.pk for a in alerts], [a.value for a in alerts]],
+        )
 
 
 def _clear(alert: Alert, value: float | None, now: datetime, outcome: Outcome) -> None:
@@ -315,12 +352,19 @@ def _default_summary(rule: AlertRule, context: dict) -> str:
     return f"{rule.name} on {context['server']}: {shown} ({rule.get_comparison_display()} {rule.threshold:g})"
 
 
-def _hostnames(server_ids: set[str]) -> dict[str, str]:
-    from servers.models import Server
+class _Hostnames:
+    """Hostnames of the observed servers, read in one query the first time a new alert needs one."""
 
-    if not server_ids:
-        return {}
-    return {str(pk): name for pk, name in Server.objects.filter(pk__in=server_ids).values_list("pk", "hostname")}
+    def __init__(self, server_ids: set[str]):
+        self.server_ids, self.names = server_ids, None
+
+    def get(self, server_id: str | None) -> str | None:
+        if self.names is None:
+            from servers.models import Server
+
+            rows = Server.objects.filter(pk__in=self.server_ids).values_list("pk", "hostname")
+            self.names = {str(pk): name for pk, name in rows}
+        return self.names.get(server_id) if server_id else None
 
 
 def _remind(alert: Alert, now: datetime) -> bool:
@@ -337,17 +381,45 @@ def _remind(alert: Alert, now: datetime) -> bool:
 
 
 # --- a round ----------------------------------------------------------------------
-def evaluate_rules(rule_ids: list[int] | None = None) -> list[Outcome]:
-    """Evaluate enabled rules (all, or those listed); a failing rule is recorded and the round goes on."""
-    rules = AlertRule.objects.filter(enabled=True).select_related("server")
+def evaluate_rules(rule_ids: list[int] | None = None, *, threads: int | None = None) -> list[Outcome]:
+    """Evaluate enabled rules (all, or those listed); a failing rule is recorded and the round goes on.
+
+    With ``threads`` > 1 (ALERT_EVAL_THREADS) the rules are shared among that many threads, each
+    with its own database connection, so PostgreSQL runs several rule queries at once.
+    """
+    rules = list(AlertRule.objects.filter(enabled=True).select_related("server").order_by("pk"))
     if rule_ids is not None:
-        rules = rules.filter(pk__in=rule_ids)
+        wanted = set(rule_ids)
+        rules = [rule for rule in rules if rule.pk in wanted]
+    # which rules have open alerts, read once: a rule with none and nothing wrong costs one query
+    with_open = set(Alert.objects.filter(state__in=OPEN_STATES).values_list("rule_id", flat=True).distinct())
+    threads = min(threads or settings.ALERT_EVAL_THREADS, len(rules))
+    if threads > 1 and not connection.in_atomic_block:
+        with ThreadPoolExecutor(threads, thread_name_prefix="alert-eval") as pool:
+            shares = [rules[i::threads] for i in range(threads)]
+            outcomes = [o for share in pool.map(lambda r: _evaluate_share(r, with_open, True), shares) for o in share]
+    else:
+        outcomes = _evaluate_share(rules, with_open, False)
+    # one write records the round for every rule that was evaluated
+    done = [o.rule_id for o in outcomes if not o.error and not o.skipped]
+    if done:
+        AlertRule.objects.filter(pk__in=done).update(last_evaluated_at=timezone.now(), last_error="")
+    return outcomes
+
+
+def _evaluate_share(rules: list[AlertRule], with_open: set[int], own_connection: bool) -> list[Outcome]:
     outcomes = []
-    for rule in rules:
-        try:
-            outcomes.append(evaluate(rule))
-        except Exception as exc:  # one broken rule (a bad regex) must not stop the others
-            log.exception("evaluating rule %s failed", rule.pk)
-            AlertRule.objects.filter(pk=rule.pk).update(last_error=str(exc)[:2000], last_evaluated_at=timezone.now())
-            outcomes.append(Outcome(rule.pk, error=str(exc)))
+    try:
+        for rule in rules:
+            try:
+                outcomes.append(evaluate(rule, record=False, may_have_open=rule.pk in with_open))
+            except Exception as exc:  # one broken rule (a bad regex) must not stop the others
+                log.exception("evaluating rule %s failed", rule.pk)
+                AlertRule.objects.filter(pk=rule.pk).update(
+                    last_error=str(exc)[:2000], last_evaluated_at=timezone.now()
+                )
+                outcomes.append(Outcome(rule.pk, error=str(exc)))
+    finally:
+        if own_connection:
+            connection.close()
     return outcomes

@@ -11,6 +11,7 @@ notifications, never the alert.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
 
 import orjson
@@ -35,6 +36,8 @@ from alerts.choices import (
     Severity,
 )
 from servers.models import Server
+
+log = logging.getLogger(__name__)
 
 SEVERITY_RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2}
 
@@ -309,9 +312,13 @@ class Alert(models.Model):
 
     def _announce(self, signal) -> None:
         def send():
-            if signal is not None:
-                signal.send(sender=Alert, alert=self)
-            signals.alert_changed.send(sender=Alert, alert=self)
+            # a failing receiver (live push, analysis) must not undo or stop evaluation
+            for each in (signal, signals.alert_changed):
+                if each is None:
+                    continue
+                for receiver, result in each.send_robust(sender=Alert, alert=self):
+                    if isinstance(result, Exception):
+                        log.error("alert signal receiver %r failed: %r", receiver, result, exc_info=result)
 
         transaction.on_commit(send)
 

@@ -231,6 +231,8 @@ ALERT_RETENTION_SECONDS = env_int("ALERT_RETENTION_SECONDS", 86400)
 ALERT_FLAP_THRESHOLD = env_int("ALERT_FLAP_THRESHOLD", 3)
 ALERT_FLAP_WINDOW_SECONDS = env_int("ALERT_FLAP_WINDOW_SECONDS", 900)
 ALERT_FLAP_HOLD_SECONDS = env_int("ALERT_FLAP_HOLD_SECONDS", 300)
+# rules of a round are shared among this many threads (each its own database connection)
+ALERT_EVAL_THREADS = env_int("ALERT_EVAL_THREADS", 4)
 # the first retry of a failed notification waits this long, then twice as long each time
 NOTIFY_RETRY_BACKOFF_SECONDS = env_float("NOTIFY_RETRY_BACKOFF_SECONDS", 2)
 NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL")
@@ -262,6 +264,7 @@ GROQ_REASONING_EFFORT = env_str("GROQ_REASONING_EFFORT", "low")
 ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
+ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
@@ -304,6 +307,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "storage-retention": {
         "task": "monitoring.tasks.retention",
+        "schedule": timedelta(hours=1),
+    },
+    "analysis-prune": {
+        "task": "alerts.analysis.prune",
         "schedule": timedelta(hours=1),
     },
 }

@@ -20,7 +20,16 @@ from rest_framework.response import Response
 
 from alerts.analysis import tasks
 from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
-from alerts.api.serializers_analysis import AnalysisRequest, InsightsQuery, WaitQuery
+from alerts.api.serializers_analysis import (
+    Accepted,
+    AnalysisList,
+    AnalysisOut,
+    AnalysisRequest,
+    Insights,
+    InsightsQuery,
+    Seed003Analysis,
+    WaitQuery,
+)
 from alerts.models import Alert, Analysis
 
 # Seed 004's dashboard polls insights: a finished answer this young is served again.
@@ -53,7 +62,12 @@ def _start_and_wait(request: Request, analysis: Analysis, answer) -> Response:
     )
 
 
-@extend_schema(request=AnalysisRequest, parameters=[_WAIT], summary="LLM analysis of the last minutes (seed 003)")
+@extend_schema(
+    request=AnalysisRequest,
+    parameters=[_WAIT],
+    responses={200: Seed003Analysis, 202: Accepted},
+    summary="LLM analysis of the last minutes (seed 003)",
+)
 @api_view(["POST"])
 def analysis_llm(request: Request) -> Response:
     body = AnalysisRequest(data=request.data)
@@ -67,7 +81,11 @@ def analysis_llm(request: Request) -> Response:
     return _start_and_wait(request, analysis, Analysis.as_seed003)
 
 
-@extend_schema(parameters=[InsightsQuery, _WAIT], summary="AI-generated insights (seed 004)")
+@extend_schema(
+    parameters=[InsightsQuery, _WAIT],
+    responses={200: Insights, 202: Accepted},
+    summary="AI-generated insights (seed 004)",
+)
 @api_view(["GET"])
 def insights(request: Request) -> Response:
     query = InsightsQuery(data=request.query_params)
@@ -110,7 +128,12 @@ def _as_insights(analysis: Analysis) -> dict:
     }
 
 
-@extend_schema(request=None, parameters=[_WAIT], summary="Analyse an alert (the alert page's button)")
+@extend_schema(
+    request=None,
+    parameters=[_WAIT],
+    responses={200: AnalysisOut, 202: Accepted},
+    summary="Analyse an alert (the alert page's button)",
+)
 @api_view(["POST"])
 def analyse_alert(request: Request, pk: int) -> Response:
     alert = get_object_or_404(Alert.objects.select_related("rule", "server"), pk=pk)
@@ -118,7 +141,9 @@ def analyse_alert(request: Request, pk: int) -> Response:
     return _start_and_wait(request, analysis, Analysis.as_dict)
 
 
-@extend_schema(summary="One analysis: status, result, the evidence the model saw, tokens and latency")
+@extend_schema(
+    responses=AnalysisOut, summary="One analysis: status, result, the evidence the model saw, tokens and latency"
+)
 @api_view(["GET"])
 def analysis_detail(request: Request, pk: int) -> Response:
     analysis = get_object_or_404(Analysis, pk=pk)
@@ -127,6 +152,7 @@ def analysis_detail(request: Request, pk: int) -> Response:
 
 @extend_schema(
     parameters=[OpenApiParameter("alert", int, description="only the analyses of this alert")],
+    responses=AnalysisList,
     summary="Recent analyses, newest first (without their evidence)",
 )
 @api_view(["GET"])
