@@ -265,6 +265,7 @@ GROQ_REASONING_EFFORT = env_str("GROQ_REASONING_EFFORT", "low")
 ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
+ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
@@ -307,6 +308,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "storage-retention": {
         "task": "monitoring.tasks.retention",
+        "schedule": timedelta(hours=1),
+    },
+    "analysis-prune": {
+        "task": "alerts.analysis.prune",
         "schedule": timedelta(hours=1),
     },
 }
