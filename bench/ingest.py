@@ -54,9 +54,9 @@ def body_template(batch: int, names: int) -> bytes:
 
 
 class Driver:
-    def __init__(self, urls: list[str], token: str, template: bytes, duration: float, connections: int):
+    def __init__(self, urls: list[str], tokens: list[str], template: bytes, duration: float, connections: int):
         self.urls = urls
-        self.token = token
+        self.tokens = tokens
         self.template = template
         self.duration = duration
         self.connections = connections
@@ -78,7 +78,8 @@ class Driver:
     def _worker(self, index: int, deadline: float) -> None:
         url = urllib.parse.urlsplit(self.urls[index % len(self.urls)])
         conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        token = self.tokens[index % len(self.tokens)]
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         latencies = []
         samples = 0
         while time.monotonic() < deadline:
@@ -119,7 +120,7 @@ class Driver:
         return time.perf_counter() - started
 
 
-def raw_copy_rate(template: bytes, hostname: str, seconds: float) -> tuple[float, float]:
+def raw_copy_rate(template: bytes, seconds: float) -> tuple[float, float]:
     """Rows/s of binary COPY of the same rows into the samples table: (1,000 a transaction, 10,000 a transaction)."""
     import django
 
@@ -138,7 +139,7 @@ def raw_copy_rate(template: bytes, hostname: str, seconds: float) -> tuple[float
             for sid, name, labels in conn.execute(
                 "SELECT s.id, s.name, s.labels::text FROM monitoring_series s JOIN servers_server v "
                 "ON v.id = s.server_id WHERE v.hostname = %s AND s.metric_type = 'bench'",
-                [hostname],
+                [f"{HOSTNAME}-0"],
             )
         }
         ids = {(name, labels_key(orjson.loads(labels))): sid for (name, labels), sid in ids.items()}
@@ -166,6 +167,16 @@ def raw_copy_rate(template: bytes, hostname: str, seconds: float) -> tuple[float
                 rows_done += per_transaction
             rates.append(rows_done / (time.perf_counter() - started))
     return rates[0], rates[1]
+
+
+def _cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """CPU time (user + system) the started consoles have used, threads included."""
+    total = 0.0
+    for proc in procs:
+        with open(f"/proc/{proc.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _free_port() -> int:
@@ -213,9 +224,9 @@ def start_consoles(workers: int) -> tuple[list[str], list[subprocess.Popen]]:
     return urls, procs
 
 
-def issue_token() -> str:
+def issue_token(hostname: str) -> str:
     out = subprocess.run(
-        [sys.executable, "manage.py", "issue_token", HOSTNAME, "--name", "bench"],
+        [sys.executable, "manage.py", "issue_token", hostname, "--name", "bench"],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
         check=True,
@@ -228,7 +239,11 @@ def issue_token() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--token", default=os.environ.get("BENCH_TOKEN", ""), help="an agent token (issued if empty)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("BENCH_TOKEN", ""),
+        help="one agent token for every connection; if empty, one agent (server bench-ingest-N) per connection",
+    )
     parser.add_argument("--start", action="store_true", help="start daphne on a free port instead of using --url")
     parser.add_argument("--workers", type=int, default=1, help="daphne processes to start with --start")
     parser.add_argument("--duration", type=float, default=20, help="seconds of HTTP load")
@@ -243,15 +258,17 @@ def main() -> None:
     if args.start:
         urls, procs = start_consoles(args.workers)
     try:
-        token = args.token or issue_token()
+        tokens = [args.token] if args.token else [issue_token(f"{HOSTNAME}-{i}") for i in range(args.connections)]
         template = body_template(args.batch, args.names)
         print(
-            f"console {', '.join(urls)}: {args.connections} connections, {args.batch} samples a request, "
-            f"{len(template) / 1024:.0f} KiB bodies, {args.duration:.0f} s"
+            f"console {', '.join(urls)}: {args.connections} connections, {len(tokens)} agent(s), "
+            f"{args.batch} samples a request, {len(template) / 1024:.0f} KiB bodies, {args.duration:.0f} s"
         )
-        Driver(urls, token, template, 2, 1).run()  # warm up: series created, caches filled
-        driver = Driver(urls, token, template, args.duration, args.connections)
+        Driver(urls, tokens, template, 3, len(tokens)).run()  # warm up: series created, caches filled
+        cpu_before = _cpu_seconds(procs)
+        driver = Driver(urls, tokens, template, args.duration, args.connections)
         elapsed = driver.run()
+        cpu_used = _cpu_seconds(procs) - cpu_before
     finally:
         for proc in procs:
             proc.terminate()
@@ -264,9 +281,11 @@ def main() -> None:
     p50 = statistics.median(lat) * 1000
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
     print(f"HTTP ingest: {rate:,.0f} samples/s, {len(lat)} requests, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    if procs:
+        print(f"console CPU: {cpu_used / len(lat) * 1000:.1f} ms per request ({cpu_used / elapsed:.2f} cores busy)")
     if driver.errors:
         print(f"errors: {driver.errors}")
-    copy_1k, copy_10k = raw_copy_rate(template, HOSTNAME, args.copy_seconds)
+    copy_1k, copy_10k = raw_copy_rate(template, args.copy_seconds)
     print(f"raw binary COPY: {copy_1k:,.0f} rows/s (1,000 rows a transaction), {copy_10k:,.0f} rows/s (10,000)")
     print(
         f"ratio HTTP / raw COPY: {rate / copy_1k:.2f} (vs 1,000-row COPY), {rate / copy_10k:.2f} (vs 10,000-row COPY)"
