@@ -66,10 +66,14 @@ def scrub(text: str) -> str:
     return text
 
 
+def _openai_style(base_url: str) -> bool:
+    return (base_url or "").rstrip("/").endswith("/v1")
+
+
 def make_client() -> groq.Groq:
     base_url = (settings.GROQ_BASE_URL or "").rstrip("/")
     http_client = None
-    if base_url.endswith("/v1"):
+    if _openai_style(base_url):
         http_client = httpx.Client(transport=_OpenAIStylePaths(httpx.URL(base_url).path))
     return groq.Groq(
         # a local Ollama or vLLM needs no key, but the SDK insists on one
@@ -88,6 +92,11 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
     """
     model = model or settings.GROQ_MODEL
     options: dict = {}
+    # Groq counts reasoning in max_completion_tokens; Ollama's compatibility layer knows only max_tokens.
+    if _openai_style(settings.GROQ_BASE_URL):
+        options["max_tokens"] = settings.GROQ_MAX_TOKENS
+    else:
+        options["max_completion_tokens"] = settings.GROQ_MAX_TOKENS
     if settings.GROQ_REASONING_EFFORT:
         options["reasoning_effort"] = settings.GROQ_REASONING_EFFORT
     started = time.monotonic()
@@ -97,7 +106,6 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
                 model=model,
                 messages=messages,
                 response_format={"type": "json_object"},
-                max_completion_tokens=settings.GROQ_MAX_TOKENS,
                 temperature=0.2,
                 **options,
             )

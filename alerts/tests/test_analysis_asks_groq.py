@@ -80,6 +80,8 @@ def test_an_openai_style_base_url_gets_chat_completions_under_v1(groq_server, in
     [request] = groq_server.requests
     assert request["path"] == "/v1/chat/completions"
     assert "reasoning_effort" not in request["json"]
+    assert request["json"]["max_tokens"] == 1024 and "max_completion_tokens" not in request["json"]
+    assert request["headers"]["Authorization"] == "Bearer no-key"
 
 
 def test_invalid_json_is_retried_once_with_the_reason(groq_server, incident):
