@@ -25,6 +25,14 @@ class LLMUnavailable(Exception):
     """The model could not be asked (no key, disabled, timeout, rate limit, server error)."""
 
 
+class GenerationRejected(Exception):
+    """Groq's JSON mode refused what the model generated (400 json_validate_failed): an invalid answer."""
+
+    def __init__(self, message: str, generation: str):
+        super().__init__(message)
+        self.generation = generation
+
+
 @dataclass(frozen=True, slots=True)
 class Completion:
     content: str
@@ -112,6 +120,11 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
     except groq.APITimeoutError:
         raise LLMUnavailable(f"timed out after {settings.GROQ_TIMEOUT_SECONDS:g}s")
     except groq.APIStatusError as exc:
+        error = _error_of(exc)
+        if exc.status_code == 400 and error.get("code") == "json_validate_failed":
+            raise GenerationRejected(
+                f"the model's JSON did not validate: {_message_of(exc)}", str(error.get("failed_generation") or "")
+            )
         raise LLMUnavailable(scrub(f"HTTP {exc.status_code}: {_message_of(exc)}"))
     except groq.APIConnectionError as exc:
         raise LLMUnavailable(scrub(f"connection failed: {exc.__cause__ or exc}"))
@@ -130,10 +143,15 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
     )
 
 
-def _message_of(exc: groq.APIStatusError) -> str:
+def _error_of(exc: groq.APIStatusError) -> dict:
     body = exc.body
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-    return str(exc.message)[:300]
+        if isinstance(error, dict):
+            return error
+    return {}
+
+
+def _message_of(exc: groq.APIStatusError) -> str:
+    message = _error_of(exc).get("message")
+    return str(message or exc.message)[:300]
