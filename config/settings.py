@@ -200,6 +200,7 @@ TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 10)
 
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
+MAX_QUERY_SERIES = env_int("MAX_QUERY_SERIES", 1000)
 RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
 PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
