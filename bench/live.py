@@ -138,10 +138,14 @@ async def main() -> None:
     session.headers["Authorization"] = f"Bearer {agent_token}"
 
     # the first post registers nothing new but tells us the server's id
-    first = session.post(f"{args.url}/api/v1/ingest", json={"metrics": [{"metric_type": "bench", "metric_name": "warmup", "value": 0}]})
+    first = session.post(
+        f"{args.url}/api/v1/ingest", json={"metrics": [{"metric_type": "bench", "metric_name": "warmup", "value": 0}]}
+    )
     first.raise_for_status()
     listing = requests.get(
-        f"{args.url}/api/v1/servers", params={"q": args.hostname, "limit": 1000}, headers={"Authorization": f"Bearer {token}"}
+        f"{args.url}/api/v1/servers",
+        params={"q": args.hostname, "limit": 1000},
+        headers={"Authorization": f"Bearer {token}"},
     ).json()
     rows = listing.get("results", listing) if isinstance(listing, dict) else listing
     server_id = next(r["id"] for r in rows if r["hostname"] == args.hostname)
@@ -151,7 +155,8 @@ async def main() -> None:
     counter = [0]
     path = f"/api/v1/stream?server_id={server_id}&token={token}"
     tasks = [
-        asyncio.create_task(client(host, port, path, arrivals, ready, counter, args.clients)) for _ in range(args.clients)
+        asyncio.create_task(client(host, port, path, arrivals, ready, counter, args.clients))
+        for _ in range(args.clients)
     ]
     await asyncio.wait_for(ready.wait(), 60)
     print(f"{args.clients} clients connected to /api/v1/stream?server_id={server_id}")
@@ -187,7 +192,9 @@ async def main() -> None:
                 early += 1  # the frame beat the HTTP answer to this process
             latencies.append(max(0.0, t - at) * 1000)
     print(f"requests: {len(answered)} answered 2xx, {failed} failed; samples per request: {args.samples + 1}")
-    print(f"deliveries: {len(latencies)} of {len(answered) * args.clients} expected, {missed} missed, {early} before the 2xx")
+    print(
+        f"deliveries: {len(latencies)} of {len(answered) * args.clients} expected, {missed} missed, {early} before the 2xx"
+    )
     if latencies:
         print(
             "2xx -> client latency (ms): "
