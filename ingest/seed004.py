@@ -14,6 +14,7 @@ its logs keep the service name of the path.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -34,8 +35,8 @@ MAX_SERVICE_NAME = 255
 MAX_MESSAGE_CHARS = 100_000
 
 
-def parse_timestamp(raw, field: str, now: datetime) -> datetime:
-    """An ISO 8601 time (or epoch seconds) as aware UTC; absent means now."""
+def parse_timestamp(raw, field: str, now: datetime, latest: datetime | None = None) -> datetime:
+    """An ISO 8601 time (or epoch seconds) as aware UTC; absent means now; after ``latest`` is refused."""
     if raw is None or raw == "":
         return now
     if isinstance(raw, bool):
@@ -54,9 +55,11 @@ def parse_timestamp(raw, field: str, now: datetime) -> datetime:
             ts = ts.replace(tzinfo=UTC)
     else:
         raise BadInput(field, "expected an ISO 8601 time or epoch seconds")
-    if ts - now > timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS):
+    if latest is None:
+        latest = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    if ts > latest:
         raise BadInput(field, f"more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
-    return ts.astimezone(UTC)
+    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
 
 
 def service_name(raw, field: str = "service_name") -> str:
@@ -68,8 +71,13 @@ def service_name(raw, field: str = "service_name") -> str:
     return name
 
 
-def log_record(item, *, service: str, server_id: str | None, field: str, now: datetime) -> storage.LogRecord:
-    """One seed 004 log object as a LogRecord; BadInput names ``field`` and the key at fault."""
+def log_record(
+    item, *, service: str, server_id, field: str, now: datetime, latest: datetime | None = None
+) -> storage.LogRecord:
+    """One seed 004 log object as a LogRecord; BadInput names ``field`` and the key at fault.
+
+    ``latest``: the latest time accepted (now + INGEST_MAX_FUTURE_SECONDS), computed once per batch.
+    """
     if not isinstance(item, dict):
         raise BadInput(field, "expected an object with timestamp, level, message")
     message = item.get("message")
@@ -86,10 +94,10 @@ def log_record(item, *, service: str, server_id: str | None, field: str, now: da
     elif not isinstance(metadata, dict):
         raise BadInput(f"{field}.metadata", "expected an object")
     own_service = item.get("service")
-    if own_service is not None and own_service != "":
+    if own_service is not None and own_service != "" and own_service != service:
         own_service = service_name(own_service, f"{field}.service")
     return storage.LogRecord(
-        ts=parse_timestamp(item.get("timestamp"), f"{field}.timestamp", now),
+        ts=parse_timestamp(item.get("timestamp"), f"{field}.timestamp", now, latest),
         server_id=server_id,
         service=own_service or service,
         level=level,
@@ -106,14 +114,14 @@ def decode(body: bytes):
         raise BadInput("", f"body is not JSON: {exc}")
 
 
-def service_server(agent: Agent, service: str) -> str:
-    return server_for(agent, hostname=service, kind=ServerKind.SERVICE, field="service_name")
+def service_server(agent: Agent, service: str) -> uuid.UUID:
+    return uuid.UUID(server_for(agent, hostname=service, kind=ServerKind.SERVICE, field="service_name"))
 
 
-def batch_of(records: list[storage.LogRecord], server_id: str) -> storage.Batch:
+def batch_of(records: list[storage.LogRecord], server_id) -> storage.Batch:
     batch = storage.Batch(logs=records)
     if records:
-        batch.seen[server_id] = max(r.ts for r in records)
+        batch.seen[str(server_id)] = max(r.ts for r in records)
     return batch
 
 
@@ -130,8 +138,9 @@ def stream_batch(request: HttpRequest, agent: Agent, body: bytes, service_name_i
         raise BadInput("logs", "required: a list of log objects")
     server_id = service_server(agent, service)
     now = datetime.now(UTC)
+    latest = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
     records = [
-        log_record(item, service=service, server_id=server_id, field=f"logs[{i}]", now=now)
+        log_record(item, service=service, server_id=server_id, field=f"logs[{i}]", now=now, latest=latest)
         for i, item in enumerate(logs)
     ]
     return batch_of(records, server_id)
@@ -169,7 +178,7 @@ class LineStream:
     MAX_LINE_BYTES = 1024 * 1024
     MAX_ERRORS_KEPT = 100
 
-    def __init__(self, service: str, server_id: str):
+    def __init__(self, service: str, server_id):
         self.service = service
         self.server_id = server_id
         self.lines = 0
@@ -248,7 +257,7 @@ class LineStream:
         }
 
 
-def store_lines(records: list[storage.LogRecord], server_id: str) -> int:
+def store_lines(records: list[storage.LogRecord], server_id) -> int:
     """Write one flush of a stream (its own transaction) and publish it; answers the rows stored."""
     from monitoring import live
 

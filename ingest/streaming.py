@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 import time
+import uuid
 from urllib.parse import unquote
 
 import orjson
@@ -52,7 +53,7 @@ async def _answer(send, status: int, body: dict, headers: dict | None = None) ->
     await send({"type": "http.response.body", "body": raw})
 
 
-def _open_stream(headers: Headers, service_in_path: str) -> tuple[str, str, str]:
+def _open_stream(headers: Headers, service_in_path: str) -> tuple[str, str, uuid.UUID]:
     """Authenticate and resolve the service's server: (agent key, service, server id)."""
     agent = authenticate_agent(headers)
     service = service_name(service_in_path)

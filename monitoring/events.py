@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
-from monitoring import evaluator, partitions, storage
+from monitoring import evaluator, live, partitions, storage
 from monitoring.choices import EventStatus
 
 TABLE = "monitoring_event"
@@ -39,25 +39,25 @@ def record(event: Submitted) -> tuple[int, datetime, evaluator.Verdict]:
     with transaction.atomic():
         history = evaluator.fold_in(event.source, evaluator.measures(event.data))
         verdict = evaluator.evaluate(event.data, history)
-        result = storage.write(
-            storage.Batch(
-                events=[
-                    storage.EventRecord(
-                        ts=ts,
-                        server_id=event.server_id,
-                        source=event.source,
-                        event_type=event.event_type,
-                        data=event.data,
-                        metadata=event.metadata,
-                        status=str(verdict.status),
-                        severity=verdict.severity,
-                        reasons=verdict.reasons,
-                        suggestions=verdict.suggestions,
-                        decision=str(verdict.decision),
-                    )
-                ]
-            )
+        batch = storage.Batch(
+            events=[
+                storage.EventRecord(
+                    ts=ts,
+                    server_id=event.server_id,
+                    source=event.source,
+                    event_type=event.event_type,
+                    data=event.data,
+                    metadata=event.metadata,
+                    status=str(verdict.status),
+                    severity=verdict.severity,
+                    reasons=verdict.reasons,
+                    suggestions=verdict.suggestions,
+                    decision=str(verdict.decision),
+                )
+            ]
         )
+        result = storage.write(batch)
+    live.publish_write(batch, result)  # after commit; best-effort
     return result.event_ids[0], ts, verdict
 
 
