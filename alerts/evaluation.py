@@ -208,39 +208,79 @@ def _as_dict(group) -> dict:
 
 # --- the lifecycle ----------------------------------------------------------------
 def evaluate(
-    rule: AlertRule, now: datetime | None = None, *, record: bool = True, may_have_open: bool = True
+    rule: AlertRule,
+    now: datetime | None = None,
+    *,
+    record: bool = True,
+    open_alerts: list[Alert] | None = None,
+    values: list[Alert] | None = None,
 ) -> Outcome:
     """Evaluate one rule and move its alerts; safe to run twice at once (the second skips).
 
-    A rule without open alerts whose query finds nothing wrong (most rules, most
-    rounds) costs that one query: no lock, no transaction, no write.
+    The usual round changes nothing but values, and then a rule costs its one query:
+    ``evaluate_rules`` reads the open alerts once for all rules (``open_alerts``) and
+    writes the new values once (``values`` collects them). Only when an alert must
+    open, fire, resolve or remind does the rule take its lock and a transaction.
     """
     started = time.perf_counter()
     outcome = Outcome(rule.pk)
     now = now or timezone.now()
-    observations = None
-    if not may_have_open:
-        # autocommit: a failing query spoils nothing; inside a caller's transaction, a savepoint guards it
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            observations = observe(rule, now)
-        outcome.observed = len(observations)
-        if not any(rule.violates(o.value) for o in observations):
-            outcome.seconds = time.perf_counter() - started
-            return outcome
+    # autocommit: a failing query spoils nothing; inside a caller's transaction, a savepoint guards it
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        observations = observe(rule, now)
+    outcome.observed = len(observations)
+    if open_alerts is None:
+        open_alerts = list(Alert.objects.filter(rule=rule, state__in=OPEN_STATES))
+    steady = _steady(rule, observations, {a.fingerprint: a for a in open_alerts}, now)
+    if steady is not None:
+        if values is None:
+            _store_values(steady, now)
+        else:
+            values.extend(steady)
+        if record:
+            AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now, last_error="")
+        outcome.seconds = time.perf_counter() - started
+        return outcome
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, rule.pk])
             if not cursor.fetchone()[0]:
                 outcome.skipped = True
                 return outcome
-        if observations is None:
-            observations = observe(rule, now)
-            outcome.observed = len(observations)
         _apply(rule, observations, now, outcome)
         if record:
             AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now, last_error="")
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _steady(rule: AlertRule, observations: list[Observation], open_alerts: dict[str, Alert], now: datetime):
+    """The alerts whose value changed when no transition is due; None when one is (take the lock)."""
+    if not open_alerts:
+        return None if any(rule.violates(o.value) for o in observations) else []
+    seen: set[str] = set()
+    touched: list[Alert] = []
+    for obs in observations:
+        fingerprint = rule.fingerprint(obs.server_id, obs.group)
+        alert = open_alerts.get(fingerprint)
+        if alert is None:
+            if rule.violates(obs.value):
+                return None
+            continue
+        seen.add(fingerprint)
+        if not rule.violates(obs.value, firing=alert.state == AlertState.FIRING):
+            return None
+        if alert.state == AlertState.PENDING:
+            if now - alert.started_at >= timedelta(seconds=rule.for_seconds) - FOR_TOLERANCE:
+                return None
+        elif _remind_due(alert, now):
+            return None
+        if alert.value != obs.value or alert.cleared_at is not None:
+            alert.value, alert.cleared_at = obs.value, None
+            touched.append(alert)
+    if len(seen) != len(open_alerts):
+        return None  # an open alert's group vanished: it resolves
+    return touched
 
 
 def _apply(rule: AlertRule, observations: list[Observation], now: datetime, outcome: Outcome) -> None:
@@ -297,7 +337,7 @@ def _store_values(alerts: list[Alert], now: datetime) -> None:
             """
             UPDATE alerts_alert a SET value = v.value, cleared_at = NULL, last_evaluated_at = %s
             FROM unnest(%s::bigint[], %s::float8[]) AS v(id, value)
-            WHERE a.id = v.id""",
+            WHERE a.id = v.id AND a.state IN ('pending', 'firing')""",
             [now, [a.pk for a in alerts], [a.value for a in alerts]],
         )
 
@@ -367,12 +407,16 @@ class _Hostnames:
         return self.names.get(server_id) if server_id else None
 
 
-def _remind(alert: Alert, now: datetime) -> bool:
+def _remind_due(alert: Alert, now: datetime) -> bool:
     """A firing alert nobody acknowledged is repeated every REPEAT_INTERVAL."""
     if alert.acknowledged_at is not None:
         return False
     last = alert.last_notified_at or alert.fired_at or alert.started_at
-    if now - last < timedelta(seconds=settings.REPEAT_INTERVAL):
+    return now - last >= timedelta(seconds=settings.REPEAT_INTERVAL)
+
+
+def _remind(alert: Alert, now: datetime) -> bool:
+    if not _remind_due(alert, now):
         return False
     alert.last_notified_at = now
     Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
@@ -391,15 +435,17 @@ def evaluate_rules(rule_ids: list[int] | None = None, *, threads: int | None = N
     if rule_ids is not None:
         wanted = set(rule_ids)
         rules = [rule for rule in rules if rule.pk in wanted]
-    # which rules have open alerts, read once: a rule with none and nothing wrong costs one query
-    with_open = set(Alert.objects.filter(state__in=OPEN_STATES).values_list("rule_id", flat=True).distinct())
+    # the open alerts of every rule, read once for the round
+    open_alerts: dict[int, list[Alert]] = {rule.pk: [] for rule in rules}
+    for alert in Alert.objects.filter(state__in=OPEN_STATES):
+        open_alerts.setdefault(alert.rule_id, []).append(alert)
     threads = min(threads or settings.ALERT_EVAL_THREADS, len(rules))
     if threads > 1 and not connection.in_atomic_block:
         with ThreadPoolExecutor(threads, thread_name_prefix="alert-eval") as pool:
             shares = [rules[i::threads] for i in range(threads)]
-            outcomes = [o for share in pool.map(lambda r: _evaluate_share(r, with_open, True), shares) for o in share]
+            outcomes = [o for share in pool.map(lambda r: _evaluate_share(r, open_alerts, True), shares) for o in share]
     else:
-        outcomes = _evaluate_share(rules, with_open, False)
+        outcomes = _evaluate_share(rules, open_alerts, False)
     # one write records the round for every rule that was evaluated
     done = [o.rule_id for o in outcomes if not o.error and not o.skipped]
     if done:
@@ -407,18 +453,21 @@ def evaluate_rules(rule_ids: list[int] | None = None, *, threads: int | None = N
     return outcomes
 
 
-def _evaluate_share(rules: list[AlertRule], with_open: set[int], own_connection: bool) -> list[Outcome]:
-    outcomes = []
+def _evaluate_share(rules: list[AlertRule], open_alerts: dict[int, list[Alert]], own_connection: bool) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    values: list[Alert] = []
     try:
         for rule in rules:
             try:
-                outcomes.append(evaluate(rule, record=False, may_have_open=rule.pk in with_open))
+                outcomes.append(evaluate(rule, record=False, open_alerts=open_alerts.get(rule.pk, []), values=values))
             except Exception as exc:  # one broken rule (a bad regex) must not stop the others
                 log.exception("evaluating rule %s failed", rule.pk)
                 AlertRule.objects.filter(pk=rule.pk).update(
                     last_error=str(exc)[:2000], last_evaluated_at=timezone.now()
                 )
                 outcomes.append(Outcome(rule.pk, error=str(exc)))
+        if values:
+            _store_values(values, timezone.now())
     finally:
         if own_connection:
             connection.close()

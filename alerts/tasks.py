@@ -81,4 +81,4 @@ def prune() -> None:
     Notification.objects.filter(read=True, created_at__lt=cutoff).delete()
 
 
-from alerts.analysis.tasks import analyse_fired_alert, run_analysis  # noqa: E402,F401  (issue 7: workers know them)
+from alerts.analysis import tasks as analysis_tasks  # noqa: E402,F401  (issue 7: workers know the analysis tasks)

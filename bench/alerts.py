@@ -214,6 +214,10 @@ def measure_latency(probe: Server) -> None:
         name=f"{PREFIX}latency-probe", kind="threshold", metric_type="bench", metric_name="probe", aggregate="last",
         threshold=50, window_seconds=30, for_seconds=hold, scope="server", server=probe, labels={"bench": "latency"},
     )  # fmt: skip
+    # the in-process rounds above queued a message per alert they fired; the worker starts afresh
+    from config.celery import app
+
+    app.control.purge()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     celery = [sys.executable, "-m", "celery", "-A", "config"]
     beat_schedule = str(Path(settings.DATA_DIR) / "bench-beat-schedule")

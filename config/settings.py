@@ -200,6 +200,7 @@ TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 10)
 
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
+MAX_QUERY_SERIES = env_int("MAX_QUERY_SERIES", 1000)
 RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
 PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
@@ -264,6 +265,7 @@ GROQ_REASONING_EFFORT = env_str("GROQ_REASONING_EFFORT", "low")
 ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
+ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
@@ -311,6 +313,10 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-forget-receipts": {
         "task": "ingest.tasks.forget_receipts",
         "schedule": timedelta(minutes=10),
+    },
+    "analysis-prune": {
+        "task": "alerts.analysis.prune",
+        "schedule": timedelta(hours=1),
     },
 }
 

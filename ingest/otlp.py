@@ -3,7 +3,8 @@
 Bodies are ``ExportMetricsServiceRequest`` / ``ExportLogsServiceRequest`` in
 protobuf (``application/x-protobuf``, the SDKs' default) or OTLP JSON
 (``application/json``: proto3 JSON with hex trace and span ids), gzip-compressed
-or not (``Content-Encoding: gzip``). The answer is the OTLP response message in
+or not (``Content-Encoding: gzip``, or ``deflate`` as the Python SDK
+also offers). The answer is the OTLP response message in
 the request's encoding, with ``partial_success`` naming what was not stored;
 refusals carry a ``google.rpc.Status`` body, as the OTLP specification asks.
 
@@ -134,14 +135,15 @@ def decode(request: HttpRequest, body: bytes, message: Message) -> str:
 def _uncompress(body: bytes, encoding: str) -> bytes:
     if encoding in ("identity", ""):
         return body
-    if encoding != "gzip":
-        raise Refused(415, f"Content-Encoding {encoding!r} not supported: send gzip or nothing")
+    if encoding not in ("gzip", "deflate"):
+        raise Refused(415, f"Content-Encoding {encoding!r} not supported: send gzip, deflate or nothing")
     limit = settings.RECEIVER_MAX_DECOMPRESSED_BYTES
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    # gzip, or deflate in its zlib wrapper (what the Python SDK sends); 32 lets zlib read either header
+    inflater = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)
     try:
         raw = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise BadInput("", f"body is not gzip: {exc}")
+        raise BadInput("", f"body is not {encoding}: {exc}")
     if len(raw) > limit:
         raise Refused(413, f"body expands to over {limit} bytes")
     if not inflater.eof:

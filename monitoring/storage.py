@@ -20,7 +20,7 @@ import psycopg
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
-from monitoring import partitions
+from monitoring import partitions, rollups
 
 # (server_id, metric_type, name, canonical labels JSON) -> series id
 SeriesKey = tuple[str, str, str, bytes]
@@ -312,6 +312,8 @@ def _write(batch: Batch, receipt: str | None) -> WriteResult:
             # the days of the distinct timestamps: a request's samples share few of them
             partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(ts) for ts in {r[1] for r in rows}})
             _copy_samples(cursor, rows)
+            # same transaction: a committed sample always has its roll-up bucket queued
+            rollups.mark_dirty(cursor, rows)
             result.samples = len(rows)
             result.series = {sid: key for key, sid in ids.items()}
         if batch.logs:

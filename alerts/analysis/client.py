@@ -25,6 +25,14 @@ class LLMUnavailable(Exception):
     """The model could not be asked (no key, disabled, timeout, rate limit, server error)."""
 
 
+class GenerationRejected(Exception):
+    """Groq's JSON mode refused what the model generated (400 json_validate_failed): an invalid answer."""
+
+    def __init__(self, message: str, generation: str):
+        super().__init__(message)
+        self.generation = generation
+
+
 @dataclass(frozen=True, slots=True)
 class Completion:
     content: str
@@ -66,10 +74,14 @@ def scrub(text: str) -> str:
     return text
 
 
+def _openai_style(base_url: str) -> bool:
+    return (base_url or "").rstrip("/").endswith("/v1")
+
+
 def make_client() -> groq.Groq:
     base_url = (settings.GROQ_BASE_URL or "").rstrip("/")
     http_client = None
-    if base_url.endswith("/v1"):
+    if _openai_style(base_url):
         http_client = httpx.Client(transport=_OpenAIStylePaths(httpx.URL(base_url).path))
     return groq.Groq(
         # a local Ollama or vLLM needs no key, but the SDK insists on one
@@ -88,6 +100,11 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
     """
     model = model or settings.GROQ_MODEL
     options: dict = {}
+    # Groq counts reasoning in max_completion_tokens; Ollama's compatibility layer knows only max_tokens.
+    if _openai_style(settings.GROQ_BASE_URL):
+        options["max_tokens"] = settings.GROQ_MAX_TOKENS
+    else:
+        options["max_completion_tokens"] = settings.GROQ_MAX_TOKENS
     if settings.GROQ_REASONING_EFFORT:
         options["reasoning_effort"] = settings.GROQ_REASONING_EFFORT
     started = time.monotonic()
@@ -97,13 +114,17 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
                 model=model,
                 messages=messages,
                 response_format={"type": "json_object"},
-                max_completion_tokens=settings.GROQ_MAX_TOKENS,
                 temperature=0.2,
                 **options,
             )
     except groq.APITimeoutError:
         raise LLMUnavailable(f"timed out after {settings.GROQ_TIMEOUT_SECONDS:g}s")
     except groq.APIStatusError as exc:
+        error = _error_of(exc)
+        if exc.status_code == 400 and error.get("code") == "json_validate_failed":
+            raise GenerationRejected(
+                f"the model's JSON did not validate: {_message_of(exc)}", str(error.get("failed_generation") or "")
+            )
         raise LLMUnavailable(scrub(f"HTTP {exc.status_code}: {_message_of(exc)}"))
     except groq.APIConnectionError as exc:
         raise LLMUnavailable(scrub(f"connection failed: {exc.__cause__ or exc}"))
@@ -122,10 +143,15 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
     )
 
 
-def _message_of(exc: groq.APIStatusError) -> str:
+def _error_of(exc: groq.APIStatusError) -> dict:
     body = exc.body
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-    return str(exc.message)[:300]
+        if isinstance(error, dict):
+            return error
+    return {}
+
+
+def _message_of(exc: groq.APIStatusError) -> str:
+    message = _error_of(exc).get("message")
+    return str(message or exc.message)[:300]

@@ -123,6 +123,11 @@ def _answer(analysis: Analysis) -> None:
         except client.LLMUnavailable as exc:
             analysis.error = str(exc)
             return _fallback(analysis, f"the model could not answer: {exc}")
+        except client.GenerationRejected as exc:
+            reason = str(exc)
+            log.warning("analysis %s: invalid answer (attempt %d): %s", analysis.pk, attempt, reason)
+            messages = messages + prompt.correction(exc.generation, reason)
+            continue
         analysis.model = completion.model
         analysis.prompt_tokens += completion.prompt_tokens
         analysis.completion_tokens += completion.completion_tokens

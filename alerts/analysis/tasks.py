@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from celery import shared_task
 from celery.result import AsyncResult
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
 
@@ -44,6 +46,27 @@ def analyse_fired_alert(alert_id: int) -> int | None:
     return analysis.pk
 
 
+# An analysis still pending or running this long after it was asked for lost its task.
+STUCK_AFTER = timedelta(hours=1)
+
+
+@shared_task(name="alerts.analysis.prune", ignore_result=True)
+def prune() -> dict:
+    """Analyses older than ANALYSIS_RETENTION_DAYS go; ones whose task was lost are marked failed."""
+    from alerts.models import Analysis
+
+    now = timezone.now()
+    deleted, _ = Analysis.objects.filter(created_at__lt=now - timedelta(days=settings.ANALYSIS_RETENTION_DAYS)).delete()
+    lost = Analysis.objects.filter(
+        status__in=(AnalysisStatus.PENDING, AnalysisStatus.RUNNING), created_at__lt=now - STUCK_AFTER
+    ).update(
+        status=AnalysisStatus.FAILED,
+        error="the analysis task was lost (worker stopped or queue flushed)",
+        finished_at=now,
+    )
+    return {"deleted": deleted, "lost": lost}
+
+
 def submit(analysis) -> None:
     """Queue the analysis once the transaction that created it commits; ``wait`` can then follow it."""
     # unique per submission: a reused database (tests, a restore) must not meet an old result
@@ -73,4 +96,4 @@ def wait(analysis, seconds: float):
     return analysis
 
 
-__all__ = ["AnalysisStatus", "analyse_fired_alert", "run_analysis", "submit", "wait"]
+__all__ = ["analyse_fired_alert", "prune", "run_analysis", "submit", "wait"]

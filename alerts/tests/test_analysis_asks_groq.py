@@ -80,6 +80,8 @@ def test_an_openai_style_base_url_gets_chat_completions_under_v1(groq_server, in
     [request] = groq_server.requests
     assert request["path"] == "/v1/chat/completions"
     assert "reasoning_effort" not in request["json"]
+    assert request["json"]["max_tokens"] == 1024 and "max_completion_tokens" not in request["json"]
+    assert request["headers"]["Authorization"] == "Bearer no-key"
 
 
 def test_invalid_json_is_retried_once_with_the_reason(groq_server, incident):
@@ -186,3 +188,28 @@ def test_the_key_appears_nowhere_we_keep_or_log(groq_server, incident, caplog):
     stored = str(analysis.as_dict()) + analysis.error + analysis.fallback_reason
     assert KEY not in stored and "***" in analysis.error
     assert KEY not in caplog.text
+
+
+def test_groq_refusing_the_generated_json_counts_as_an_invalid_answer(groq_server, incident):
+    refused = {
+        "error": {
+            "message": "Failed to generate JSON. Please adjust your prompt. See 'failed_generation' for more details.",
+            "type": "invalid_request_error",
+            "code": "json_validate_failed",
+            "failed_generation": '{"analysis": "CPU high",',
+        }
+    }
+    groq_server.queue(Reply(status=400, body=refused))
+    analysis = _analyse()
+    assert analysis.status == AnalysisStatus.DONE and not analysis.is_fallback
+    assert analysis.attempts == 2
+    retry = groq_server.requests[1]["json"]["messages"]
+    assert retry[-2] == {"role": "assistant", "content": '{"analysis": "CPU high",'}
+    assert "did not validate" in retry[-1]["content"]
+
+
+def test_any_other_400_falls_back_to_rules(groq_server, incident):
+    groq_server.queue(Reply(status=400, body=error_body(400, "The model `openai/gpt-oss-120b` does not exist")))
+    analysis = _analyse()
+    assert analysis.is_fallback and analysis.attempts == 1
+    assert analysis.error == "HTTP 400: The model `openai/gpt-oss-120b` does not exist"

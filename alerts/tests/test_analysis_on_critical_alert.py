@@ -107,3 +107,20 @@ def test_alerting_goes_on_when_the_analysis_cannot_be_queued(
     alert.refresh_from_db()
     assert alert.state == "firing"
     assert "could not start the analysis" in caplog.text
+
+
+def test_old_analyses_go_and_lost_ones_are_marked_failed(db, settings):
+    from datetime import timedelta
+
+    from alerts.analysis.tasks import prune
+
+    now = timezone.now()
+    old = Analysis.objects.create(status="done", created_at=now - timedelta(days=settings.ANALYSIS_RETENTION_DAYS + 1))
+    lost = Analysis.objects.create(status="pending", created_at=now - timedelta(hours=2))
+    fresh = Analysis.objects.create(status="pending")
+    assert prune() == {"deleted": 1, "lost": 1}
+    assert not Analysis.objects.filter(pk=old.pk).exists()
+    lost.refresh_from_db()
+    assert lost.status == "failed" and "lost" in lost.error
+    fresh.refresh_from_db()
+    assert fresh.status == "pending"

@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from django.urls import path
+
+from monitoring.api.views_metrics import MetricsView, RecentMetricsView
+
+urlpatterns = [
+    path("api/v1/metrics", MetricsView.as_view(), name="metrics"),
+    path("api/metrics/recent", RecentMetricsView.as_view(), name="metrics-recent"),
+]

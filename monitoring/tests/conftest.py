@@ -1,7 +1,8 @@
 """A real console for browser tests: daphne in a subprocess on the test database, and Chromium.
 
 Browser tests are marked ``browser``; without Chromium they are skipped with a
-message saying how to get it.
+message saying how to get it. Also: samples written through the real writer
+(``write_samples``) and a second server (``db02``) for the read-side tests.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection, connections
+
+from monitoring import storage
+from monitoring.storage import Batch
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -129,3 +134,23 @@ def page(browser):
     context.close()
     # ORM calls made while Playwright's loop ran may have opened a connection of their own
     connections.close_all()
+
+
+@pytest.fixture
+def write_samples():
+    """write_samples(server, [(metric_type, name, labels, ts, value), ...]) through storage.write."""
+
+    def write(server, samples: list[tuple[str, str, dict, datetime, float]]):
+        batch = Batch()
+        for metric_type, name, labels, ts, value in samples:
+            batch.add_sample(server.id, metric_type, name, labels, ts, value)
+        return storage.write(batch)
+
+    return write
+
+
+@pytest.fixture
+def db02(db):
+    from servers.models import Server
+
+    return Server.objects.create(hostname="db-02", environment="production", labels={"role": "db"})

@@ -151,7 +151,7 @@ const Console = (() => {
         width: plotEl.clientWidth || 400, height: 170,
         cursor: { drag: { x: true, y: false } },
         legend: { show: chart.lines.length > 1 },
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, y: isNaN(threshold) ? {} : { range: (u, lo, hi) => [Math.min(lo ?? threshold, threshold) * 0.95, Math.max(hi ?? threshold, threshold) * 1.05] } },
         axes: [axis(), { ...axis(), size: 46 }],
         series: [{}].concat(chart.lines.map((l, i) => ({
           label: l.label, stroke: css(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true, points: { show: false },

@@ -1,0 +1,198 @@
+"""Roll-ups of samples: 1-minute and 1-hour buckets per series (min, max, sum, count, last).
+
+How they stay current, at a cost proportional to new data:
+
+1. The writer, in the same transaction as the samples, appends the minute
+   buckets the batch touched to ``monitoring_rollupdirty`` (``mark_dirty``).
+   Samples that arrive more than ROLLUP_LATE_SECONDS late are stored but do
+   not mark buckets dirty: those buckets are final (a replay or a wrong clock
+   cannot make upkeep recompute months of history; ``rebuild`` can).
+2. Upkeep (``refresh``) claims the queued buckets, recomputes each minute from
+   the raw samples and upserts it, then recomputes the hours those minutes
+   belong to from the minute roll-ups.
+
+Recomputing from raw (never adding deltas) makes it idempotent: running twice
+gives the same rows, and a bucket queued twice is computed once per pass.
+A transaction-level advisory lock keeps two upkeeps from interleaving (one
+skips, the queue keeps its work for the next run). The queue has no unique
+key, so concurrent writers never wait on each other; a bucket queued by a
+writer still in flight is invisible to the claim and is handled next time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from monitoring import partitions
+
+MINUTE_TABLE = "monitoring_rollup1m"
+HOUR_TABLE = "monitoring_rollup1h"
+DIRTY_TABLE = "monitoring_rollupdirty"
+# pg_advisory lock key of the refresh ("rollup" in ASCII)
+LOCK_KEY = 0x726F6C6C7570
+
+_UPSERT = """
+ON CONFLICT (series_id, bucket) DO UPDATE SET
+    min = EXCLUDED.min, max = EXCLUDED.max, sum = EXCLUDED.sum, count = EXCLUDED.count,
+    last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
+"""
+
+# the same tie-break everywhere: the latest sample, and of two at the same instant the larger value
+_MINUTES_FROM_RAW = f"""
+INSERT INTO {MINUTE_TABLE} (series_id, bucket, min, max, sum, count, last, last_ts)
+SELECT t.series_id, t.bucket, a.min, a.max, a.sum, a.count, a.last, a.last_ts
+FROM rollup_touched t CROSS JOIN LATERAL (
+    SELECT min(s.value) AS min, max(s.value) AS max, sum(s.value) AS sum, count(*) AS count,
+           (array_agg(s.value ORDER BY s.ts DESC, s.value DESC))[1] AS last, max(s.ts) AS last_ts
+    FROM monitoring_sample s
+    WHERE s.series_id = t.series_id AND s.ts >= t.bucket AND s.ts < t.bucket + interval '1 minute'
+) a
+WHERE a.count > 0
+{_UPSERT}
+"""
+
+_HOURS_FROM_MINUTES = f"""
+INSERT INTO {HOUR_TABLE} (series_id, bucket, min, max, sum, count, last, last_ts)
+SELECT h.series_id, h.bucket, a.min, a.max, a.sum, a.count, a.last, a.last_ts
+FROM (SELECT DISTINCT series_id, date_trunc('hour', bucket, 'UTC') AS bucket FROM rollup_touched) h
+CROSS JOIN LATERAL (
+    SELECT min(m.min) AS min, max(m.max) AS max, sum(m.sum) AS sum, sum(m.count)::bigint AS count,
+           (array_agg(m.last ORDER BY m.last_ts DESC, m.last DESC))[1] AS last, max(m.last_ts) AS last_ts
+    FROM {MINUTE_TABLE} m
+    WHERE m.series_id = h.series_id AND m.bucket >= h.bucket AND m.bucket < h.bucket + interval '1 hour'
+) a
+WHERE a.count > 0
+{_UPSERT}
+"""
+
+
+@dataclass
+class RefreshResult:
+    minutes: int = 0
+    hours: int = 0
+    passes: int = 0
+    busy: bool = False  # another refresh held the lock: nothing done, nothing lost
+    pending: bool = False  # the queue was not emptied within this run's passes
+
+    def as_dict(self) -> dict:
+        return {
+            "minutes": self.minutes,
+            "hours": self.hours,
+            "passes": self.passes,
+            "busy": self.busy,
+            "pending": self.pending,
+        }
+
+
+def mark_dirty(cursor, rows: Iterable[tuple[int, datetime, float]]) -> int:
+    """Queue the minute buckets of (series_id, ts, value) rows; called by the writer in its transaction."""
+    horizon = time.time() - settings.ROLLUP_LATE_SECONDS
+    minutes = set()
+    for series_id, ts, _ in rows:
+        seconds = ts.timestamp()
+        if seconds >= horizon:
+            minutes.add((series_id, int(seconds // 60)))
+    if not minutes:
+        return 0
+    with cursor.copy(f"COPY {DIRTY_TABLE} (series_id, bucket) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["int8", "timestamptz"])
+        for series_id, minute in minutes:
+            copy.write_row((series_id, datetime.fromtimestamp(minute * 60, UTC)))
+    return len(minutes)
+
+
+def refresh(*, chunk: int = 100_000, max_passes: int = 20) -> RefreshResult:
+    """Recompute the queued minute buckets from raw samples, then their hours; see the module doc."""
+    result = RefreshResult()
+    while result.passes < max_passes:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                result.busy = True
+                return result
+            # (IF NOT EXISTS and TRUNCATE: inside an outer transaction there was no commit to drop it)
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS rollup_touched (series_id bigint, bucket timestamptz) ON COMMIT DROP"
+            )
+            cursor.execute("TRUNCATE rollup_touched")
+            cursor.execute(
+                f"""
+                WITH claimed AS (
+                    DELETE FROM {DIRTY_TABLE}
+                    WHERE ctid = ANY(ARRAY(SELECT ctid FROM {DIRTY_TABLE} LIMIT %s))
+                    RETURNING series_id, bucket
+                )
+                INSERT INTO rollup_touched SELECT DISTINCT series_id, bucket FROM claimed
+                """,
+                [chunk],
+            )
+            claimed = cursor.rowcount
+            if claimed == 0:
+                return result
+            result.passes += 1
+            cursor.execute("ANALYZE rollup_touched")
+            cursor.execute("SELECT DISTINCT (bucket AT TIME ZONE 'UTC')::date FROM rollup_touched")
+            _ensure_partitions(cursor, [row[0] for row in cursor.fetchall()])
+            cursor.execute(_MINUTES_FROM_RAW)
+            result.minutes += cursor.rowcount
+            cursor.execute(_HOURS_FROM_MINUTES)
+            result.hours += cursor.rowcount
+    result.pending = True
+    return result
+
+
+def rebuild(start: datetime, end: datetime) -> RefreshResult:
+    """Recompute every roll-up bucket of [start, end) from raw samples, a day at a time (backfills, benchmark)."""
+    result = RefreshResult()
+    start = start.astimezone(UTC).replace(second=0, microsecond=0, minute=0)
+    day = start
+    while day < end:
+        upto = min(day + timedelta(days=1), end)
+        with transaction.atomic(), connection.cursor() as cursor:
+            _ensure_partitions(cursor, [day.date(), (upto - timedelta(microseconds=1)).date()])
+            cursor.execute(
+                f"""
+                INSERT INTO {MINUTE_TABLE} (series_id, bucket, min, max, sum, count, last, last_ts)
+                SELECT series_id, date_bin('1 minute', ts, timestamptz '1970-01-01 00:00:00+00'),
+                       min(value), max(value), sum(value), count(*),
+                       (array_agg(value ORDER BY ts DESC, value DESC))[1], max(ts)
+                FROM monitoring_sample WHERE ts >= %s AND ts < %s
+                GROUP BY 1, 2
+                {_UPSERT}
+                """,
+                [day, upto],
+            )
+            result.minutes += cursor.rowcount
+            cursor.execute(
+                f"""
+                INSERT INTO {HOUR_TABLE} (series_id, bucket, min, max, sum, count, last, last_ts)
+                SELECT series_id, date_trunc('hour', bucket, 'UTC'), min(min), max(max), sum(sum), sum(count)::bigint,
+                       (array_agg(last ORDER BY last_ts DESC, last DESC))[1], max(last_ts)
+                FROM {MINUTE_TABLE} WHERE bucket >= date_trunc('hour', %s::timestamptz, 'UTC') AND bucket < %s
+                GROUP BY 1, 2
+                {_UPSERT}
+                """,
+                [day, _ceil_hour(upto)],
+            )
+            result.hours += cursor.rowcount
+        result.passes += 1
+        day = upto
+    return result
+
+
+def _ceil_hour(ts: datetime) -> datetime:
+    floor = ts.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == ts else floor + timedelta(hours=1)
+
+
+def _ensure_partitions(cursor, days: list[date]) -> None:
+    for table in partitions.ROLLUP_TABLES:
+        # upkeep runs rarely: check the catalog rather than trust this process's memory
+        partitions.forget(table)
+        partitions.ensure(cursor, table, days)

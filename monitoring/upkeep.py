@@ -1,0 +1,110 @@
+"""Storage upkeep (every UPKEEP_INTERVAL_SECONDS) and retention (hourly).
+
+Upkeep: day partitions PARTITION_PREMAKE_DAYS ahead for samples, log entries
+and events (and the month partitions of the roll-ups), ingest receipts older
+than INGEST_IDEMPOTENCY_SECONDS pruned, roll-ups refreshed.
+Retention: whole partitions dropped once past RAW_RETENTION_DAYS (samples, log
+entries, events) or ROLLUP_RETENTION_DAYS (roll-ups); never a row-by-row DELETE.
+Both are safe to run twice or at once (advisory locks, IF NOT EXISTS, upserts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from monitoring import partitions, rollups
+
+RECEIPT_CHUNK = 10_000
+
+
+@dataclass
+class UpkeepReport:
+    dry_run: bool = False
+    created: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    receipts_pruned: int = 0
+    rollups: rollups.RefreshResult | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "created": self.created,
+            "dropped": self.dropped,
+            "receipts_pruned": self.receipts_pruned,
+            "rollups": self.rollups.as_dict() if self.rollups else None,
+        }
+
+    def lines(self) -> list[str]:
+        verb = "would " if self.dry_run else ""
+        out = [f"{verb}create partition {name}" for name in self.created]
+        out += [f"{verb}drop partition {name}" for name in self.dropped]
+        if self.receipts_pruned:
+            out.append(f"{verb}prune {self.receipts_pruned} ingest receipts")
+        if self.rollups is not None:
+            r = self.rollups
+            if r.busy:
+                out.append("roll-ups: another upkeep is refreshing them, skipped")
+            else:
+                out.append(f"roll-ups: {r.minutes} minute and {r.hours} hour buckets recomputed")
+        return out or ["nothing to do"]
+
+
+def upkeep(*, now: datetime | None = None, dry_run: bool = False) -> UpkeepReport:
+    now = now or datetime.now(UTC)
+    report = UpkeepReport(dry_run=dry_run)
+    report.created = create_ahead(now, dry_run=dry_run)
+    report.receipts_pruned = prune_receipts(now - timedelta(seconds=settings.INGEST_IDEMPOTENCY_SECONDS), dry_run)
+    if not dry_run:
+        report.rollups = rollups.refresh()
+    return report
+
+
+def retention(*, now: datetime | None = None, dry_run: bool = False) -> UpkeepReport:
+    now = now or datetime.now(UTC)
+    report = UpkeepReport(dry_run=dry_run)
+    raw_cutoff = now - timedelta(days=settings.RAW_RETENTION_DAYS)
+    rollup_cutoff = now - timedelta(days=settings.ROLLUP_RETENTION_DAYS)
+    with connection.cursor() as cursor:
+        for table in partitions.PARTITIONED_TABLES:
+            report.dropped += partitions.drop_before(cursor, table, raw_cutoff, dry_run=dry_run)
+        for table in partitions.ROLLUP_TABLES:
+            report.dropped += partitions.drop_before(cursor, table, rollup_cutoff, dry_run=dry_run)
+    return report
+
+
+def create_ahead(now: datetime, *, dry_run: bool = False) -> list[str]:
+    """Partitions for today and PARTITION_PREMAKE_DAYS ahead, in every partitioned table."""
+    today = partitions.day_of(now)
+    days = [today + timedelta(days=i) for i in range(settings.PARTITION_PREMAKE_DAYS + 1)]
+    created = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in partitions.PARTITIONED_TABLES + partitions.ROLLUP_TABLES:
+            # another process may have dropped one: check the catalog, not this process's memory
+            partitions.forget(table)
+            created += partitions.ensure(cursor, table, days, dry_run=dry_run)
+    return created
+
+
+def prune_receipts(cutoff: datetime, dry_run: bool = False) -> int:
+    """Forget ingest receipts older than the cutoff, in small batches so writers never wait long."""
+    with connection.cursor() as cursor:
+        if dry_run:
+            cursor.execute("SELECT count(*) FROM monitoring_ingestreceipt WHERE created_at < %s", [cutoff])
+            return cursor.fetchone()[0]
+        pruned = 0
+        while True:
+            cursor.execute(
+                """
+                DELETE FROM monitoring_ingestreceipt WHERE key IN (
+                    SELECT key FROM monitoring_ingestreceipt WHERE created_at < %s LIMIT %s
+                )
+                """,
+                [cutoff, RECEIPT_CHUNK],
+            )
+            pruned += cursor.rowcount
+            if cursor.rowcount < RECEIPT_CHUNK:
+                return pruned
