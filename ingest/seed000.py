@@ -92,7 +92,7 @@ def _local_alerts(items: list, server_id: str, ts) -> list[EventRecord]:
     for i, item in enumerate(items):
         name = text(item, f"local_alerts[{i}]", limit=1024)
         events.append(
-            EventRecord(ts, server_id, "agent", "local_alert", data={"alert": name}, status=EventStatus.WARNING)
+            EventRecord(ts, server_id, "agent", "local_alert", data={"alert": name}, status=EventStatus.WARNING.value)
         )
     return events
 
@@ -107,6 +107,6 @@ def _logs(items: list, server_id: str, ts, clock: Clock) -> list[LogRecord]:
         level = LogLevel.normalize(entry.get("level")) if type(entry.get("level")) is str else None
         extra = {k: v for k, v in entry.items() if k not in ("message", "container", "timestamp", "level")}
         records.append(
-            LogRecord(at, server_id, container or "agent", level or LogLevel.INFO, message, extra, source="seed000")
+            LogRecord(at, server_id, container or "agent", level or LogLevel.INFO.value, message, extra, source="seed000")
         )
     return records
