@@ -106,7 +106,6 @@ def _logs(items: list, server_id: str, ts, clock: Clock) -> list[LogRecord]:
         at = clock.at(entry.get("timestamp"), f"logs[{i}].timestamp", default=ts)
         level = LogLevel.normalize(entry.get("level")) if type(entry.get("level")) is str else None
         extra = {k: v for k, v in entry.items() if k not in ("message", "container", "timestamp", "level")}
-        records.append(
-            LogRecord(at, server_id, container or "agent", level or LogLevel.INFO.value, message, extra, source="seed000")
-        )
+        level = level or LogLevel.INFO.value
+        records.append(LogRecord(at, server_id, container or "agent", level, message, extra, source="seed000"))
     return records
