@@ -155,27 +155,30 @@ def _log_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
     else:
         value, value_params = "count(*)::float8", []
         where, where_params = " AND l.message ~* %s", [rule.pattern]
+    # one service: the (service, ts) index answers; written out rather than "(%s = '' OR …)", which it cannot use
+    service, service_params = (" AND l.service = %s", [rule.service]) if rule.service else ("", [])
     sql = f"""
         SELECT l.server_id, jsonb_build_object('service', l.service), {value}
         FROM monitoring_logentry l
         LEFT JOIN servers_server v ON v.id = l.server_id
-        WHERE l.ts > %s AND l.ts <= %s AND (%s = '' OR l.service = %s){where}{scope}
+        WHERE l.ts > %s AND l.ts <= %s{service}{where}{scope}
         GROUP BY l.server_id, l.service"""
     window = now - timedelta(seconds=rule.window_seconds)
-    return sql, [*value_params, window, now, rule.service, rule.service, *where_params, *scope_params]
+    return sql, [*value_params, window, now, *service_params, *where_params, *scope_params]
 
 
 def _event_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
     scope, scope_params = _scope(rule, "e.server_id", nullable=True)
+    source, source_params = (" AND e.source = %s", [rule.service]) if rule.service else ("", [])
     sql = f"""
         SELECT e.server_id, jsonb_build_object('source', e.source), count(*)::float8
         FROM monitoring_event e
         LEFT JOIN servers_server v ON v.id = e.server_id
-        WHERE e.ts > %s AND e.ts <= %s AND e.status = %s AND (%s = '' OR e.source = %s){scope}
+        WHERE e.ts > %s AND e.ts <= %s AND e.status = %s{source}{scope}
         GROUP BY e.server_id, e.source"""
     window = now - timedelta(seconds=rule.window_seconds)
     status = rule.event_status or "CRITICAL"
-    return sql, [window, now, status, rule.service, rule.service, *scope_params]
+    return sql, [window, now, status, *source_params, *scope_params]
 
 
 QUERIES = {

@@ -53,6 +53,7 @@ from monitoring.storage import Batch, EventRecord, LogRecord, write  # noqa: E40
 from servers.models import Server  # noqa: E402
 
 PREFIX = "bench-alerts-"
+HOT_EVERY = 20  # one server in HOT_EVERY runs hot (--hot-every; 0: none)
 METRICS = [("system", "cpu_usage"), ("system", "memory_usage"), ("system", "disk_usage"), ("system", "load1")]
 
 
@@ -89,7 +90,7 @@ def feed(servers: list[Server], now: datetime, steps: int = 1) -> None:
     rng = random.Random(now.timestamp())
     for i, server in enumerate(servers):
         batch = Batch()
-        hot, quiet = i % 20 == 0, i % 50 == 1
+        hot, quiet = HOT_EVERY > 0 and i % HOT_EVERY == 0, i % 50 == 1
         for step in range(steps):
             ts = now - timedelta(seconds=10 * step)
             if quiet and ts > now - timedelta(minutes=5) and steps > 1:
@@ -272,7 +273,10 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between rounds (beat: 10)")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the bench data afterwards")
+    parser.add_argument("--hot-every", type=int, default=20, help="one server in N runs hot; 0: none")
     args = parser.parse_args()
+    global HOT_EVERY
+    HOT_EVERY = args.hot_every
 
     call_command("migrate", verbosity=0)
     clean()

@@ -280,6 +280,9 @@ PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
 RECEIVER_RATE_LIMIT_PER_MINUTE = env_int("RECEIVER_RATE_LIMIT_PER_MINUTE", 60_000)
 # A compressed body (snappy, gzip) may expand to at most this many bytes (else 413).
 RECEIVER_MAX_DECOMPRESSED_BYTES = env_int("RECEIVER_MAX_DECOMPRESSED_BYTES", 64 * 1024 * 1024)
+# Publish what the receivers store to the live views. A Prometheus request spans many servers,
+# and its live frames cost the console more CPU than storing it: fleets at high rates may turn this off.
+RECEIVER_LIVE = env_bool("RECEIVER_LIVE", True)
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

@@ -115,6 +115,7 @@ def ingest_endpoint(
     refuse: Refuse | None = None,
     rate_limit_setting: str = "AGENT_RATE_LIMIT_PER_MINUTE",
     throttle_status: int = 429,
+    live_setting: str | None = None,
 ):
     """Wrap a wire-format adapter into a view with the shared rules of ingest.
 
@@ -123,6 +124,8 @@ def ingest_endpoint(
     error responses. The per-agent request limit is read from the setting named by
     ``rate_limit_setting``; over it, the answer is ``throttle_status`` with
     Retry-After (receivers answer 503, the one code all their clients retry).
+    With ``live_setting``, stored batches are published live only while that
+    setting is true.
     """
 
     def fail(request, code: int, detail: str, errors: list | None = None, headers: dict | None = None):
@@ -180,7 +183,7 @@ def ingest_endpoint(
             log.warning("ingest write refused: %s", exc)
             return fail(request, 400, f"invalid payload: {str(exc).splitlines()[0]}")
         request.ingest_stats = result.as_dict()
-        if not result.duplicate:
+        if not result.duplicate and (live_setting is None or getattr(settings, live_setting)):
             live.publish_write(batch, result)
         body_out = respond(batch, result) if respond else {"status": "accepted", **result.as_dict()}
         if isinstance(body_out, HttpResponse):

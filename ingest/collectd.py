@@ -145,4 +145,5 @@ receive = ingest_endpoint(
     status=200,
     rate_limit_setting="RECEIVER_RATE_LIMIT_PER_MINUTE",
     throttle_status=503,
+    live_setting="RECEIVER_LIVE",
 )

@@ -473,6 +473,7 @@ _options = {
     "status": 200,
     "rate_limit_setting": "RECEIVER_RATE_LIMIT_PER_MINUTE",
     "throttle_status": 503,
+    "live_setting": "RECEIVER_LIVE",
 }
 receive_metrics = ingest_endpoint(adapt_metrics, respond=respond_metrics, **_options)
 receive_logs = ingest_endpoint(adapt_logs, respond=respond_logs, **_options)

@@ -101,6 +101,33 @@ def host_of(value: str) -> str:
     return value
 
 
+class SeriesNames:
+    """label pairs -> (name, canonical label bytes, labels), shared by the requests of a process.
+
+    Prometheus sends the same series every scrape; remembering how a label set
+    reads saves a dict and a JSON encoding per series on the hot path.
+    """
+
+    LIMIT = 200_000
+
+    def __init__(self):
+        self._known: dict[tuple, tuple[str | None, bytes, dict]] = {}
+
+    def get(self, pairs: tuple) -> tuple[str | None, bytes, dict]:
+        found = self._known.get(pairs)
+        if found is None:
+            labels = dict(pairs)
+            name = labels.pop("__name__", None)
+            found = (name, labels_key(labels), labels)
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            self._known[pairs] = found
+        return found
+
+
+series_names = SeriesNames()
+
+
 class WriteRequestReader:
     """Turns one WriteRequest into a Batch for one agent."""
 
@@ -119,9 +146,9 @@ class WriteRequestReader:
         seen = batch.seen
         stamps = self.stamps
         latest_ms = self.latest_ms
+        names = series_names.get
         for i, series in enumerate(write.timeseries):
-            labels = {label.name: label.value for label in series.labels}
-            name = labels.pop("__name__", None)
+            name, key_labels, labels = names(tuple([(label.name, label.value) for label in series.labels]))
             if not name:
                 raise BadInput(f"timeseries[{i}].labels", "no __name__ label")
             if len(name) > 255:
@@ -131,7 +158,7 @@ class WriteRequestReader:
             if server_id is None:
                 self.skipped += len(series.samples)
                 continue
-            key = (server_id, METRIC_TYPE, name, labels_key(labels))
+            key = (server_id, METRIC_TYPE, name, key_labels)
             last = None
             for sample in series.samples:
                 value = sample.value
@@ -185,4 +212,5 @@ receive = ingest_endpoint(
     respond=respond,
     rate_limit_setting="RECEIVER_RATE_LIMIT_PER_MINUTE",
     throttle_status=503,
+    live_setting="RECEIVER_LIVE",
 )

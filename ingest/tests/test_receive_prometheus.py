@@ -242,3 +242,36 @@ def test_a_database_that_is_unreachable_is_a_503_with_retry_after(client, fleet_
     assert push(client, fleet_token, body).status_code == 204  # the retry lands
     # (samples live in unmanaged partitions that transactional tests do not flush: count this server's)
     assert Sample.objects.filter(series__server__hostname="web-02").count() == 2
+
+
+@pytest.mark.parametrize("live_on", [True, False])
+def test_live_views_see_remote_writes_unless_turned_off(client, fleet_token, settings, live_on):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from monitoring import live
+
+    settings.RECEIVER_LIVE = live_on
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("metrics", channel)
+    try:
+        body = body_of(write_request([({"__name__": "up", "instance": "web-02:9100"}, [(1, now_ms())])]))
+        assert push(client, fleet_token, body).status_code == 204
+        assert live.publisher.drain()
+
+        async def receive():
+            try:
+                return await asyncio.wait_for(layer.receive(channel), 1)
+            except TimeoutError:
+                return None
+
+        message = async_to_sync(receive)()
+    finally:
+        async_to_sync(layer.group_discard)("metrics", channel)
+    if live_on:
+        assert message is not None and message["kind"] == "metrics"
+    else:
+        assert message is None
