@@ -49,6 +49,7 @@ class AnalysisAdmin(admin.ModelAdmin):
         "requested_by",
         "lookback_minutes",
         "focus_areas",
+        "services",
         ("window_start", "window_end"),
         "result_pretty",
         ("is_fallback", "fallback_reason"),
@@ -88,6 +89,7 @@ class AnalysisAdmin(admin.ModelAdmin):
                 requested_by=request.user,
                 lookback_minutes=old.lookback_minutes,
                 focus_areas=old.focus_areas,
+                services=old.services,
             )
             _start(analysis)
         self.message_user(request, "Analyses queued; they appear here when done.", messages.SUCCESS)
