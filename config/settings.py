@@ -315,6 +315,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.retention",
         "schedule": timedelta(hours=1),
     },
+    "ingest-forget-receipts": {
+        "task": "ingest.tasks.forget_receipts",
+        "schedule": timedelta(minutes=10),
+    },
     "analysis-prune": {
         "task": "alerts.analysis.prune",
         "schedule": timedelta(hours=1),

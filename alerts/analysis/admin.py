@@ -38,7 +38,8 @@ class AnalysisAdmin(admin.ModelAdmin):
         "latency_ms",
     )
     list_filter = ("status", "trigger", "is_fallback")
-    list_select_related = ("alert",)
+    list_select_related = ("alert__rule", "alert__server")
+    show_full_result_count = False
     date_hierarchy = "created_at"
     actions = ["run_again"]
     fields = (
