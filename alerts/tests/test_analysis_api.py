@@ -25,6 +25,14 @@ def groq_server(settings):
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle(bob):
+    """Test databases reuse ids: forget what an earlier run's bob asked for."""
+    from django.core.cache import cache
+
+    cache.delete(f"throttle_analysis_{bob.pk}")
+
+
 @pytest.fixture
 def no_key(settings):
     settings.GROQ_API_KEY = ""
@@ -139,6 +147,19 @@ def test_seed004_insights_are_served_and_reused_for_a_minute(celery_worker_live,
     assert len(groq_server.requests) == 1
 
 
+def test_seed004_insights_for_one_service_read_only_its_logs(celery_worker_live, api, incident, no_key):
+    body = api.get("/api/analytics/insights?lookback_minutes=30&service=payments").json()
+    assert body["service"] == "payments" and body["is_fallback"] is True
+    evidence = api.get(f"/api/v1/analyses/{body['analysis_id']}").json()["evidence"]
+    assert evidence["scope"]["services"] == ["payments"]
+    assert evidence["log_counts"] == {} and evidence["log_templates"] == []
+    web_app = api.get("/api/analytics/insights?lookback_minutes=30&service=web-app").json()
+    assert web_app["analysis_id"] != body["analysis_id"]
+    evidence = api.get(f"/api/v1/analyses/{web_app['analysis_id']}").json()["evidence"]
+    # (transactional tests leave earlier tests' log lines behind: partitioned tables are not flushed)
+    assert set(evidence["log_counts"]) == {"ERROR", "INFO"} and evidence["log_counts"]["ERROR"] >= 42
+
+
 def test_insights_refuse_a_bad_lookback(api, db):
     response = api.get("/api/analytics/insights?lookback_minutes=-5")
     assert response.status_code == 400 and "lookback_minutes" in response.json()
@@ -177,3 +198,16 @@ def test_analysing_an_unknown_alert_is_404(api, db):
     assert api.post("/api/v1/alerts/999999/analyze").status_code == 404
     assert api.get("/api/v1/analyses/999999").status_code == 404
     assert api.get("/api/v1/analyses?alert=abc").status_code == 400
+
+
+def test_a_person_asking_too_often_is_told_to_wait(api, db, settings):
+    settings.ANALYSIS_REQUESTS_PER_MINUTE = 2
+    codes = [
+        api.post(
+            "/api/v1/monitoring/analysis/llm?lookback_minutes=abc", {"lookback_minutes": 0}, format="json"
+        ).status_code
+        for _ in range(3)
+    ]
+    assert codes == [400, 400, 429]
+    response = api.post("/api/v1/alerts/1/analyze")
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
