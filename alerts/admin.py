@@ -70,6 +70,7 @@ class AlertAdmin(admin.ModelAdmin):
     list_filter = ["state", "severity", "flapping", "rule"]
     search_fields = ["summary", "fingerprint", "server__hostname"]
     list_select_related = ["rule", "server", "acknowledged_by"]
+    show_full_result_count = False  # lists stay fast on big tables: no COUNT(*) of everything
     readonly_fields = [f.name for f in Alert._meta.fields]
     inlines = [TransitionInline, DeliveryInline]
     actions = ["acknowledge"]
@@ -127,7 +128,8 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "channel", "kind", "attempt", "status", "response_code", "latency_ms", "alert"]
     list_filter = ["status", "kind", "channel"]
-    list_select_related = ["channel", "alert"]
+    list_select_related = ["channel", "alert__rule", "alert__server"]
+    show_full_result_count = False
     readonly_fields = [f.name for f in Delivery._meta.fields]
 
     def has_add_permission(self, request) -> bool:
@@ -140,6 +142,7 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["level", "read"]
     search_fields = ["title", "message"]
     raw_id_fields = ["alert"]
+    show_full_result_count = False
 
 
 from alerts.analysis import admin as analysis_admin  # noqa: E402,F401  (issue 7: analyses, "Analyze with the LLM")

@@ -25,6 +25,7 @@ class Analysis(models.Model):
     )
     lookback_minutes = models.PositiveIntegerField(null=True, blank=True)
     focus_areas = models.JSONField(default=list, blank=True)
+    services = models.JSONField(default=list, blank=True, help_text="only these log services (seed 004's service)")
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
 
@@ -99,6 +100,7 @@ class Analysis(models.Model):
             "alert_id": self.alert_id,
             "lookback_minutes": self.lookback_minutes,
             "focus_areas": self.focus_areas,
+            "services": self.services,
             "window_start": _iso(self.window_start),
             "window_end": _iso(self.window_end),
             "result": self.result or None,

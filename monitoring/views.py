@@ -22,7 +22,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import charts
 from monitoring.choices import EventStatus, LogLevel
+from monitoring.log_analytics import error_patterns
+from monitoring.log_search import LogFilter
 from monitoring.models import Event, LogEntry, Series, Snapshot
+from monitoring.service_health import services_health
 from servers.choices import ServerKind, ServerStatus
 from servers.models import Server, status_for
 
@@ -323,21 +326,13 @@ def _service_names() -> list[str]:
 
 
 def _error_patterns(since: datetime, service: str = "") -> list[dict]:
-    """Error messages grouped by their leading text, most frequent first."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT left(message, 90) AS template, count(*), min(ts), max(ts), min(service)
-            FROM monitoring_logentry WHERE ts >= %s AND level IN ('ERROR', 'CRITICAL')
-              AND (%s = '' OR service = %s)
-            GROUP BY 1 ORDER BY 2 DESC LIMIT 10
-            """,
-            [since, service, service],
-        )
-        return [
-            {"template": t, "count": n, "first_seen": first, "last_seen": last, "service": svc}
-            for t, n, first, last, svc in cursor.fetchall()
-        ]
+    """Error lines grouped into templates by the log template miner (drain3), most frequent first."""
+    where = LogFilter(services=[service] if service else [], levels=["ERROR", "CRITICAL"], start=since)
+    patterns = error_patterns(where, limit=10)["patterns"]
+    for pattern in patterns:
+        pattern["last_seen"] = datetime.fromisoformat(pattern["last_seen"].replace("Z", "+00:00"))
+        pattern["service"] = ", ".join(pattern["services"])
+    return patterns
 
 
 @login_required
@@ -345,28 +340,22 @@ def _error_patterns(since: datetime, service: str = "") -> list[dict]:
 def services(request: HttpRequest) -> HttpResponse:
     """Each service: error rate over the window, volume, silence, latest critical lines."""
     window = settings.LOG_ERROR_RATE_WINDOW_SECONDS
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT service, count(*) FILTER (WHERE ts >= %s),
-                   count(*) FILTER (WHERE ts >= %s AND level IN ('ERROR', 'CRITICAL')),
-                   max(ts)
-            FROM monitoring_logentry WHERE ts >= %s GROUP BY service
-            """,
-            [now - timedelta(seconds=window), now - timedelta(seconds=window), now - timedelta(days=1)],
-        )
-        stats = {svc: (total, errors, last) for svc, total, errors, last in cursor.fetchall()}
-    names = set(_service_names()) | set(stats)
-    rows = []
-    for name in sorted(names):
-        total, errors, last = stats.get(name, (0, 0, None))
-        rate = errors / total if total else 0.0
-        silent = last is None or (now - last).total_seconds() > settings.SERVICE_SILENT_SECONDS
-        state = "silent" if silent else "unhealthy" if rate > settings.LOG_ERROR_RATE_THRESHOLD else "healthy"
-        rows.append({"name": name, "total": total, "errors": errors, "rate": rate, "last": last, "state": state})
+    rows = [
+        {
+            "name": h.name,
+            "total": h.logs_in_window,
+            "errors": h.errors_in_window,
+            "rate": h.error_rate,
+            "last": h.last_log_at,
+            "state": h.status,
+            "reasons": h.reasons,
+        }
+        for h in services_health()
+    ]
     critical = list(
-        LogEntry.objects.filter(ts__gte=now - timedelta(hours=1), level=LogLevel.CRITICAL).order_by("-ts")[:10]
+        LogEntry.objects.filter(ts__gte=timezone.now() - timedelta(hours=1), level=LogLevel.CRITICAL).order_by("-ts")[
+            :10
+        ]
     )
     return render(
         request,

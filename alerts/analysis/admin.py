@@ -38,7 +38,8 @@ class AnalysisAdmin(admin.ModelAdmin):
         "latency_ms",
     )
     list_filter = ("status", "trigger", "is_fallback")
-    list_select_related = ("alert",)
+    list_select_related = ("alert__rule", "alert__server")
+    show_full_result_count = False
     date_hierarchy = "created_at"
     actions = ["run_again"]
     fields = (
@@ -48,6 +49,7 @@ class AnalysisAdmin(admin.ModelAdmin):
         "requested_by",
         "lookback_minutes",
         "focus_areas",
+        "services",
         ("window_start", "window_end"),
         "result_pretty",
         ("is_fallback", "fallback_reason"),
@@ -87,6 +89,7 @@ class AnalysisAdmin(admin.ModelAdmin):
                 requested_by=request.user,
                 lookback_minutes=old.lookback_minutes,
                 focus_areas=old.focus_areas,
+                services=old.services,
             )
             _start(analysis)
         self.message_user(request, "Analyses queued; they appear here when done.", messages.SUCCESS)

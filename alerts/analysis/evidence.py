@@ -64,6 +64,7 @@ class Window:
     server_ids: list[str] | None = None
     series_ids: list[int] = field(default_factory=list)
     focus_areas: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # log services; empty: all
 
     @classmethod
     def lookback(cls, minutes: int, *, end: datetime, **kwargs) -> Window:
@@ -89,7 +90,11 @@ def build(window: Window, *, head: dict | None = None, budget: int | None = None
             "minutes": round((window.end - window.start).total_seconds() / 60, 1),
             "baseline_start": _iso(window.baseline_start),
         },
-        "scope": {"servers": _hostnames(window.server_ids), "focus_areas": list(window.focus_areas)},
+        "scope": {
+            "servers": _hostnames(window.server_ids),
+            "services": list(window.services) or "all",
+            "focus_areas": list(window.focus_areas),
+        },
     }
     pack.update(head or {})
     pack["series"] = series_summaries(window)
@@ -214,6 +219,8 @@ def log_summary(window: Window) -> dict:
     logs = LogEntry.objects.filter(ts__gte=window.start, ts__lt=window.end)
     if window.server_ids:
         logs = logs.filter(server_id__in=window.server_ids)
+    if window.services:
+        logs = logs.filter(service__in=window.services)
     counts = {row["level"]: row["n"] for row in logs.values("level").annotate(n=Count("id")).order_by("level")}
     problems = list(
         logs.filter(level__in=PROBLEM_LEVELS)

@@ -44,7 +44,10 @@ def gather(analysis: Analysis) -> dict:
     if analysis.window_start is None or analysis.window_end is None:
         analysis.set_window()
     window = evidence.Window(
-        start=analysis.window_start, end=analysis.window_end, focus_areas=list(analysis.focus_areas or [])
+        start=analysis.window_start,
+        end=analysis.window_end,
+        focus_areas=list(analysis.focus_areas or []),
+        services=list(analysis.services or []),
     )
     head = None
     if analysis.alert_id:

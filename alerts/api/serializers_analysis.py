@@ -64,6 +64,7 @@ class Insight(serializers.Serializer):
 class Insights(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     lookback_minutes = serializers.IntegerField()
+    service = serializers.CharField(allow_null=True)
     summary = serializers.CharField()
     severity = serializers.CharField()
     insights = Insight(many=True)
@@ -83,6 +84,7 @@ class AnalysisOut(serializers.Serializer):
     alert_id = serializers.IntegerField(allow_null=True)
     lookback_minutes = serializers.IntegerField(allow_null=True)
     focus_areas = serializers.ListField(child=serializers.CharField())
+    services = serializers.ListField(child=serializers.CharField())
     window_start = serializers.DateTimeField(allow_null=True)
     window_end = serializers.DateTimeField(allow_null=True)
     result = Seed003Analysis(allow_null=True, help_text="analysis, severity, key_findings, recommendations, confidence")

@@ -91,12 +91,12 @@ def insights(request: Request) -> Response:
     query = InsightsQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     lookback = query.validated_data["lookback_minutes"]
-    focus = [query.validated_data["service"]] if query.validated_data.get("service") else []
+    services = [query.validated_data["service"]] if query.validated_data.get("service") else []
     recent = (
         Analysis.objects.filter(
             trigger=AnalysisTrigger.INSIGHTS,
             lookback_minutes=lookback,
-            focus_areas=focus,
+            services=services,
             status=AnalysisStatus.DONE,
             created_at__gte=timezone.now() - INSIGHTS_REUSE,
         )
@@ -106,7 +106,7 @@ def insights(request: Request) -> Response:
     if recent is not None:
         return Response(_as_insights(recent))
     analysis = Analysis(
-        trigger=AnalysisTrigger.INSIGHTS, requested_by=request.user, lookback_minutes=lookback, focus_areas=focus
+        trigger=AnalysisTrigger.INSIGHTS, requested_by=request.user, lookback_minutes=lookback, services=services
     )
     return _start_and_wait(request, analysis, _as_insights)
 
@@ -116,6 +116,7 @@ def _as_insights(analysis: Analysis) -> dict:
     return {
         "generated_at": (analysis.finished_at or analysis.created_at).isoformat(),
         "lookback_minutes": analysis.lookback_minutes,
+        "service": (analysis.services or [None])[0],
         "summary": result.get("analysis", ""),
         "severity": result.get("severity", ""),
         "insights": [{"type": "finding", "message": text} for text in result.get("key_findings", [])],

@@ -139,6 +139,19 @@ def test_seed004_insights_are_served_and_reused_for_a_minute(celery_worker_live,
     assert len(groq_server.requests) == 1
 
 
+def test_seed004_insights_for_one_service_read_only_its_logs(celery_worker_live, api, incident, no_key):
+    body = api.get("/api/analytics/insights?lookback_minutes=30&service=payments").json()
+    assert body["service"] == "payments" and body["is_fallback"] is True
+    evidence = api.get(f"/api/v1/analyses/{body['analysis_id']}").json()["evidence"]
+    assert evidence["scope"]["services"] == ["payments"]
+    assert evidence["log_counts"] == {} and evidence["log_templates"] == []
+    web_app = api.get("/api/analytics/insights?lookback_minutes=30&service=web-app").json()
+    assert web_app["analysis_id"] != body["analysis_id"]
+    evidence = api.get(f"/api/v1/analyses/{web_app['analysis_id']}").json()["evidence"]
+    # (transactional tests leave earlier tests' log lines behind: partitioned tables are not flushed)
+    assert set(evidence["log_counts"]) == {"ERROR", "INFO"} and evidence["log_counts"]["ERROR"] >= 42
+
+
 def test_insights_refuse_a_bad_lookback(api, db):
     response = api.get("/api/analytics/insights?lookback_minutes=-5")
     assert response.status_code == 400 and "lookback_minutes" in response.json()

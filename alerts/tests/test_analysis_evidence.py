@@ -52,7 +52,7 @@ def test_the_pack_holds_series_logs_events_docker_and_agent_alerts(incident, now
     [snapshot] = pack["snapshots"]
     assert snapshot["server"] == "web-01" and snapshot["score"] == 0.3
     assert [p["name"] for p in snapshot["top_processes"]] == ["java", "postgres"]
-    assert pack["scope"] == {"servers": ["web-01"], "focus_areas": []}
+    assert pack["scope"] == {"servers": ["web-01"], "services": "all", "focus_areas": []}
     assert "omitted" not in pack
     assert pack["approx_tokens"] <= 6000
 

@@ -254,6 +254,7 @@ def test_live_views_see_remote_writes_unless_turned_off(client, fleet_token, set
     from monitoring import live
 
     settings.RECEIVER_LIVE = live_on
+    live.publisher._down_until = 0.0  # an earlier test's Redis outage must not leave the publisher backing off
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)("metrics", channel)

@@ -146,3 +146,24 @@ def test_other_paths_still_reach_django(fleet_token):
         return start["status"]
 
     assert async_to_sync(scenario)() == 200
+
+
+def test_an_over_long_line_is_reported_and_skipped(fleet_token, service, monkeypatch):
+    from ingest.seed004 import LineStream
+
+    monkeypatch.setattr(LineStream, "MAX_LINE_BYTES", 200)
+
+    async def scenario():
+        communicator = ApplicationCommunicator(application, scope_for(service, fleet_token))
+        await communicator.send_input({"type": "http.request", "body": line("before"), "more_body": True})
+        huge = b'{"level":"INFO","message":"' + b"x" * 150
+        await communicator.send_input({"type": "http.request", "body": huge, "more_body": True})
+        await communicator.send_input({"type": "http.request", "body": b"y" * 150, "more_body": True})
+        await communicator.send_input({"type": "http.request", "body": b'"}\n' + line("after"), "more_body": False})
+        return await response_of(communicator)
+
+    status, summary = async_to_sync(scenario)()
+    assert status == 200
+    assert (summary["lines_received"], summary["logs_stored"], summary["lines_rejected"]) == (3, 2, 1)
+    assert summary["errors"] == [{"field": "line 2", "message": "longer than 200 bytes"}]
+    assert set(LogEntry.objects.filter(service=service).values_list("message", flat=True)) == {"before", "after"}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -113,6 +115,7 @@ def _body(request: Request) -> dict:
     return request.data if isinstance(request.data, dict) else {}
 
 
+@extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
 class EventsView(APIView):
     """POST /api/v1/monitoring/events: submit an event; it is judged and stored with its verdict."""
 
@@ -135,11 +138,24 @@ class EventsView(APIView):
         return Response(body, status=201)
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT})
 class HealthView(APIView):
     def get(self, request: Request) -> Response:
         return Response(events.health())
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter("status", str, many=True),
+        OpenApiParameter("source", str),
+        OpenApiParameter("limit", int),
+        OpenApiParameter("offset", int),
+        OpenApiParameter("start_time", OpenApiTypes.DATETIME),
+        OpenApiParameter("end_time", OpenApiTypes.DATETIME),
+    ],
+    request=OpenApiTypes.OBJECT,
+    responses={200: OpenApiTypes.OBJECT},
+)
 class LogsView(APIView):
     """GET logs (query string; status may repeat) and POST logs/query (JSON body; status a string or list)."""
 
@@ -168,11 +184,15 @@ class LogsView(APIView):
         return Response({"count": len(found), "limit": query.limit, "offset": query.offset, "logs": found})
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT})
 class StatsView(APIView):
     def get(self, request: Request) -> Response:
         return Response(events.stats())
 
 
+@extend_schema(
+    parameters=[OpenApiParameter("lookback_minutes", int)], request=None, responses={200: OpenApiTypes.OBJECT}
+)
 class ReEvaluateView(APIView):
     def post(self, request: Request) -> Response:
         try:
@@ -188,6 +208,9 @@ class ReEvaluateView(APIView):
         return Response(events.re_evaluate(minutes))
 
 
+@extend_schema(
+    parameters=[OpenApiParameter("older_than_hours", int)], request=None, responses={200: OpenApiTypes.OBJECT}
+)
 class CleanupView(APIView):
     permission_classes = [permissions.IsAdminUser]
 

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +25,16 @@ from servers.choices import ServerKind
 from servers.models import Server
 
 MAX_PAGE = 1000
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("service", str, many=True, description="service name; repeat or comma-separate"),
+    OpenApiParameter("server", str, many=True, description="server id or hostname"),
+    OpenApiParameter("level", str, many=True, description="DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="ISO 8601, inclusive"),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601, exclusive"),
+    OpenApiParameter("q", str, description='full-text: words, "phrases", -exclusions, OR'),
+]
+OBJECT = {200: OpenApiTypes.OBJECT}
 
 
 def _many(values, name: str) -> list[str]:
@@ -107,6 +119,9 @@ def _body(request: Request) -> dict:
     return request.data
 
 
+@extend_schema(
+    parameters=[*FILTER_PARAMETERS, OpenApiParameter("limit", int), OpenApiParameter("cursor", str)], responses=OBJECT
+)
 class LogSearchView(APIView):
     """GET /api/v1/logs: service, server, level (repeat or comma-separate), from, to, q, cursor, limit."""
 
@@ -125,6 +140,7 @@ class LogSearchView(APIView):
         return Response({"count": len(results), "next_cursor": following, "results": results})
 
 
+@extend_schema(responses=OBJECT)
 class ServicesView(APIView):
     """GET /api/logs/services: the services (servers of kind service, or named in recent logs) and their health."""
 
@@ -147,6 +163,7 @@ class ServicesView(APIView):
         return Response({"count": len(services), "services": services})
 
 
+@extend_schema(responses=OBJECT)
 class HealthOverviewView(APIView):
     """GET /api/health/: every service's health, a summary and the recent critical errors."""
 
@@ -154,6 +171,7 @@ class HealthOverviewView(APIView):
         return Response(service_health.overview())
 
 
+@extend_schema(responses=OBJECT)
 class ServiceHealthView(APIView):
     """GET /api/health/services/{name}."""
 
@@ -174,6 +192,7 @@ class ServiceHealthView(APIView):
         )
 
 
+@extend_schema(responses=OBJECT)
 class StatusView(APIView):
     """GET /api/status (seed 004): is the console running; open, like /healthz."""
 
@@ -206,6 +225,7 @@ def _bucket(raw, name: str = "bucket") -> int:
     return integer(raw, name, default=300, low=10, high=7 * 86400)
 
 
+@extend_schema(request=OpenApiTypes.OBJECT, responses=OBJECT)
 class AnalyticsQueryView(APIView):
     """POST /api/analytics/query: filters as /api/v1/logs, ``group_by`` of level/service/time, ``bucket``.
 
@@ -232,6 +252,7 @@ class AnalyticsQueryView(APIView):
         return Response({"count": len(results), "next_cursor": following, "results": results})
 
 
+@extend_schema(parameters=[OpenApiParameter("hours", int), OpenApiParameter("bucket", str)], responses=OBJECT)
 class TrendsView(APIView):
     """GET /api/analytics/trends/{service}?hours=24&bucket=1h: counts per level per bucket."""
 
@@ -246,6 +267,9 @@ class TrendsView(APIView):
         return Response(log_analytics.trends(service_name, hours=hours, bucket_seconds=bucket))
 
 
+@extend_schema(
+    parameters=[*FILTER_PARAMETERS, OpenApiParameter("hours", int), OpenApiParameter("limit", int)], responses=OBJECT
+)
 class ErrorPatternsView(APIView):
     """GET /api/analytics/errors/patterns?service=&level=ERROR,CRITICAL&hours=24&limit=20."""
 
