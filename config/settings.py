@@ -266,6 +266,8 @@ ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
+# analyses one person may start per minute (API and button); 0: no limit
+ANALYSIS_REQUESTS_PER_MINUTE = env_int("ANALYSIS_REQUESTS_PER_MINUTE", 10)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
@@ -312,6 +314,10 @@ CELERY_BEAT_SCHEDULE = {
     "storage-retention": {
         "task": "monitoring.tasks.retention",
         "schedule": timedelta(hours=1),
+    },
+    "ingest-forget-receipts": {
+        "task": "ingest.tasks.forget_receipts",
+        "schedule": timedelta(minutes=10),
     },
     "analysis-prune": {
         "task": "alerts.analysis.prune",

@@ -37,7 +37,7 @@ request_log = logging.getLogger("ingest.requests")
 
 
 def _routes() -> dict:
-    from ingest import urls_seeds
+    from ingest import collectd, otlp, prometheus, urls_seeds
 
     return {
         "/ingest": urls_seeds.seed000_ingest,
@@ -46,6 +46,11 @@ def _routes() -> dict:
         "/api/v1/ingest/": urls_seeds.seed001_ingest,
         "/ingest/metrics": urls_seeds.seed002_ingest,
         "/ingest/metrics/": urls_seeds.seed002_ingest,
+        # the receivers (issue 9): exact paths only, as in ingest/urls_receivers.py
+        "/api/v1/prom/write": prometheus.receive,
+        "/v1/metrics": otlp.receive_metrics,
+        "/v1/logs": otlp.receive_logs,
+        "/api/v1/collectd": collectd.receive,
     }
 
 
@@ -59,7 +64,8 @@ def close_connections() -> None:
 
 
 class IngestFastPath:
-    """ASGI middleware: POST /ingest, /api/v1/ingest, /ingest/metrics answered by a thread pool."""
+    """ASGI middleware: POST /ingest, /api/v1/ingest, /ingest/metrics and the receivers' paths
+    answered by a thread pool."""
 
     def __init__(self, app, threads: int | None = None):
         self.app = app

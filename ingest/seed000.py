@@ -92,7 +92,7 @@ def _local_alerts(items: list, server_id: str, ts) -> list[EventRecord]:
     for i, item in enumerate(items):
         name = text(item, f"local_alerts[{i}]", limit=1024)
         events.append(
-            EventRecord(ts, server_id, "agent", "local_alert", data={"alert": name}, status=EventStatus.WARNING)
+            EventRecord(ts, server_id, "agent", "local_alert", data={"alert": name}, status=EventStatus.WARNING.value)
         )
     return events
 
@@ -106,7 +106,6 @@ def _logs(items: list, server_id: str, ts, clock: Clock) -> list[LogRecord]:
         at = clock.at(entry.get("timestamp"), f"logs[{i}].timestamp", default=ts)
         level = LogLevel.normalize(entry.get("level")) if type(entry.get("level")) is str else None
         extra = {k: v for k, v in entry.items() if k not in ("message", "container", "timestamp", "level")}
-        records.append(
-            LogRecord(at, server_id, container or "agent", level or LogLevel.INFO, message, extra, source="seed000")
-        )
+        level = level or LogLevel.INFO.value
+        records.append(LogRecord(at, server_id, container or "agent", level, message, extra, source="seed000"))
     return records

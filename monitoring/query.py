@@ -286,16 +286,31 @@ def _server_filter(server: str) -> Q:
 
 
 def latest(ids: list[int]) -> dict[int, list[tuple[datetime, float]]]:
-    """The newest sample of each series: one index probe per series, newest partition first."""
+    """The newest sample of each series: one index probe per series.
+
+    Looked for in the last day first, a bound PostgreSQL prunes partitions with
+    while planning (unbounded, the plan would list every day partition); only
+    series silent for longer are looked for in the whole table.
+    """
+    since = datetime.now(UTC) - timedelta(days=1)
+    found = _latest(ids, since)
+    silent = [series_id for series_id in ids if series_id not in found]
+    if silent:
+        found.update(_latest(silent, None))
+    return found
+
+
+def _latest(ids: list[int], since: datetime | None) -> dict[int, list[tuple[datetime, float]]]:
+    bound = "AND ts >= %s" if since else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT s.id, l.ts, l.value FROM unnest(%s::bigint[]) AS s(id)
             CROSS JOIN LATERAL (
-                SELECT ts, value FROM monitoring_sample WHERE series_id = s.id ORDER BY ts DESC LIMIT 1
+                SELECT ts, value FROM monitoring_sample WHERE series_id = s.id {bound} ORDER BY ts DESC LIMIT 1
             ) l
             """,
-            [ids],
+            [ids, since] if since else [ids],
         )
         return {series_id: [(ts, value)] for series_id, ts, value in cursor.fetchall()}
 

@@ -22,7 +22,7 @@ writer still in flight is invisible to the claim and is handled next time.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -147,8 +147,11 @@ def refresh(*, chunk: int = 100_000, max_passes: int = 20) -> RefreshResult:
     return result
 
 
-def rebuild(start: datetime, end: datetime) -> RefreshResult:
-    """Recompute every roll-up bucket of [start, end) from raw samples, a day at a time (backfills, benchmark)."""
+def rebuild(start: datetime, end: datetime, progress: Callable[[datetime], None] | None = None) -> RefreshResult:
+    """Recompute every roll-up bucket of [start, end) from raw samples, a day at a time (backfills, benchmark).
+
+    ``progress`` is called with the end of each day done.
+    """
     result = RefreshResult()
     start = start.astimezone(UTC).replace(second=0, microsecond=0, minute=0)
     day = start
@@ -183,6 +186,8 @@ def rebuild(start: datetime, end: datetime) -> RefreshResult:
             result.hours += cursor.rowcount
         result.passes += 1
         day = upto
+        if progress is not None:
+            progress(day)
     return result
 
 

@@ -309,7 +309,8 @@ def _write(batch: Batch, receipt: str | None) -> WriteResult:
         if batch.samples:
             ids, result.series_created = resolve_series(cursor, (s[0] for s in batch.samples))
             rows = [(ids[key], ts, value) for key, ts, value in batch.samples]
-            partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(r[1]) for r in rows})
+            # the days of the distinct timestamps: a request's samples share few of them
+            partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(ts) for ts in {r[1] for r in rows}})
             _copy_samples(cursor, rows)
             # same transaction: a committed sample always has its roll-up bucket queued
             rollups.mark_dirty(cursor, rows)

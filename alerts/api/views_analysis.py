@@ -14,9 +14,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 
 from alerts.analysis import tasks
 from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
@@ -34,6 +35,28 @@ from alerts.models import Alert, Analysis
 
 # Seed 004's dashboard polls insights: a finished answer this young is served again.
 INSIGHTS_REUSE = timedelta(seconds=60)
+
+
+class AnalysisThrottle(SimpleRateThrottle):
+    """ANALYSIS_REQUESTS_PER_MINUTE analyses per person: a busy button must not burn the model's quota."""
+
+    scope = "analysis"
+
+    def get_rate(self) -> str | None:
+        per_minute = settings.ANALYSIS_REQUESTS_PER_MINUTE
+        return f"{per_minute}/min" if per_minute > 0 else None
+
+    def get_cache_key(self, request, view) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk or self.get_ident(request)}
+
+    def allow_request(self, request, view) -> bool:
+        self.rate = self.get_rate()  # read at request time: tests and operators may change it
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # the cache (Redis) is down: analyses go on unthrottled
+            return True
+
 
 _WAIT = OpenApiParameter("wait", float, description="seconds to wait for the result (max ANALYSIS_WAIT_SECONDS)")
 
@@ -69,6 +92,7 @@ def _start_and_wait(request: Request, analysis: Analysis, answer) -> Response:
     summary="LLM analysis of the last minutes (seed 003)",
 )
 @api_view(["POST"])
+@throttle_classes([AnalysisThrottle])
 def analysis_llm(request: Request) -> Response:
     body = AnalysisRequest(data=request.data)
     body.is_valid(raise_exception=True)
@@ -136,6 +160,7 @@ def _as_insights(analysis: Analysis) -> dict:
     summary="Analyse an alert (the alert page's button)",
 )
 @api_view(["POST"])
+@throttle_classes([AnalysisThrottle])
 def analyse_alert(request: Request, pk: int) -> Response:
     alert = get_object_or_404(Alert.objects.select_related("rule", "server"), pk=pk)
     analysis = Analysis(alert=alert, trigger=AnalysisTrigger.ALERT_PAGE, requested_by=request.user)

@@ -25,6 +25,14 @@ def groq_server(settings):
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle(bob):
+    """Test databases reuse ids: forget what an earlier run's bob asked for."""
+    from django.core.cache import cache
+
+    cache.delete(f"throttle_analysis_{bob.pk}")
+
+
 @pytest.fixture
 def no_key(settings):
     settings.GROQ_API_KEY = ""
@@ -190,3 +198,16 @@ def test_analysing_an_unknown_alert_is_404(api, db):
     assert api.post("/api/v1/alerts/999999/analyze").status_code == 404
     assert api.get("/api/v1/analyses/999999").status_code == 404
     assert api.get("/api/v1/analyses?alert=abc").status_code == 400
+
+
+def test_a_person_asking_too_often_is_told_to_wait(api, db, settings):
+    settings.ANALYSIS_REQUESTS_PER_MINUTE = 2
+    codes = [
+        api.post(
+            "/api/v1/monitoring/analysis/llm?lookback_minutes=abc", {"lookback_minutes": 0}, format="json"
+        ).status_code
+        for _ in range(3)
+    ]
+    assert codes == [400, 400, 429]
+    response = api.post("/api/v1/alerts/1/analyze")
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0

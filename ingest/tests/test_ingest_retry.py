@@ -46,3 +46,21 @@ def test_the_same_body_from_two_servers_is_stored_twice(client, web01, agent_tok
         assert response.status_code == 200
 
     assert Sample.objects.count() == 6
+
+
+def test_a_retry_after_the_idempotency_window_is_stored_again(agent, web01, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ingest.tasks import forget_receipts
+    from monitoring.models import IngestReceipt
+
+    settings.INGEST_IDEMPOTENCY_SECONDS = 60
+    agent.post("/ingest/metrics", SEED002_BODY, content_type="application/json")
+    IngestReceipt.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+
+    assert forget_receipts() == 1
+    agent.post("/ingest/metrics", SEED002_BODY, content_type="application/json")
+
+    assert Sample.objects.count() == 6

@@ -93,3 +93,18 @@ def test_the_snapshot_is_the_latest_one(fleet):
     assert snapshot.payload["timestamp"] == "2024-01-20T12:35:56Z"
     assert Series.objects.filter(server__hostname="test-server").count() == 7
     assert Sample.objects.filter(series__server__hostname="test-server").count() == 14
+
+
+def test_the_live_view_can_show_a_snapshot(agent, web01):
+    # every record of a seed 000 body must encode as a live frame (plain str levels and statuses)
+    import orjson
+
+    from ingest import seed000
+    from monitoring import live, storage
+    from servers.auth import Agent
+
+    batch = seed000.adapt(None, Agent(kind="agent", token_id=1, server_id=web01.id), orjson.dumps(SEED000_FULL))
+    frames = live.frames_for_write(batch, storage.write(batch))
+
+    kinds = {message["kind"] for _, message in frames}
+    assert {"metrics", "log_processed", "event_processed", "health_update"} <= kinds

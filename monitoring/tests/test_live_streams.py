@@ -344,3 +344,27 @@ def test_group_names_stay_valid_for_any_service_name():
     odd = live.group("logs.service", "pay ments/é" + "x" * 200)
     assert odd.startswith("logs.service.h") and len(odd) < 100
     assert uuid.UUID(live.group("metrics.server", str(uuid.uuid4())).split(".", 2)[2])
+
+
+def test_an_alert_that_fires_is_pushed_to_alert_watchers(web01, bob_token):
+    from alerts.models import Alert, AlertRule
+    from monitoring.signals import connect_alert_signals
+
+    assert connect_alert_signals()
+    rule = AlertRule.objects.create(name="disk full", metric_type="disk", metric_name="usage", threshold=95)
+    alert = Alert.objects.create(rule=rule, server=web01, fingerprint=rule.fingerprint(web01.pk, {}), value=97)
+
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        communicator, ok, _ = await _open(f"/api/ws/alerts?token={bob_token}")
+        assert ok
+        await _greeting(communicator)
+        await database_sync_to_async(alert.fire)(97.0)
+        frame = await _next(communicator, "alert_triggered")
+        assert frame["event"] == "firing"
+        assert frame["data"]["rule"] == "disk full" and frame["data"]["server"] == "web-01"
+        assert frame["data"]["state"] == "firing" and frame["data"]["value"] == 97.0
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()

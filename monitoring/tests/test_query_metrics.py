@@ -227,3 +227,10 @@ def test_an_agent_token_cannot_read(client, agent_token):
 def test_a_logged_in_person_can_read(client, bob):
     client.force_login(bob)
     assert client.get("/api/v1/metrics").status_code == 200
+
+
+def test_latest_value_of_a_series_heard_from_today(api, web01, write_samples):
+    now = datetime.now(UTC).replace(microsecond=0)
+    write_samples(web01, [("cpu", "usage", {}, now - timedelta(days=3), 1.0), ("cpu", "usage", {}, now, 2.0)])
+    body = api.get("/api/v1/metrics", {"metric_type": "cpu"}).json()
+    assert body[0]["points"] == [[_iso(now), 2.0]]
