@@ -23,7 +23,7 @@ attributes (and ``service.name`` when the host names the server):
 
 Points flagged "no recorded value" are skipped. Points with a value that is not
 finite, a time more than INGEST_MAX_FUTURE_SECONDS ahead, no value, no server to
-write for, or a name over 255 characters are rejected and counted in
+write for (or a disabled one), or a name over 247 characters are rejected and counted in
 ``partial_success`` while the rest is stored.
 
 Logs: each record becomes a log entry of the resource's ``service.name``, on the
@@ -62,7 +62,7 @@ from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
 from monitoring.choices import LogLevel
 from monitoring.storage import Batch, LogRecord, WriteResult, labels_key
-from servers.auth import Agent
+from servers.auth import Agent, IngestAuthError
 from servers.choices import ServerKind
 from servers.registry import server_for
 
@@ -271,21 +271,22 @@ class MetricsReader:
         self.batch = batch
         self.clock = clock
         self.base_labels: dict[str, str] = {}
+        self.refusal = "no host.name or service.name resource attribute to name the server"
+        self.server_id: str | None = None
         host, service = resource_names(resource)
-        if agent.server_id is not None:
-            self.server_id: str | None = str(agent.server_id)
-            if service:
-                self.base_labels["service.name"] = service
-        elif host:
-            self.server_id = server_for(agent, hostname=host, field=f"{path}.resource.attributes.host.name")
-            if service:
-                self.base_labels["service.name"] = service
-        elif service:
-            self.server_id = server_for(
-                agent, hostname=service, kind=ServerKind.SERVICE, field=f"{path}.resource.attributes.service.name"
-            )
-        else:
-            self.server_id = None
+        if service and (agent.server_id is not None or host):
+            self.base_labels["service.name"] = service
+        try:
+            if agent.server_id is not None:
+                self.server_id = str(agent.server_id)
+            elif host:
+                self.server_id = server_for(agent, hostname=host, field=f"{path}.resource.attributes.host.name")
+            elif service:
+                self.server_id = server_for(
+                    agent, hostname=service, kind=ServerKind.SERVICE, field=f"{path}.resource.attributes.service.name"
+                )
+        except IngestAuthError as exc:  # e.g. a disabled server: rejected, the other resources stored
+            self.refusal = exc.detail
 
     def read(self, resource_metrics) -> None:
         latest = None
@@ -304,7 +305,7 @@ class MetricsReader:
         data = getattr(metric, kind)
         points = data.data_points
         if self.server_id is None:
-            self.batch.reject(len(points), "no host.name or service.name resource attribute to name the server")
+            self.batch.reject(len(points), self.refusal)
             return latest
         if len(metric.name) + 8 > 255 or not metric.name:
             self.batch.reject(len(points), f"metric name {metric.name[:40]!r} is empty or over 247 characters")
@@ -408,12 +409,15 @@ def adapt_logs(request: HttpRequest, agent: Agent, body: bytes) -> OtlpBatch:
     clock = Clock()
     for r, resource_logs in enumerate(export.resource_logs):
         host, service = resource_names(resource_logs.resource)
+        server_id = None  # without host.name: a service's logs, on no particular server
         if agent.server_id is not None:
             server_id = str(agent.server_id)
         elif host:
-            server_id = server_for(agent, hostname=host, field=f"resource_logs[{r}].resource.attributes.host.name")
-        else:
-            server_id = None  # a service's logs, on no particular server
+            try:
+                server_id = server_for(agent, hostname=host, field=f"resource_logs[{r}].resource.attributes.host.name")
+            except IngestAuthError as exc:  # e.g. a disabled server: rejected, the other resources stored
+                batch.reject(sum(len(s.log_records) for s in resource_logs.scope_logs), exc.detail)
+                continue
         service = service or host or "unknown"
         for scope_logs in resource_logs.scope_logs:
             scope = scope_logs.scope.name

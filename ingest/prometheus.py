@@ -6,7 +6,8 @@ The body is a snappy-compressed (block format) protobuf ``prometheus.WriteReques
 The server is named by the label in ``PROM_SERVER_LABEL`` (default ``instance``),
 else ``instance``, else ``job``, with a trailing ``:port`` dropped, and is
 registered on first sight under a fleet token; an agent token writes everything
-for its own server.
+for its own server. Series of a server that may not be written (disabled) are
+skipped while the rest of the request is stored.
 
 Values that are not finite are not stored: staleness markers (a NaN with a special
 bit pattern) and plain NaN both mean "no value here", and PostgreSQL orders NaN
@@ -35,7 +36,7 @@ from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
 from ingest.proto.remote_pb2 import WriteRequest
 from monitoring.storage import Batch, WriteResult, labels_key
-from servers.auth import Agent
+from servers.auth import Agent, IngestAuthError
 from servers.registry import server_for
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class WriteRequestReader:
         self.server_label = settings.PROM_SERVER_LABEL
         self.now = datetime.now(UTC)
         self.latest_ms = int((self.now.timestamp() + settings.INGEST_MAX_FUTURE_SECONDS) * 1000)
-        self.servers: dict[str, str] = {}
+        self.servers: dict[str, str | None] = {}
         self.stamps: dict[int, datetime] = {}
         self.skipped = 0
 
@@ -192,14 +193,19 @@ class WriteRequestReader:
             value = labels.get(label)
         if not value:
             return None
-        found = self.servers.get(value)
-        if found is None:
-            hostname = host_of(value)
-            if len(hostname) > 255:
-                raise BadInput(f"timeseries[{index}].labels.{label}", "a server's name is at most 255 characters")
-            found = self.servers[value] = server_for(
-                self.agent, hostname=hostname, field=f"timeseries[{index}].labels.{label}"
-            )
+        if value in self.servers:
+            return self.servers[value]
+        hostname = host_of(value)
+        if len(hostname) > 255:
+            raise BadInput(f"timeseries[{index}].labels.{label}", "a server's name is at most 255 characters")
+        try:
+            found = server_for(self.agent, hostname=hostname, field=f"timeseries[{index}].labels.{label}")
+        except IngestAuthError as exc:
+            # e.g. a disabled server: its series are skipped, the other servers' still stored
+            # (a 403 would make Prometheus drop the whole request)
+            log.info("remote_write: series of %s not stored: %s", hostname, exc.detail)
+            found = None
+        self.servers[value] = found
         return found
 
 

@@ -252,10 +252,11 @@ def _back(request: HttpRequest, default: str):
 @require_POST
 def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = _alert_or_404(alert_id)
-    if alert.acknowledge(request.user):
-        messages.success(request, f"Acknowledged: {alert.rule.name} on {alert.server or 'the fleet'}.")
-    if request.headers.get("HX-Request"):
+    changed = alert.acknowledge(request.user)
+    if request.headers.get("HX-Request"):  # the row itself says so
         return render(request, "dashboards/_alert_row.html", {"alert": alert, "tab": request.POST.get("tab", "")})
+    if changed:
+        messages.success(request, f"Acknowledged: {alert.rule.name} on {alert.server or 'the fleet'}.")
     return _back(request, reverse("dashboards:alert", args=[alert.pk]))
 
 

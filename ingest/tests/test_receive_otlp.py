@@ -392,3 +392,19 @@ def test_an_unreachable_database_is_a_503_the_sdk_retries(client, fleet_token, u
         assert response.status_code == 503
         assert response["Retry-After"] == "5"
         assert status_of(response).code == 14
+
+
+def test_a_disabled_server_is_a_partial_success(client, fleet_token):
+    Server.objects.create(hostname="retired", active=False)
+    request = metrics_request({"host__name": "retired"}, gauge_sum_histogram)
+    live_host = request.resource_metrics.add()
+    live_host.CopyFrom(metrics_request({"host__name": "app-01"}, gauge_sum_histogram).resource_metrics[0])
+    response = post(client, fleet_token, request)
+    assert response.status_code == 200
+    answer = ExportMetricsServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_data_points == 3
+    assert "disabled" in answer.partial_success.error_message
+    assert set(Series.objects.values_list("server__hostname", flat=True)) == {"app-01"}
+    logs = logs_request({"host__name": "retired"}, [{"time_unix_nano": now_ns(), "body": "x"}])
+    response = post(client, fleet_token, logs, path="/v1/logs")
+    assert ExportLogsServiceResponse.FromString(response.content).partial_success.rejected_log_records == 1

@@ -276,3 +276,16 @@ def test_live_views_see_remote_writes_unless_turned_off(client, fleet_token, set
         assert message is not None and message["kind"] == "metrics"
     else:
         assert message is None
+
+
+def test_a_disabled_servers_series_are_skipped_and_the_rest_stored(client, fleet_token):
+    Server.objects.create(hostname="retired", active=False)
+    ms = now_ms()
+    write = write_request(
+        [
+            ({"__name__": "up", "instance": "retired:9100", "job": "node"}, [(1, ms)]),
+            ({"__name__": "up", "instance": "web-02:9100", "job": "node"}, [(1, ms)]),
+        ]
+    )
+    assert push(client, fleet_token, body_of(write)).status_code == 204
+    assert list(Series.objects.values_list("server__hostname", flat=True)) == ["web-02"]

@@ -158,7 +158,15 @@ const Console = (() => {
           fill: chart.lines.length === 1 ? `color-mix(in srgb, ${css("--accent")} 12%, transparent)` : undefined,
         }))),
         hooks: isNaN(threshold) ? {} : { draw: [(u) => {
-          const y = u.valToPos(threshold, "y", true), ctx = u.ctx;
+          const ctx = u.ctx;
+          // the alert's span (started .. resolved or now), then the threshold
+          const from = parseFloat(container.dataset.markFrom), to = parseFloat(container.dataset.markTo) || Date.now() / 1000;
+          if (!isNaN(from)) {
+            const x0 = Math.max(u.bbox.left, u.valToPos(from, "x", true)), x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(to, "x", true));
+            ctx.save(); ctx.fillStyle = `color-mix(in srgb, ${css("--red")} 10%, transparent)`;
+            ctx.fillRect(x0, u.bbox.top, Math.max(0, x1 - x0), u.bbox.height); ctx.restore();
+          }
+          const y = u.valToPos(threshold, "y", true);
           ctx.save(); ctx.strokeStyle = css("--red"); ctx.setLineDash([5, 4]); ctx.lineWidth = 1;
           ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke(); ctx.restore();
         }] },
