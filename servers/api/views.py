@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, permissions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -37,6 +39,24 @@ class StaffDeletes(permissions.BasePermission):
         return True
 
 
+def _query(name: str, description: str, many: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=description, many=many)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            _query("environment", "exact environment"),
+            _query("team", "exact owner team"),
+            _query("label", "key:value (or key: has the label); repeat to require several", many=True),
+            _query("status", "up, stale or down (from last_seen)"),
+            _query("kind", "host or service"),
+            _query("active", "true or false"),
+            _query("q", "hostname contains, or IP address starts with"),
+        ]
+    ),
+    post=extend_schema(request=RegistrationSerializer, responses={200: ServerSerializer, 201: ServerSerializer}),
+)
 class ServerList(generics.ListAPIView):
     """GET: servers, filtered by environment, team, label (``role:web``), status, kind, q; paginated.
     POST: register a server (seed 001); an existing hostname is updated and keeps its id."""
