@@ -237,3 +237,25 @@ def test_alice_sends_a_test_notification_from_admin(client, alice, hook, receive
                             request["headers"][SIGNATURE_HEADER])  # fmt: skip
     sent = wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.SENT).first())
     assert sent.kind == "test" and sent.alert is None
+
+
+def test_a_silent_agent_pages(server, hook, receiver):
+    AlertRule.objects.create(name="agent silent", kind="absence", window_seconds=60, severity="critical")
+    Server.objects.filter(pk=server.pk).update(last_seen=timezone.now() - timedelta(minutes=10))
+    tasks.evaluate_rules.delay()
+    fired = orjson.loads(receiver.wait_for(1)[0]["body"])
+    assert fired["kind"] == "firing" and fired["alert"]["rule"] == "agent silent"
+    assert fired["alert"]["server"] == "app-01" and fired["alert"]["severity"] == "critical"
+
+
+def test_a_log_error_rate_above_five_percent_pages(server, hook, receiver):
+    from alerts.tests.conftest import write_logs
+
+    AlertRule.objects.create(name="api errors", kind="log_error_rate", service="api", threshold=5,
+                             window_seconds=300, summary="{value:.0f}% errors in {service} on {server}")  # fmt: skip
+    now = timezone.now()
+    write_logs(server, "api", [(now - timedelta(seconds=i), "ERROR" if i % 10 == 0 else "INFO", "x")
+                               for i in range(1, 41)])  # fmt: skip
+    tasks.evaluate_rules.delay()
+    fired = orjson.loads(receiver.wait_for(1)[0]["body"])
+    assert fired["alert"]["summary"] == "10% errors in api on app-01"

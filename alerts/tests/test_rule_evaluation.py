@@ -229,3 +229,27 @@ def test_a_rule_with_a_bad_regex_is_recorded_and_the_round_goes_on(web01, now):
     assert outcomes[bad.pk].error and outcomes[good.pk].fired == 1
     bad.refresh_from_db()
     assert "regular expression" in bad.last_error
+
+
+def test_a_flapping_alert_is_held_firing_until_it_stays_clear(web01, now, settings):
+    settings.ALERT_FLAP_THRESHOLD, settings.ALERT_FLAP_HOLD_SECONDS = 3, 60
+    rule = cpu_rule(for_seconds=0, window_seconds=5)
+    t = now
+    for _ in range(2):  # fires and resolves twice
+        write_samples(web01, "system", "cpu_usage", [(t - timedelta(seconds=1), 99.0)])
+        evaluate(rule, t)
+        write_samples(web01, "system", "cpu_usage", [(t + timedelta(seconds=9), 10.0)])
+        evaluate(rule, t + timedelta(seconds=10))
+        t += timedelta(seconds=20)
+    write_samples(web01, "system", "cpu_usage", [(t - timedelta(seconds=1), 99.0)])
+    evaluate(rule, t)  # third time within the window: flapping
+    alert = Alert.objects.get(rule=rule, state=AlertState.FIRING)
+    assert alert.flapping
+    write_samples(web01, "system", "cpu_usage", [(t + timedelta(seconds=9), 10.0)])
+    evaluate(rule, t + timedelta(seconds=10))
+    alert.refresh_from_db()
+    assert alert.state == AlertState.FIRING and alert.cleared_at is not None
+    evaluate(rule, t + timedelta(seconds=75))  # clear for longer than the hold: no data counts as clear
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED
+    assert alert.transitions.last().note == "held down while flapping"
