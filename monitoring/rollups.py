@@ -94,10 +94,16 @@ def mark_dirty(cursor, rows: Iterable[tuple[int, datetime, float]]) -> int:
     """Queue the minute buckets of (series_id, ts, value) rows; called by the writer in its transaction."""
     horizon = time.time() - settings.ROLLUP_LATE_SECONDS
     minutes = set()
+    # a batch holds few distinct timestamps (an agent stamps a whole scrape once): convert each once
+    minute_of: dict[datetime, int | None] = {}
     for series_id, ts, _ in rows:
-        seconds = ts.timestamp()
-        if seconds >= horizon:
-            minutes.add((series_id, int(seconds // 60)))
+        try:
+            minute = minute_of[ts]
+        except KeyError:
+            seconds = ts.timestamp()
+            minute = minute_of[ts] = int(seconds // 60) if seconds >= horizon else None
+        if minute is not None:
+            minutes.add((series_id, minute))
     if not minutes:
         return 0
     with cursor.copy(f"COPY {DIRTY_TABLE} (series_id, bucket) FROM STDIN (FORMAT BINARY)") as copy:

@@ -121,3 +121,15 @@ def test_the_command_format_is_a_415(client, fleet_token):
 def test_without_a_token_is_a_401(client):
     response = client.post(PATH, data=orjson.dumps([value_list()]), content_type="application/json")
     assert response.status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_is_a_503_even_while_registering(client, fleet_token, unreachable_database):
+    assert post(client, fleet_token, [value_list(host="db-03")]).status_code == 200  # the token is now cached
+    with unreachable_database():
+        stored = post(client, fleet_token, [value_list(host="db-03", time=round(time.time(), 3) + 1)])
+        new_host = post(client, fleet_token, [value_list(host="db-04")])  # registering needs the database
+    for response in (stored, new_host):
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+    assert post(client, fleet_token, [value_list(host="db-04")]).status_code == 200
