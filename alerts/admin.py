@@ -73,10 +73,17 @@ class AlertAdmin(admin.ModelAdmin):
     show_full_result_count = False  # lists stay fast on big tables: no COUNT(*) of everything
     readonly_fields = [f.name for f in Alert._meta.fields]
     inlines = [TransitionInline, DeliveryInline]
-    actions = ["acknowledge"]
+    actions = ["acknowledge", "resolve"]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.action(description="Resolve selected alerts by hand")
+    def resolve(self, request, queryset: QuerySet[Alert]) -> None:
+        open_alerts = [alert for alert in queryset if alert.is_open]
+        for alert in open_alerts:
+            alert.resolve(note=f"resolved by {request.user} in admin")
+        self.message_user(request, f"{len(open_alerts)} alert(s) resolved.")
 
     @admin.action(description="Acknowledge selected alerts")
     def acknowledge(self, request, queryset: QuerySet[Alert]) -> None:

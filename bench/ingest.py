@@ -266,9 +266,11 @@ def main() -> None:
         )
         Driver(urls, tokens, template, 3, len(tokens)).run()  # warm up: series created, caches filled
         cpu_before = _cpu_seconds(procs)
+        client_before = sum(os.times()[:2])
         driver = Driver(urls, tokens, template, args.duration, args.connections)
         elapsed = driver.run()
         cpu_used = _cpu_seconds(procs) - cpu_before
+        client_used = sum(os.times()[:2]) - client_before
     finally:
         for proc in procs:
             proc.terminate()
@@ -283,6 +285,9 @@ def main() -> None:
     print(f"HTTP ingest: {rate:,.0f} samples/s, {len(lat)} requests, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     if procs:
         print(f"console CPU: {cpu_used / len(lat) * 1000:.1f} ms per request ({cpu_used / elapsed:.2f} cores busy)")
+    print(
+        f"this client's CPU: {client_used / len(lat) * 1000:.1f} ms per request ({client_used / elapsed:.2f} cores busy)"
+    )
     if driver.errors:
         print(f"errors: {driver.errors}")
     copy_1k, copy_10k = raw_copy_rate(template, args.copy_seconds)

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db.models import F
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import ValidationError
@@ -116,6 +118,9 @@ class SilenceViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+LIMIT = OpenApiParameter("limit", int, description="at most this many (1-1000, default 100)")
+
+
 # --- seed 002 -----------------------------------------------------------------------
 def _limit(request: Request, default: int = 100, most: int = 1000) -> int:
     raw = request.query_params.get("limit", str(default))
@@ -124,6 +129,7 @@ def _limit(request: Request, default: int = 100, most: int = 1000) -> int:
     return int(raw)
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[LIMIT])
 @api_view(["GET"])
 def recent_alerts(request: Request) -> Response:
     """Seed 002: recent alert events (transitions) within ALERT_RETENTION_SECONDS, newest first."""
@@ -171,6 +177,14 @@ def _health_alert(alert: Alert) -> dict:
     }
 
 
+@extend_schema(
+    responses={200: OpenApiTypes.OBJECT},
+    parameters=[
+        LIMIT,
+        OpenApiParameter("severity", str, enum=Severity.values),
+        OpenApiParameter("acknowledged", bool),
+    ],
+)
 @api_view(["GET"])
 def health_alerts(request: Request) -> Response:
     """Seed 004: the active (pending and firing) alerts; ``?severity=``, ``?acknowledged=false``."""
@@ -185,6 +199,7 @@ def health_alerts(request: Request) -> Response:
     return Response({"alerts": rows, "total": len(rows), "timestamp": timezone.now().isoformat()})
 
 
+@extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
 @api_view(["POST"])
 def health_acknowledge(request: Request, alert_id: int) -> Response:
     """Seed 004: acknowledge an alert."""

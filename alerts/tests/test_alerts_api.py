@@ -218,3 +218,17 @@ def test_alice_opens_an_alert_with_its_history_in_admin(client, alice, firing):
     client.force_login(alice)
     page = client.get(f"/admin/alerts/alert/{firing.pk}/change/")
     assert page.status_code == 200 and b"firing" in page.content
+
+
+def test_the_schema_lists_the_alerting_api_once_per_path(client, alice):
+    client.force_login(alice)
+    paths = set(client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"])
+    assert {"/api/v1/alert-rules", "/api/v1/alerts/{id}/acknowledge", "/api/v1/silences", "/api/alerts/recent",
+            "/api/health/alerts", "/api/notifications/", "/api/notifications/bulk"} <= paths  # fmt: skip
+    assert "/api/v1/alerts/" not in paths and "/api/notifications" not in paths
+
+
+def test_both_spellings_answer(api, firing):
+    assert api.get("/api/v1/alerts/").status_code == 200
+    assert api.get("/api/notifications").status_code == 200
+    assert api.post(f"/api/v1/alerts/{firing.pk}/acknowledge/").status_code == 200

@@ -54,3 +54,18 @@ def test_series_and_deliveries_are_read_only(client, alice, many):
     client.force_login(alice)
     assert client.get("/admin/monitoring/series/add/").status_code == 403
     assert client.get("/admin/alerts/delivery/add/").status_code == 403
+
+
+def test_an_admin_resolves_alerts_by_hand(client, alice, many):
+    from alerts.choices import AlertState
+
+    client.force_login(alice)
+    alerts = list(Alert.objects.all()[:2])
+    response = client.post(
+        "/admin/alerts/alert/", {"action": "resolve", "_selected_action": [a.pk for a in alerts]}, follow=True
+    )
+    assert b"2 alert(s) resolved." in response.content
+    for alert in alerts:
+        alert.refresh_from_db()
+        assert alert.state == AlertState.RESOLVED
+        assert "resolved by alice in admin" in alert.transitions.last().note
