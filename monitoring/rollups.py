@@ -21,8 +21,9 @@ writer still in flight is invisible to the claim and is handled next time.
 
 from __future__ import annotations
 
+import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -36,6 +37,12 @@ HOUR_TABLE = "monitoring_rollup1h"
 DIRTY_TABLE = "monitoring_rollupdirty"
 # pg_advisory lock key of the refresh ("rollup" in ASCII)
 LOCK_KEY = 0x726F6C6C7570
+# binary COPY framing (as in storage): signature, flags, header extension length; trailer
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
+_COPY_TRAILER = b"\xff\xff"
+_DIRTY_ROW = struct.Struct("!hiqiq")
+# 2000-01-01 UTC (PostgreSQL's epoch) in Unix seconds
+_PG_EPOCH_SECONDS = 946_684_800
 
 _UPSERT = """
 ON CONFLICT (series_id, bucket) DO UPDATE SET
@@ -90,26 +97,32 @@ class RefreshResult:
         }
 
 
-def mark_dirty(cursor, rows: Iterable[tuple[int, datetime, float]]) -> int:
-    """Queue the minute buckets of (series_id, ts, value) rows; called by the writer in its transaction."""
+def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
+    """Queue the minute buckets of samples (their series ids and times, side by side); called by the
+    writer in its transaction."""
     horizon = time.time() - settings.ROLLUP_LATE_SECONDS
-    minutes = set()
     # a batch holds few distinct timestamps (an agent stamps a whole scrape once): convert each once
     minute_of: dict[datetime, int | None] = {}
-    for series_id, ts, _ in rows:
-        try:
-            minute = minute_of[ts]
-        except KeyError:
-            seconds = ts.timestamp()
-            minute = minute_of[ts] = int(seconds // 60) if seconds >= horizon else None
-        if minute is not None:
-            minutes.add((series_id, minute))
+    for ts in set(stamps):
+        seconds = ts.timestamp()
+        minute_of[ts] = int(seconds // 60) if seconds >= horizon else None
+    if len(minute_of) == 1:  # the common case: one timestamp, each series once
+        (minute,) = minute_of.values()
+        minutes = set() if minute is None else {(series_id, minute) for series_id in series_ids}
+    else:
+        minutes = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
+        minutes = {bucket for bucket in minutes if bucket[1] is not None}
     if not minutes:
         return 0
+    # binary COPY built by hand, as the samples' (storage._copy_samples): 2 fields, int8 and timestamptz
+    pack = _DIRTY_ROW.pack
+    data = b"".join(
+        [_COPY_SIGNATURE]
+        + [pack(2, 8, series_id, 8, (minute * 60 - _PG_EPOCH_SECONDS) * 1_000_000) for series_id, minute in minutes]
+        + [_COPY_TRAILER]
+    )
     with cursor.copy(f"COPY {DIRTY_TABLE} (series_id, bucket) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "timestamptz"])
-        for series_id, minute in minutes:
-            copy.write_row((series_id, datetime.fromtimestamp(minute * 60, UTC)))
+        copy.write(data)
     return len(minutes)
 
 

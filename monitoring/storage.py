@@ -9,11 +9,12 @@ everything is committed; when it raises, nothing is stored.
 
 from __future__ import annotations
 
+import struct
 import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
@@ -119,6 +120,10 @@ class SeriesCache:
     def get(self, key: SeriesKey) -> int | None:
         return self._ids.get(key)
 
+    def get_many(self, keys: list[SeriesKey]) -> list[int | None]:
+        """The id of each key, None where not cached; one dict lookup per key."""
+        return list(map(self._ids.get, keys))
+
     def update(self, found: dict[SeriesKey, int]) -> None:
         with self._lock:
             if len(self._ids) + len(found) > self.LIMIT:
@@ -180,11 +185,44 @@ def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, i
     return ids, created
 
 
-def _copy_samples(cursor, rows: list[tuple[int, datetime, float]]) -> None:
+def series_ids(cursor, keys: list[SeriesKey]) -> tuple[list[int], int]:
+    """The series id of each key, in order; answers (ids, created).
+
+    The cache answers a request of known series in one lookup per sample;
+    only the keys it lacks go to ``resolve_series``.
+    """
+    sids = series_cache.get_many(keys)
+    if None not in sids:
+        return sids, 0
+    ids, created = resolve_series(cursor, [key for key, sid in zip(keys, sids, strict=True) if sid is None])
+    return [ids[key] if sid is None else sid for key, sid in zip(keys, sids, strict=True)], created
+
+
+# Binary COPY, built by hand (psycopg's write_row costs more than the COPY itself):
+# the signature, then per row a field count and each field as length + big-endian value.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
+COPY_TRAILER = b"\xff\xff"
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_SAMPLE_ROW = struct.Struct("!hiqiqid")  # 3 fields: int8 series_id, timestamptz ts, float8 value
+
+
+def pg_microseconds(ts: datetime) -> int:
+    """A timestamptz on the wire: microseconds since 2000-01-01 UTC (an aware datetime)."""
+    return (ts - PG_EPOCH) // _MICROSECOND
+
+
+def _copy_samples(cursor, sids: list[int], stamps: list[datetime], values: list[float]) -> None:
+    # a request's samples share few timestamps: convert each once
+    micros = {ts: pg_microseconds(ts) for ts in set(stamps)}
+    pack = _SAMPLE_ROW.pack
+    data = b"".join(
+        [COPY_SIGNATURE]
+        + [pack(3, 8, sid, 8, micros[ts], 8, value) for sid, ts, value in zip(sids, stamps, values, strict=True)]
+        + [COPY_TRAILER]
+    )
     with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "timestamptz", "float8"])
-        for row in rows:
-            copy.write_row(row)
+        copy.write(data)
 
 
 def _copy_logs(cursor, logs: list[LogRecord]) -> None:
@@ -307,15 +345,18 @@ def _write(batch: Batch, receipt: str | None) -> WriteResult:
             result.duplicate = True
             return result
         if batch.samples:
-            ids, result.series_created = resolve_series(cursor, (s[0] for s in batch.samples))
-            rows = [(ids[key], ts, value) for key, ts, value in batch.samples]
+            samples = batch.samples
+            keys = [s[0] for s in samples]
+            stamps = [s[1] for s in samples]
+            values = [s[2] for s in samples]
+            sids, result.series_created = series_ids(cursor, keys)
             # the days of the distinct timestamps: a request's samples share few of them
-            partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(ts) for ts in {r[1] for r in rows}})
-            _copy_samples(cursor, rows)
+            partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(ts) for ts in set(stamps)})
+            _copy_samples(cursor, sids, stamps, values)
             # same transaction: a committed sample always has its roll-up bucket queued
-            rollups.mark_dirty(cursor, rows)
-            result.samples = len(rows)
-            result.series = {sid: key for key, sid in ids.items()}
+            rollups.mark_dirty(cursor, sids, stamps)
+            result.samples = len(samples)
+            result.series = dict(zip(sids, keys, strict=True))
         if batch.logs:
             partitions.ensure(cursor, "monitoring_logentry", {partitions.day_of(log.ts) for log in batch.logs})
             _copy_logs(cursor, batch.logs)
