@@ -44,6 +44,7 @@ def _samples(metrics: list, server_id: str, clock: Clock) -> list:
     samples = []
     append = samples.append
     now = clock.now
+    last_labels = last_key = last_raw_ts = last_ts = None
     for i, metric in enumerate(metrics):
         if type(metric) is not dict:
             raise BadInput(f"metrics[{i}]", f"must be an object, got {kind_of(metric)}")
@@ -70,11 +71,23 @@ def _samples(metrics: list, server_id: str, clock: Clock) -> list:
                 raise BadInput(f"metrics[{i}].labels", f"must be an object, got {kind_of(labels)}")
             key_labels = _EMPTY_LABELS
         elif type(labels) is dict:
-            key_labels = labels_key(labels)
+            # agents send runs of metrics with the same labels: encode a label set once per run
+            # (only text values: 1 == 1.0 == true as Python values, not as label JSON)
+            if labels != last_labels:
+                last_key = labels_key(labels)
+                last_labels = labels if all(type(v) is str for v in labels.values()) else None
+            key_labels = last_key
         else:
             raise BadInput(f"metrics[{i}].labels", f"must be an object, got {kind_of(labels)}")
         raw_ts = metric.get("timestamp")
-        ts = now if raw_ts is None else clock.at(raw_ts, f"metrics[{i}].timestamp")
+        if raw_ts is None:
+            ts = now
+        elif type(raw_ts) is str and raw_ts == last_raw_ts:  # one stamp for a whole scrape, as a rule
+            ts = last_ts
+        else:
+            ts = clock.at(raw_ts, f"metrics[{i}].timestamp")
+            last_raw_ts = raw_ts
+            last_ts = ts
         append(((server_id, metric_type, name, key_labels), ts, value))
     return samples
 

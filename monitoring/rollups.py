@@ -97,6 +97,11 @@ class RefreshResult:
         }
 
 
+def _pg_microseconds(minute: int) -> int:
+    """A minute (since the Unix epoch) as a binary timestamptz: microseconds since 2000-01-01 UTC."""
+    return (minute * 60 - _PG_EPOCH_SECONDS) * 1_000_000
+
+
 def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
     """Queue the minute buckets of samples (their series ids and times, side by side); called by the
     writer in its transaction."""
@@ -106,24 +111,25 @@ def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
     for ts in set(stamps):
         seconds = ts.timestamp()
         minute_of[ts] = int(seconds // 60) if seconds >= horizon else None
-    if len(minute_of) == 1:  # the common case: one timestamp, each series once
-        (minute,) = minute_of.values()
-        minutes = set() if minute is None else {(series_id, minute) for series_id in series_ids}
-    else:
-        minutes = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
-        minutes = {bucket for bucket in minutes if bucket[1] is not None}
-    if not minutes:
-        return 0
     # binary COPY built by hand, as the samples' (storage._copy_samples): 2 fields, int8 and timestamptz
     pack = _DIRTY_ROW.pack
-    data = b"".join(
-        [_COPY_SIGNATURE]
-        + [pack(2, 8, series_id, 8, (minute * 60 - _PG_EPOCH_SECONDS) * 1_000_000) for series_id, minute in minutes]
-        + [_COPY_TRAILER]
-    )
+    if len(minute_of) == 1:  # the common case: one timestamp for the whole batch
+        (minute,) = minute_of.values()
+        if minute is None:
+            return 0
+        bucket = _pg_microseconds(minute)
+        rows = [pack(2, 8, series_id, 8, bucket) for series_id in set(series_ids)]
+    else:
+        minutes = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
+        rows = [
+            pack(2, 8, series_id, 8, _pg_microseconds(minute)) for series_id, minute in minutes if minute is not None
+        ]
+    if not rows:
+        return 0
+    data = b"".join([_COPY_SIGNATURE, *rows, _COPY_TRAILER])
     with cursor.copy(f"COPY {DIRTY_TABLE} (series_id, bucket) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(data)
-    return len(minutes)
+    return len(rows)
 
 
 def refresh(*, chunk: int = 100_000, max_passes: int = 20) -> RefreshResult:

@@ -101,3 +101,32 @@ def test_a_thousand_samples_in_one_request(agent, web01):
     assert response.status_code == 202
     assert response.json()["samples"] == 1000
     assert Series.objects.filter(server=web01).count() == 8
+
+
+def test_labels_equal_as_values_but_not_as_json_are_separate_series(agent, web01):
+    metric = {"metric_type": "disk", "metric_name": "used", "value": 1, "timestamp": "2025-11-20T10:00:00Z"}
+    body = {
+        "metrics": [
+            {**metric, "labels": {"dev": 1}},
+            {**metric, "labels": {"dev": True}},
+            {**metric, "labels": {"dev": "1"}},
+            {**metric, "labels": {"dev": "1"}},
+        ]
+    }
+
+    response = agent.post("/api/v1/ingest", body, content_type="application/json")
+
+    assert response.status_code == 202, response.content
+    labels = sorted(str(s.labels["dev"]) for s in Series.objects.filter(server=web01, metric_type="disk"))
+    assert labels == ["1", "1", "True"]
+
+
+def test_a_run_of_one_timestamp_with_a_bad_one_inside_names_the_bad_one(agent, web01):
+    metric = {"metric_type": "cpu", "metric_name": "usage", "value": 1, "timestamp": "2025-11-20T10:00:00Z"}
+    body = {"metrics": [metric, metric, {**metric, "timestamp": "yesterday"}, metric]}
+
+    response = agent.post("/api/v1/ingest", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "metrics[2].timestamp"
+    assert not Sample.objects.filter(series__server=web01).exists()
