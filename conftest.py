@@ -44,6 +44,32 @@ def _fresh_process_caches():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _clean_unmanaged_tables(request, django_db_blocker):
+    """After a transactional test, empty the tables Django's flush does not know.
+
+    Django flushes only managed models' tables; samples, log entries, events and
+    the other tables created with RunSQL would otherwise leak into later tests.
+    """
+    yield
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        managed = set(connection.introspection.django_table_names(only_existing=True, include_views=False))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                """
+            )
+            tables = [name for (name,) in cursor.fetchall() if name not in managed and name != "django_migrations"]
+            if tables:
+                cursor.execute("TRUNCATE " + ", ".join(f'"{name}"' for name in tables))
+
+
 @pytest.fixture
 def alice(django_user_model):
     """An admin."""

@@ -253,3 +253,36 @@ def test_a_flapping_alert_is_held_firing_until_it_stays_clear(web01, now, settin
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
     assert alert.transitions.last().note == "held down while flapping"
+
+
+def test_two_workers_evaluating_at_once_open_one_alert(transactional_db):
+    import threading
+
+    from django.db import connection
+
+    from alerts.evaluation import evaluate_rules
+
+    server = Server.objects.create(hostname="race-01")
+    rule = cpu_rule(for_seconds=0)
+    write_samples(server, "system", "cpu_usage", [(timezone.now() - timedelta(seconds=1), 97.0)])
+    start = threading.Barrier(4)
+    errors = []
+
+    def worker():
+        try:
+            start.wait()
+            evaluate_rules([rule.pk], threads=1)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=worker) for _ in range(4)]
+    for each in workers:
+        each.start()
+    for each in workers:
+        each.join()
+    assert errors == []
+    alert = Alert.objects.get(rule=rule)
+    assert alert.state == AlertState.FIRING
+    assert [(t.from_state, t.to_state) for t in alert.transitions.all()] == [("", "pending"), ("pending", "firing")]
