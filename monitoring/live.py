@@ -121,9 +121,6 @@ class _Everyone:
     def __contains__(self, name: str) -> bool:
         return True
 
-    def __iter__(self):
-        return iter(("metrics", "fleet", "logs", "events", "health", "alerts"))
-
 
 EVERYONE = _Everyone()
 
@@ -178,6 +175,7 @@ def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: 
         headline_groups = _only(watched, [group("fleet"), group("metrics.server", server_id)])
         if not (main or headline_groups or typed_watched):
             continue
+        want_entries = bool(main) or typed_watched  # the fleet page alone needs only the headline figures
         entries = []
         by_type: dict[str, list] = defaultdict(list)
         headline: dict[str, tuple[int, datetime, float]] = {}
@@ -189,7 +187,7 @@ def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: 
             kept = points[-budget:] if budget > 0 else []
             left_out += len(points) - len(kept)
             budget -= len(kept)
-            if kept:
+            if kept and want_entries:
                 entry = {
                     "series_id": ids.get(key),
                     "metric_type": metric_type,
@@ -491,8 +489,12 @@ class Publisher:
             self._checked_at = now
         if stale:
             self._changed = False
-            generation = await layer.connection(0).get(_generation_key(layer))
-            self.watched = await self._scan(layer)
+            try:
+                generation = await layer.connection(0).get(_generation_key(layer))
+                self.watched = await self._scan(layer)
+            except BaseException:  # read again once Redis answers
+                self._changed = True
+                raise
             self._generation = generation
             self._refreshed_at = self._checked_at = time.monotonic()
             self.refreshes += 1
@@ -501,9 +503,10 @@ class Publisher:
     @staticmethod
     async def _scan(layer) -> frozenset[str]:
         prefix = layer._group_key("").decode()
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"  # the prefix taken literally
         names = set()
         for index in range(layer.ring_size):
-            async for key in layer.connection(index).scan_iter(match=prefix + "*", count=1000):
+            async for key in layer.connection(index).scan_iter(match=pattern, count=1000):
                 names.add(key.decode()[len(prefix) :])
         return frozenset(names)
 

@@ -133,3 +133,18 @@ def test_a_layer_that_cannot_tell_who_watches_gets_every_frame(web01, monkeypatc
     assert live.publisher.drain()
     assert live.publisher.watched is live.EVERYONE
     assert live.publisher.sent > 0
+
+
+def test_the_fleet_page_alone_gets_headline_figures_and_health_but_no_series(web01):
+    batch = storage.Batch()
+    now = datetime.now(UTC)
+    batch.add_sample(web01.pk, "cpu", "usage", {}, now, 12.0)
+    batch.add_sample(web01.pk, "net", "rx", {"nic": "eth0"}, now, 3.0)
+    batch.seen[str(web01.pk)] = now
+    result = storage.write(batch)
+    frames = live.frames_for_write(batch, result, frozenset({"fleet"}))
+    assert sorted(message["kind"] for _, message in frames) == ["health_update", "server_update"]
+    assert all(groups == ["fleet"] for groups, _ in frames)
+    assert live.frames_for_write(batch, result, frozenset({"alerts"})) == []
+    everything = live.frames_for_write(batch, result)
+    assert {message["kind"] for _, message in everything} == {"metrics", "server_update", "health_update"}
