@@ -131,7 +131,15 @@ const Console = (() => {
     const charts = new Map(); // key -> {plot, lines: [{series_id, points}], el}
     const bySeries = new Map(); // series_id -> [chart, line]
     let windowSeconds = parseFloat(container.dataset.window || "3600");
+    let dataTo = null; // end of the range the server answered (seconds)
     let reloading = null;
+
+    // The x axis always shows the range asked for (15m … 30d): a series with one or two points
+    // must not stretch it over years. Live frames slide it forward with the clock (extend).
+    function xRange() {
+      const to = dataTo || Date.now() / 1000;
+      return [to - windowSeconds, to];
+    }
 
     function axis() {
       return { stroke: css("--muted"), grid: { stroke: css("--line"), width: 1 }, ticks: { stroke: css("--line"), width: 1 }, font: `11px ${css("--font")}` };
@@ -151,10 +159,10 @@ const Console = (() => {
         width: plotEl.clientWidth || 400, height: 170,
         cursor: { drag: { x: true, y: false } },
         legend: { show: chart.lines.length > 1 },
-        scales: { x: { time: true }, y: isNaN(threshold) ? {} : { range: (u, lo, hi) => [Math.min(lo ?? threshold, threshold) * 0.95, Math.max(hi ?? threshold, threshold) * 1.05] } },
+        scales: { x: { time: true, range: xRange }, y: isNaN(threshold) ? {} : { range: (u, lo, hi) => [Math.min(lo ?? threshold, threshold) * 0.95, Math.max(hi ?? threshold, threshold) * 1.05] } },
         axes: [axis(), { ...axis(), size: 46 }],
         series: [{}].concat(chart.lines.map((l, i) => ({
-          label: l.label, stroke: css(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true, points: { show: false },
+          label: l.label, stroke: css(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true, // uPlot shows the points themselves when they are few
           fill: chart.lines.length === 1 ? `color-mix(in srgb, ${css("--accent")} 12%, transparent)` : undefined,
         }))),
         hooks: isNaN(threshold) ? {} : { draw: [(u) => {
@@ -187,6 +195,7 @@ const Console = (() => {
       if (!response.ok) { container.innerHTML = `<div class="card empty">Could not load the charts (${response.status}).</div>`; return; }
       const data = await response.json();
       windowSeconds = data.to - data.from;
+      dataTo = data.to;
       charts.forEach((c) => { c.plot.destroy(); c.el.remove(); });
       charts.clear(); bySeries.clear();
       $$(".empty", container).forEach((e) => e.remove());
@@ -207,6 +216,7 @@ const Console = (() => {
         while (line.points.length && line.points[0][0] < floor) line.points.shift();
         touched.add(entry);
       });
+      if (touched.size) dataTo = Math.max(dataTo || 0, Date.now() / 1000);
       touched.forEach((entry) => { entry.plot.setData(table(entry.lines)); showNow(entry); entry.el.dataset.updated = Date.now(); });
       if (unknown && !reloading) reloading = setTimeout(() => { reloading = null; load(); }, 1500);
     }
