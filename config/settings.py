@@ -78,7 +78,8 @@ CACHES = {
 }
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live.py)
+        "BACKEND": "monitoring.live.LiveChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
     }
 }

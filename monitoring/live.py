@@ -21,6 +21,18 @@ Every frame sent to a group is ``{"type": "live.frame", "id", "kind", "group", "
 the JSON text is encoded once here, consumers forward it as is. The same
 frame may be sent to several groups under one id, so a socket subscribed to
 two of them forwards it once.
+
+Unwatched groups cost (nearly) nothing. The publisher keeps the set of groups
+somebody watches (the channels_redis group keys ``<prefix>:group:<name>``,
+found by SCAN) and builds and sends frames only for those. The set is read
+again at most every ``WATCH_REFRESH_SECONDS`` (1 s); in between, a socket that
+subscribes bumps ``<prefix>:live:generation``, which the publisher GETs at most
+every ``WATCH_CHECK_SECONDS`` (0.1 s) while requests arrive, and a socket in the
+same process tells the publisher directly (``LiveChannelLayer.group_add``, the
+project's CHANNEL_LAYERS backend, does both). While nobody watches anything,
+``publish_write`` returns without queueing. A client that has just subscribed
+may miss the frames of up to ~1 s (in practice ~0.1 s, or none when the socket
+is served by the ingesting process).
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import orjson
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
 from monitoring.storage import Batch, WriteResult
@@ -102,17 +115,67 @@ def frame(body: dict) -> tuple[str, dict]:
     return frame_id, message
 
 
-def frames_for_write(batch: Batch, result: WriteResult) -> list[tuple[list[str], dict]]:
-    """The frames one stored request produces, each with the groups it goes to."""
+class _Everyone:
+    """The watched set when it is not known: every group is watched."""
+
+    def __contains__(self, name: str) -> bool:
+        return True
+
+
+EVERYONE = _Everyone()
+
+
+def _watched_kinds(watched) -> set[str]:
+    """The group kinds (``metrics.server``, ``logs``, ...) among watched groups."""
+    if watched is EVERYONE:
+        return {"metrics", "metrics.server", "metrics.type", "fleet", "logs", "logs.service", "events", "health"}
+    kinds = set()
+    for name in watched:
+        kinds.add(next((kind for kind in _KEYED_KINDS if name.startswith(kind + ".")), name))
+    return kinds
+
+
+_KEYED_KINDS = ("metrics.server", "metrics.type", "logs.service")
+
+
+def _only(watched, names: list[str]) -> list[str]:
+    return [name for name in names if name in watched]
+
+
+def frames_for_write(batch: Batch, result: WriteResult, watched=EVERYONE) -> list[tuple[list[str], dict]]:
+    """The frames one stored request produces, each with the watched groups it goes to.
+
+    ``watched`` (a set of group names) leaves out frames nobody watches, before they are built.
+    """
     out: list[tuple[list[str], dict]] = []
+    kinds = _watched_kinds(watched)
     now = _iso(datetime.now(UTC))
+    if kinds & {"metrics", "metrics.server", "metrics.type", "fleet"}:
+        out.extend(_metric_frames(batch, result, now, watched, kinds))
+    if kinds & {"logs", "logs.service", "metrics.server"}:
+        out.extend(_log_frames(batch, now, watched))
+    if kinds & {"events", "metrics.server"}:
+        out.extend(_event_frames(batch, result, watched))
+    if kinds & {"health", "fleet"}:
+        out.extend(_health_frames(batch, now, watched))
+    return out
+
+
+def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: set[str]) -> list[tuple]:
+    out: list[tuple[list[str], dict]] = []
     ids = {key: series_id for series_id, key in result.series.items()}
     iso: dict[datetime, str] = {}  # a request's samples share few timestamps: format each once
     # samples by server, then by series
     by_server: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     for key, ts, value in batch.samples:
         by_server[key[0]][key].append((ts, value))
+    typed_watched = "metrics.type" in kinds
     for server_id, series in by_server.items():
+        main = _only(watched, [group("metrics"), group("metrics.server", server_id)])
+        headline_groups = _only(watched, [group("fleet"), group("metrics.server", server_id)])
+        if not (main or headline_groups or typed_watched):
+            continue
+        want_entries = bool(main) or typed_watched  # the fleet page alone needs only the headline figures
         entries = []
         by_type: dict[str, list] = defaultdict(list)
         headline: dict[str, tuple[int, datetime, float]] = {}
@@ -124,7 +187,7 @@ def frames_for_write(batch: Batch, result: WriteResult) -> list[tuple[list[str],
             kept = points[-budget:] if budget > 0 else []
             left_out += len(points) - len(kept)
             budget -= len(kept)
-            if kept:
+            if kept and want_entries:
                 entry = {
                     "series_id": ids.get(key),
                     "metric_type": metric_type,
@@ -146,32 +209,37 @@ def frames_for_write(batch: Batch, result: WriteResult) -> list[tuple[list[str],
         body = {"type": "metrics", "server_id": server_id, "received_at": now, "series": entries}
         if left_out:
             body["left_out"] = left_out
-        _, message = frame(body)
-        out.append(([group("metrics"), group("metrics.server", server_id)], message))
+        if main:
+            _, message = frame(body)
+            out.append((main, message))
         for metric_type, typed in by_type.items():
-            _, message = frame({**body, "series": typed, "metric_type": metric_type})
-            out.append(([group("metrics.type", metric_type)], message))
-        if headline:
+            if group("metrics.type", metric_type) in watched:
+                _, message = frame({**body, "series": typed, "metric_type": metric_type})
+                out.append(([group("metrics.type", metric_type)], message))
+        if headline and headline_groups:
             summary = {kind: value for kind, (_, _, value) in headline.items()}
             _, message = frame({"type": "server_update", "server_id": server_id, "latest": summary, "at": now})
-            out.append(([group("fleet"), group("metrics.server", server_id)], message))
-    out.extend(_log_frames(batch, now))
-    out.extend(_event_frames(batch, result))
-    out.extend(_health_frames(batch, now))
+            out.append((headline_groups, message))
     return out
 
 
-def _log_frames(batch: Batch, now: str) -> list[tuple[list[str], dict]]:
+def _log_frames(batch: Batch, now: str, watched=EVERYONE) -> list[tuple[list[str], dict]]:
     by_service: dict[str, list] = defaultdict(list)
     for record in batch.logs:
         by_service[record.service].append(record)
     out = []
     for service, records in by_service.items():
+        server_id = str(records[-1].server_id) if records[-1].server_id else None
+        groups = [group("logs"), group("logs.service", service)]
+        if server_id:
+            groups.append(group("metrics.server", server_id))
+        groups = _only(watched, groups)
+        if not groups:
+            continue
         levels: dict[str, int] = defaultdict(int)
         for record in records:
             levels[record.level] += 1
         shown = records[-MAX_LOG_LINES:]
-        server_id = str(records[-1].server_id) if records[-1].server_id else None
         body = {
             "type": "log_processed",
             "data": {
@@ -194,18 +262,21 @@ def _log_frames(batch: Batch, now: str) -> list[tuple[list[str], dict]]:
                 "left_out": len(records) - len(shown),
             },
         }
-        groups = [group("logs"), group("logs.service", service)]
-        if server_id:
-            groups.append(group("metrics.server", server_id))
         _, message = frame(body)
         out.append((groups, message))
     return out
 
 
-def _event_frames(batch: Batch, result: WriteResult) -> list[tuple[list[str], dict]]:
+def _event_frames(batch: Batch, result: WriteResult, watched=EVERYONE) -> list[tuple[list[str], dict]]:
     out = []
     for index, event in enumerate(batch.events[:MAX_LOG_LINES]):
         server_id = str(event.server_id) if event.server_id else None
+        groups = [group("events")]
+        if server_id:
+            groups.append(group("metrics.server", server_id))
+        groups = _only(watched, groups)
+        if not groups:
+            continue
         body = {
             "type": "event_processed",
             "data": {
@@ -221,16 +292,16 @@ def _event_frames(batch: Batch, result: WriteResult) -> list[tuple[list[str], di
                 "decision": event.decision,
             },
         }
-        groups = [group("events")]
-        if server_id:
-            groups.append(group("metrics.server", server_id))
         _, message = frame(body)
         out.append((groups, message))
     return out
 
 
-def _health_frames(batch: Batch, now: str) -> list[tuple[list[str], dict]]:
+def _health_frames(batch: Batch, now: str, watched=EVERYONE) -> list[tuple[list[str], dict]]:
     out = []
+    groups = _only(watched, [group("health"), group("fleet")])
+    if not groups:
+        return out
     services: dict[str | None, dict] = {}
     for record in batch.logs:
         entry = services.setdefault(str(record.server_id) if record.server_id else None, {"service": record.service})
@@ -241,7 +312,7 @@ def _health_frames(batch: Batch, now: str) -> list[tuple[list[str], dict]]:
         data = {"server_id": str(server_id), "status": "up", "last_seen": _iso(last), "updated_at": now}
         data.update(services.get(str(server_id), {}))
         _, message = frame({"type": "health_update", "data": data})
-        out.append(([group("health"), group("fleet")], message))
+        out.append((groups, message))
     return out
 
 
@@ -284,8 +355,44 @@ def alert_frame(alert, event: str) -> tuple[list[str], dict]:
     return groups, message
 
 
+WATCH_REFRESH_SECONDS = 1.0  # the watched set is read again (SCAN) at most this often
+WATCH_CHECK_SECONDS = 0.1  # the subscription generation is checked at most this often
+
+
+def _generation_key(layer) -> str:
+    return f"{layer.prefix}:live:generation"
+
+
+def watches_groups(layer) -> bool:
+    """Whether the layer keeps its groups where the publisher can see who watches (channels_redis)."""
+    return all(hasattr(layer, name) for name in ("prefix", "ring_size", "connection", "_group_key"))
+
+
+async def announce_subscription(layer) -> None:
+    """A socket joined a group: have publishers notice it now rather than at their next refresh."""
+    publisher.subscriptions_changed()
+    if layer is None or not watches_groups(layer):
+        return
+    try:
+        await layer.connection(0).incr(_generation_key(layer))
+    except Exception as exc:  # the publisher still notices at its next refresh
+        log.warning("could not announce a live subscription: %s", exc)
+
+
+class LiveChannelLayer(RedisChannelLayer):
+    """The project's channel layer: a group_add is announced to the live publishers (see announce_subscription)."""
+
+    async def group_add(self, group, channel):
+        await super().group_add(group, channel)
+        await announce_subscription(self)
+
+
 class Publisher:
-    """A bounded queue and one background sender thread per process."""
+    """A bounded queue and one background sender thread per process.
+
+    The thread keeps ``watched``: the groups somebody watches (None until known,
+    ``EVERYONE`` when the layer cannot tell), and sends only to those.
+    """
 
     def __init__(self, size: int = 1000, timeout: float = 1.0, backoff: float = 5.0, layer=None):
         self._layer = layer  # default: the project's channel layer, bound in the sender thread
@@ -294,13 +401,33 @@ class Publisher:
         self.backoff = backoff
         self.dropped = 0
         self.sent = 0
+        self.unwatched = 0  # requests nobody watched: nothing built, nothing sent
+        self.refreshes = 0
         self._queue: queue.Queue = queue.Queue(maxsize=size)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._down_until = 0.0
+        self.watched: frozenset[str] | _Everyone | None = None
+        self._refreshed_at = 0.0
+        self._checked_at = 0.0
+        self._generation = None
+        self._changed = False
+
+    def subscriptions_changed(self) -> None:
+        """A socket of this process subscribed: read the watched set before the next send."""
+        self._changed = True
+
+    def nobody_watches(self) -> bool:
+        """True when, as far as known a moment ago, no group is watched: the request is not even queued."""
+        return (
+            not self.watched
+            and self.watched is not None
+            and not self._changed
+            and time.monotonic() - self._checked_at < WATCH_CHECK_SECONDS
+        )
 
     def submit(self, work) -> None:
-        """Queue a callable that answers [(groups, message)]; never blocks, never raises."""
+        """Queue a callable that answers [(groups, message)] for a watched set; never blocks, never raises."""
         self._ensure_thread()
         try:
             self._queue.put_nowait(work)
@@ -336,13 +463,52 @@ class Publisher:
             self.dropped += 1
             return
         try:
-            frames = work()
+            watched = loop.run_until_complete(asyncio.wait_for(self._watched(layer), self.timeout))
+            if not watched:
+                self.unwatched += 1
+                return
+            frames = [(groups, message) for groups, message in work(watched) if groups]
+            if not frames:
+                return
             loop.run_until_complete(asyncio.wait_for(self._send(layer, frames), self.timeout))
             self.sent += len(frames)
         except Exception as exc:  # Redis down or slow: drop, back off, never reach ingest
             self.dropped += 1
             self._down_until = time.monotonic() + self.backoff
             log.warning("live publish failed, pausing %.0fs: %s", self.backoff, exc)
+
+    async def _watched(self, layer):
+        """The groups somebody watches, read again when stale or when a subscription was announced."""
+        if not watches_groups(layer):
+            self.watched = EVERYONE
+            return EVERYONE
+        now = time.monotonic()
+        stale = self.watched is None or self._changed or now - self._refreshed_at >= WATCH_REFRESH_SECONDS
+        if not stale and now - self._checked_at >= WATCH_CHECK_SECONDS:
+            stale = await layer.connection(0).get(_generation_key(layer)) != self._generation
+            self._checked_at = now
+        if stale:
+            self._changed = False
+            try:
+                generation = await layer.connection(0).get(_generation_key(layer))
+                self.watched = await self._scan(layer)
+            except BaseException:  # read again once Redis answers
+                self._changed = True
+                raise
+            self._generation = generation
+            self._refreshed_at = self._checked_at = time.monotonic()
+            self.refreshes += 1
+        return self.watched
+
+    @staticmethod
+    async def _scan(layer) -> frozenset[str]:
+        prefix = layer._group_key("").decode()
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"  # the prefix taken literally
+        names = set()
+        for index in range(layer.ring_size):
+            async for key in layer.connection(index).scan_iter(match=pattern, count=1000):
+                names.add(key.decode()[len(prefix) :])
+        return frozenset(names)
 
     @staticmethod
     async def _send(layer, frames) -> None:
@@ -367,7 +533,9 @@ publisher = Publisher(size=settings.LIVE_QUEUE_SIZE, timeout=settings.LIVE_PUBLI
 def publish_write(batch: Batch, result: WriteResult) -> None:
     """Publish what one request stored to the groups that watch it. Never raises, never blocks."""
     try:
-        publisher.submit(lambda: frames_for_write(batch, result))
+        if publisher.nobody_watches():
+            return
+        publisher.submit(lambda watched: frames_for_write(batch, result, watched))
     except Exception:  # the live view is a courtesy; ingest has already answered for the data
         log.exception("live publish could not be queued")
 
@@ -375,7 +543,9 @@ def publish_write(batch: Batch, result: WriteResult) -> None:
 def publish_alert(alert, event: str) -> None:
     """Queue an alert_triggered frame (called from the alerts app's signals)."""
     try:
+        if publisher.nobody_watches():
+            return
         built = [alert_frame(alert, event)]  # here, where the alert's rule may be read from the database
-        publisher.submit(lambda: built)
+        publisher.submit(lambda watched: [(_only(watched, groups), message) for groups, message in built])
     except Exception:
         log.exception("live alert publish could not be queued")

@@ -150,11 +150,25 @@ def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, i
             ids[key] = found
     if not missing:
         return ids, 0
+    found, created = _upsert_series(cursor, missing)
+    late = [key for key in missing if key not in found]
+    if late:
+        # A concurrent request inserted these between our snapshot and our insert: the upsert
+        # waited for it and did nothing, and its rows are invisible to that statement. A new
+        # statement (READ COMMITTED) sees them.
+        more, _ = _upsert_series(cursor, late)
+        found.update(more)
+    series_cache.update(found)
+    ids.update(found)
+    return ids, created
+
+
+def _upsert_series(cursor, keys: list[SeriesKey]) -> tuple[dict[SeriesKey, int], int]:
     columns = (
-        [k[0] for k in missing],
-        [k[1] for k in missing],
-        [k[2] for k in missing],
-        [k[3].decode() for k in missing],
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [k[3].decode() for k in keys],
     )
     cursor.execute(
         """
@@ -180,9 +194,7 @@ def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, i
         key = (server_id, metric_type, name, labels_key(orjson.loads(labels_text)))
         found[key] = series_id
         created += bool(is_new)
-    series_cache.update(found)
-    ids.update(found)
-    return ids, created
+    return found, created
 
 
 def series_ids(cursor, keys: list[SeriesKey]) -> tuple[list[int], int]:

@@ -1,9 +1,10 @@
 """The write path stores everything of a batch, once, in its day partitions."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from monitoring import storage
 from monitoring.models import Event, LogEntry, Sample, Series, Snapshot
@@ -68,3 +69,41 @@ def test_a_receipt_stores_a_retried_batch_once(web01):
     assert not first.duplicate and again.duplicate
     assert Sample.objects.count() == 3
     assert LogEntry.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_creating_the_same_new_series_both_succeed(web01):
+    """The second writer's upsert waits for the first and must still find the series' id."""
+    import threading
+
+    from django.db import connections
+
+    ts = datetime.now(UTC)
+    first_inserted = threading.Event()
+    errors = []
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                batch = Batch()
+                batch.add_sample(web01.id, "race", "x", {"k": "v"}, ts, 1.0)
+                storage.write(batch)
+                first_inserted.set()
+                time.sleep(0.5)  # hold the new series uncommitted while the other writer arrives
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    first_inserted.wait(5)
+    storage.series_cache.clear()
+    batch = Batch()
+    batch.add_sample(web01.id, "race", "x", {"k": "v"}, ts + timedelta(seconds=1), 2.0)
+    result = storage.write(batch)
+    thread.join()
+    assert not errors
+    assert result.samples == 1
+    assert Series.objects.filter(metric_type="race").count() == 1
+    assert Sample.objects.filter(series__metric_type="race").count() == 2
