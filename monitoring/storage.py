@@ -170,29 +170,29 @@ def _upsert_series(cursor, keys: list[SeriesKey]) -> tuple[dict[SeriesKey, int],
         [k[2] for k in keys],
         [k[3].decode() for k in keys],
     )
+    # Results are matched to the keys by position, not by re-encoding what PostgreSQL answers:
+    # jsonb normalizes values (1.0 is stored as 1), so the answer's text may differ from the key.
     cursor.execute(
         """
         WITH wanted AS (
-            SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::jsonb[])
-                AS w(server_id, metric_type, name, labels)
+            SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::jsonb[]) WITH ORDINALITY
+                AS w(server_id, metric_type, name, labels, ord)
         ), inserted AS (
             INSERT INTO monitoring_series (server_id, metric_type, name, labels, created_at)
             SELECT server_id, metric_type, name, labels, now() FROM wanted
             ON CONFLICT (server_id, metric_type, name, labels) DO NOTHING
             RETURNING id, server_id, metric_type, name, labels
         )
-        SELECT id, server_id::text, metric_type, name, labels::text, true FROM inserted
+        SELECT w.ord, i.id, true FROM inserted i JOIN wanted w USING (server_id, metric_type, name, labels)
         UNION ALL
-        SELECT s.id, s.server_id::text, s.metric_type, s.name, s.labels::text, false
-        FROM monitoring_series s JOIN wanted w USING (server_id, metric_type, name, labels)
+        SELECT w.ord, s.id, false FROM monitoring_series s JOIN wanted w USING (server_id, metric_type, name, labels)
         """,
         columns,
     )
     found: dict[SeriesKey, int] = {}
     created = 0
-    for series_id, server_id, metric_type, name, labels_text, is_new in cursor.fetchall():
-        key = (server_id, metric_type, name, labels_key(orjson.loads(labels_text)))
-        found[key] = series_id
+    for ordinal, series_id, is_new in cursor.fetchall():
+        found[keys[ordinal - 1]] = series_id
         created += bool(is_new)
     return found, created
 

@@ -107,3 +107,18 @@ def test_two_writers_creating_the_same_new_series_both_succeed(web01):
     assert result.samples == 1
     assert Series.objects.filter(metric_type="race").count() == 1
     assert Sample.objects.filter(series__metric_type="race").count() == 2
+
+
+def test_labels_postgresql_normalizes_still_find_their_series(web01):
+    """jsonb has no negative zero (-0.0 comes back as 0.0): the writer must still find the series."""
+    ts = datetime.now(UTC)
+    batch = Batch()
+    batch.add_sample(web01.id, "disk", "io", {"dev": 1.0, "offset": -0.0}, ts, 7.0)
+    result = storage.write(batch)
+    assert result.samples == 1
+    storage.series_cache.clear()
+    again = Batch()
+    again.add_sample(web01.id, "disk", "io", {"dev": 1.0, "offset": -0.0}, ts + timedelta(seconds=1), 8.0)
+    storage.write(again)
+    assert Series.objects.filter(metric_type="disk", name="io").count() == 1
+    assert Sample.objects.filter(series__name="io").count() == 2
