@@ -1,7 +1,9 @@
 """HTTP through Django, WebSockets through Channels, on one daphne process.
 
 The continuous log stream (seed 004) is answered by a raw ASGI app ahead of
-Django, which would otherwise buffer the whole request body before the view runs.
+Django, which would otherwise buffer the whole request body before the view runs,
+and daphne is made to deliver that request's body as it arrives
+(ingest/daphne_streaming.py).
 The seeds' metric ingest paths are served by a thread pool ahead of Django's
 middleware (ingest/fastpath.py), the hot path.
 """
@@ -16,9 +18,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from ingest import daphne_streaming  # noqa: E402
 from ingest.fastpath import IngestFastPath  # noqa: E402
 from ingest.streaming import LogStreamRouter  # noqa: E402
 from monitoring.routing import websocket_application  # noqa: E402
+
+# daphne hands the continuous log stream its body as it arrives (not at the end)
+daphne_streaming.install()
 
 application = ProtocolTypeRouter(
     {

@@ -7,10 +7,9 @@ batches (every ``FLUSH_LINES`` lines or ``FLUSH_SECONDS``, whichever is first,
 each batch its own transaction) and answers with counts when the body ends.
 A bad line is reported in the answer; the stream goes on.
 
-The app stores chunks as the ASGI server delivers them. daphne (Twisted)
-delivers a request body only once all of it has arrived, so under daphne a
-stream is stored, in the same batches, when it ends; ASGI servers that stream
-request bodies (uvicorn, hypercorn) get storage while the request is open.
+The app stores chunks as the ASGI server delivers them. daphne (Twisted) would
+deliver a request body only once all of it has arrived; ingest/daphne_streaming.py
+makes it deliver this path's body as it arrives, as uvicorn and hypercorn do.
 
 Every other request goes to the wrapped application (Django).
 """

@@ -1,10 +1,8 @@
 """A service streams logs over one long chunked request to a real daphne.
 
-daphne (Twisted) hands an application the request body only once the whole
-body has arrived, so under daphne the lines are stored when the stream ends;
-that they are stored while a stream is still open is shown at the ASGI level
-(ingest/tests/test_stream_logs_continuously.py), as an ASGI server that streams
-request bodies (uvicorn, hypercorn) delivers them.
+daphne hands the continuous log stream its body as it arrives
+(ingest/daphne_streaming.py), so lines are stored while the request is open:
+the test reads the database between two parts of the stream.
 """
 
 import http.client
@@ -22,20 +20,34 @@ def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-@pytest.mark.slow
-def test_a_chunked_stream_is_stored_and_bad_lines_reported_under_daphne(console_server, fleet_token):
-    service = f"daphne-stream-{uuid.uuid4().hex[:6]}"
+def open_stream(console_server: str, path: str, token: str) -> http.client.HTTPConnection:
     url = urllib.parse.urlsplit(console_server)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    conn.putrequest("POST", path)
+    conn.putheader("Authorization", f"Bearer {token}")
+    conn.putheader("Content-Type", "application/x-ndjson")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    return conn
+
+
+def stored(service: str, count: int, within: float = 5.0) -> int:
+    deadline = time.monotonic() + within
+    while (found := LogEntry.objects.filter(service=service).count()) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+@pytest.mark.slow
+def test_lines_of_a_chunked_stream_are_stored_before_the_request_ends_under_daphne(console_server, fleet_token):
+    service = f"daphne-stream-{uuid.uuid4().hex[:6]}"
+    conn = open_stream(console_server, f"/api/logs/stream/{service}/continuous", fleet_token)
     try:
-        conn.putrequest("POST", f"/api/logs/stream/{service}/continuous")
-        conn.putheader("Authorization", f"Bearer {fleet_token}")
-        conn.putheader("Content-Type", "application/x-ndjson")
-        conn.putheader("Transfer-Encoding", "chunked")
-        conn.endheaders()
         first = b"".join(orjson.dumps({"level": "INFO", "message": f"early {i}"}) + b"\n" for i in range(3))
         conn.send(chunk(first))
-        time.sleep(0.3)
+        # the request is still open: the first lines are stored within the ~1 s flush
+        assert stored(service, 3) == 3
+        assert LogEntry.objects.filter(service=service, message__startswith="early").count() == 3
         conn.send(chunk(b"not json\n" + orjson.dumps({"level": "ERROR", "message": "late"}) + b"\n"))
         conn.send(b"0\r\n\r\n")
         response = conn.getresponse()
@@ -46,5 +58,44 @@ def test_a_chunked_stream_is_stored_and_bad_lines_reported_under_daphne(console_
         assert response.status == 200, summary
         assert (summary["lines_received"], summary["logs_stored"], summary["lines_rejected"]) == (5, 4, 1)
         assert LogEntry.objects.filter(service=service).count() == 4
+    finally:
+        LogEntry.objects.filter(service=service).delete()
+
+
+@pytest.mark.slow
+def test_a_stream_with_a_bad_token_is_refused_before_it_ends_under_daphne(console_server):
+    service = f"daphne-stream-{uuid.uuid4().hex[:6]}"
+    conn = open_stream(console_server, f"/api/logs/stream/{service}/continuous", "not-a-token")
+    try:
+        conn.send(chunk(orjson.dumps({"level": "INFO", "message": "refused"}) + b"\n"))
+        response = conn.getresponse()  # answered while the body is still open
+        body = orjson.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 401, body
+    assert response.getheader("WWW-Authenticate")
+    assert LogEntry.objects.filter(service=service).count() == 0
+
+
+@pytest.mark.slow
+def test_a_plain_request_after_a_stream_is_still_buffered_and_answered_under_daphne(console_server, fleet_token):
+    service = f"daphne-plain-{uuid.uuid4().hex[:6]}"
+    url = urllib.parse.urlsplit(console_server)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    try:
+        body = orjson.dumps({"level": "INFO", "message": "whole"}) + b"\n"
+        path = f"/api/logs/stream/{service}/continuous"
+        conn.request("POST", path, body=body, headers={"Authorization": f"Bearer {fleet_token}"})
+        first = conn.getresponse()
+        first_summary = orjson.loads(first.read())
+        conn.request("GET", "/api/logs/stream/x/other", headers={"Authorization": f"Bearer {fleet_token}"})
+        second = conn.getresponse()
+        second.read()
+    finally:
+        conn.close()
+    try:
+        assert first.status == 200, first_summary
+        assert first_summary["logs_stored"] == 1
+        assert second.status in (401, 403, 404, 405)
     finally:
         LogEntry.objects.filter(service=service).delete()
