@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,11 +27,10 @@ import threading
 import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
+from harness import ROOT, bench_env, cpu_seconds, issue_token, start_consoles
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 HOSTNAME = "bench-ingest"
 
@@ -169,73 +167,6 @@ def raw_copy_rate(template: bytes, seconds: float) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
-def _cpu_seconds(procs: list[subprocess.Popen]) -> float:
-    """CPU time (user + system) the started consoles have used, threads included."""
-    total = 0.0
-    for proc in procs:
-        with open(f"/proc/{proc.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    parts = urllib.parse.urlsplit(url)
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the console at {url} did not come up")
-
-
-def start_consoles(workers: int) -> tuple[list[str], list[subprocess.Popen]]:
-    """Start ``workers`` daphne processes on free ports (embedded services as ``make run`` uses)."""
-    python = sys.executable
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": os.environ.get("DEBUG", "false")}
-    env.setdefault("SECRET_KEY", "bench-only-secret-key-bench-only-secret-key")
-    env.setdefault("AGENT_RATE_LIMIT_PER_MINUTE", "0")
-    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    urls, procs = [], []
-    for _ in range(workers):
-        port = _free_port()
-        procs.append(
-            subprocess.Popen(
-                [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        _wait_up(url)
-    return urls, procs
-
-
-def issue_token(hostname: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "manage.py", "issue_token", hostname, "--name", "bench"],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", "http://127.0.0.1:8000"))
@@ -256,20 +187,24 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     urls = [args.url]
     if args.start:
-        urls, procs = start_consoles(args.workers)
+        urls, procs = start_consoles(args.workers, bench_env(AGENT_RATE_LIMIT_PER_MINUTE="0"))
     try:
-        tokens = [args.token] if args.token else [issue_token(f"{HOSTNAME}-{i}") for i in range(args.connections)]
+        tokens = (
+            [args.token]
+            if args.token
+            else [issue_token(f"{HOSTNAME}-{i}", "--name", "bench") for i in range(args.connections)]
+        )
         template = body_template(args.batch, args.names)
         print(
             f"console {', '.join(urls)}: {args.connections} connections, {len(tokens)} agent(s), "
             f"{args.batch} samples a request, {len(template) / 1024:.0f} KiB bodies, {args.duration:.0f} s"
         )
         Driver(urls, tokens, template, 3, len(tokens)).run()  # warm up: series created, caches filled
-        cpu_before = _cpu_seconds(procs)
+        cpu_before = cpu_seconds(procs)
         client_before = sum(os.times()[:2])
         driver = Driver(urls, tokens, template, args.duration, args.connections)
         elapsed = driver.run()
-        cpu_used = _cpu_seconds(procs) - cpu_before
+        cpu_used = cpu_seconds(procs) - cpu_before
         client_used = sum(os.times()[:2]) - client_before
     finally:
         for proc in procs:

@@ -20,23 +20,12 @@ import base64
 import os
 import statistics
 import struct
-import subprocess
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import orjson
 import requests
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def issue(*args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "manage.py", "issue_token", *args], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip().splitlines()[-1].strip()
+from harness import issue_token
 
 
 class Socket:
@@ -132,8 +121,8 @@ async def main() -> None:
 
     url = urlparse(args.url)
     host, port = url.hostname, url.port or 80
-    agent_token = args.agent_token or issue(args.hostname)
-    token = args.token or issue("--user", args.user)
+    agent_token = args.agent_token or issue_token(args.hostname)
+    token = args.token or issue_token("--user", args.user)
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {agent_token}"
 

@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, bench_env, cpu_seconds, issue_token, start_consoles  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 import snappy  # noqa: E402
@@ -142,70 +140,6 @@ class Driver:
         return time.perf_counter() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    parts = urllib.parse.urlsplit(url)
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the console at {url} did not come up")
-
-
-def _env(live: str = "on") -> dict:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": os.environ.get("DEBUG", "false")}
-    env.setdefault("SECRET_KEY", "bench-only-secret-key-bench-only-secret-key")
-    env.setdefault("RECEIVER_RATE_LIMIT_PER_MINUTE", "0")
-    env["RECEIVER_LIVE"] = "true" if live == "on" else "false"
-    return env
-
-
-def start_console(live: str) -> tuple[str, subprocess.Popen]:
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=_env(), check=True)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT,
-        env=_env(live),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    _wait_up(url)
-    return url, proc
-
-
-def issue_fleet_token() -> str:
-    out = subprocess.run(
-        [sys.executable, "manage.py", "issue_token", "--fleet"],
-        cwd=ROOT,
-        env=_env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
-def _cpu_seconds(proc: subprocess.Popen | None) -> float:
-    if proc is None:
-        return 0.0
-    with open(f"/proc/{proc.pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", "http://127.0.0.1:8000"))
@@ -223,9 +157,12 @@ def main() -> None:
     proc = None
     url = args.url
     if args.start:
-        url, proc = start_console(args.live)
+        env = bench_env(RECEIVER_RATE_LIMIT_PER_MINUTE="0")
+        env["RECEIVER_LIVE"] = "true" if args.live == "on" else "false"  # --live decides, whatever the shell says
+        urls, procs = start_consoles(1, env)
+        url, proc = urls[0], procs[0]
     try:
-        token = args.token or issue_fleet_token()
+        token = args.token or issue_token("--fleet")
         print(f"building {args.requests} bodies of {args.series} series x 1 sample ...", flush=True)
         payloads = bodies(args.requests + 50, args.series, args.instances)
         warm, payloads = payloads[:50], payloads[50:]
@@ -235,10 +172,10 @@ def main() -> None:
             + (f", live publishing {args.live}" if args.start else "")
         )
         Driver(url, token, warm, args.connections).run()  # servers registered, series created, caches warm
-        cpu_before = _cpu_seconds(proc)
+        cpu_before = cpu_seconds([proc] if proc else [])
         driver = Driver(url, token, payloads, args.connections)
         elapsed = driver.run()
-        cpu_used = _cpu_seconds(proc) - cpu_before
+        cpu_used = cpu_seconds([proc] if proc else []) - cpu_before
     finally:
         if proc is not None:
             proc.terminate()
