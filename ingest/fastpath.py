@@ -31,9 +31,9 @@ from django.db import connections
 from django.http import HttpResponse
 
 from ingest.base import error_response
+from ingest.middleware import log_request
 
 log = logging.getLogger(__name__)
-request_log = logging.getLogger("ingest.requests")
 
 
 def _routes() -> dict:
@@ -141,18 +141,13 @@ def _handle(view, scope, body: bytes) -> HttpResponse:
         response = error_response(500, "internal error; the request was not stored")
     finally:
         _connection_upkeep()
-    stats = getattr(request, "ingest_stats", {}) or {}
-    request_log.info(
-        "ingest",
-        extra={
-            "method": "POST",
-            "path": scope["path"],
-            "status": response.status_code,
-            "bytes": len(body),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "remote": (scope.get("client") or [None])[0],
-            **stats,
-        },
+    log_request(
+        request,
+        path=scope["path"],
+        status=response.status_code,
+        size=len(body),
+        started=started,
+        remote=(scope.get("client") or [None])[0],
     )
     return response
 

@@ -19,6 +19,23 @@ INGEST_PREFIXES = (
 )
 
 
+def log_request(request, *, path: str, status: int, size: int, started: float, remote: str | None) -> None:
+    """The ingest.log line of one ingest request, wherever it was served (middleware or fast path)."""
+    stats = getattr(request, "ingest_stats", {}) or {}
+    log.info(
+        "ingest",
+        extra={
+            "method": "POST",
+            "path": path,
+            "status": status,
+            "bytes": size,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "remote": remote,
+            **stats,
+        },
+    )
+
+
 class IngestRequestLog:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -28,17 +45,12 @@ class IngestRequestLog:
             return self.get_response(request)
         started = time.perf_counter()
         response = self.get_response(request)
-        stats = getattr(request, "ingest_stats", {}) or {}
-        log.info(
-            "ingest",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "bytes": int(request.headers.get("Content-Length") or 0),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "remote": request.META.get("REMOTE_ADDR"),
-                **stats,
-            },
+        log_request(
+            request,
+            path=request.path,
+            status=response.status_code,
+            size=int(request.headers.get("Content-Length") or 0),
+            started=started,
+            remote=request.META.get("REMOTE_ADDR"),
         )
         return response
