@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -91,11 +93,39 @@ class AlertAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} alert(s) acknowledged.")
 
 
+class SilenceForm(forms.ModelForm):
+    match_all = forms.BooleanField(
+        required=False,
+        help_text="Staff only: yes, these matchers (only negations or wildcards) are meant to mute every alert.",
+    )
+
+    class Meta:
+        model = Silence
+        fields = ["matchers", "starts_at", "ends_at", "comment"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            for name in ("matchers", "starts_at", "ends_at"):
+                setattr(self.instance, name, data.get(name))
+            try:
+                self.instance.check_allowed(self.author, match_all=data.get("match_all", False))
+            except ValidationError as exc:
+                for field, problems in exc.message_dict.items():
+                    self.add_error(field, problems)
+        return data
+
+
 @admin.register(Silence)
 class SilenceAdmin(admin.ModelAdmin):
+    form = SilenceForm
     list_display = ["__str__", "starts_at", "ends_at", "active", "comment", "created_by"]
     readonly_fields = ["created_by", "created_at"]
     actions = ["expire"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"author": request.user})
 
     @admin.display(boolean=True)
     def active(self, silence: Silence) -> bool:
@@ -106,7 +136,7 @@ class SilenceAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Expire selected silences now")
+    @admin.action(description="Expire selected silences now", permissions=["change"])
     def expire(self, request, queryset: QuerySet[Silence]) -> None:
         queryset.filter(ends_at__gt=timezone.now()).update(ends_at=timezone.now())
 

@@ -228,6 +228,8 @@ ALERT_CPU_THRESHOLD = env_float("ALERT_CPU_THRESHOLD", 90)
 ALERT_CPU_DURATION_SECONDS = env_int("ALERT_CPU_DURATION_SECONDS", 10)
 REPEAT_INTERVAL = env_int("REPEAT_INTERVAL", 4 * 3600)
 ALERT_RETENTION_SECONDS = env_int("ALERT_RETENTION_SECONDS", 86400)
+# the longest a silence may last (API, admin and console alike)
+SILENCE_MAX_SECONDS = env_int("SILENCE_MAX_SECONDS", 7 * 86400)
 # an alert that fired ALERT_FLAP_THRESHOLD times within ALERT_FLAP_WINDOW_SECONDS is flapping:
 # it resolves only after its condition stays clear for ALERT_FLAP_HOLD_SECONDS
 ALERT_FLAP_THRESHOLD = env_int("ALERT_FLAP_THRESHOLD", 3)

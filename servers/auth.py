@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from servers.choices import TokenKind
 from servers.models import AgentToken, hash_token
@@ -135,7 +135,8 @@ def authenticate_agent(headers) -> Agent:
 class PersonTokenAuthentication(authentication.BaseAuthentication):
     """DRF authentication for people's API tokens (``issue_token --user``).
 
-    Agent and fleet tokens are refused with 403: they may only write.
+    Agent and fleet tokens are refused with 403: they may only write. A read-only
+    person's token is refused with 403 on anything but GET, HEAD and OPTIONS.
     """
 
     def authenticate(self, request):
@@ -149,6 +150,8 @@ class PersonTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.PermissionDenied("agent tokens can only write; use a person's API token to read")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("user inactive")
+        if token.read_only and request.method not in permissions.SAFE_METHODS:
+            raise exceptions.PermissionDenied("this token is read-only: it can only read")
         if token_cache.should_touch(token.pk):
             AgentToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token.user, token
