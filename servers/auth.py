@@ -6,6 +6,7 @@ Agents send ``Authorization: Bearer <token>`` or ``X-Agent-Token: <token>``
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 import uuid
@@ -101,6 +102,11 @@ class _TokenCache:
 token_cache = _TokenCache()
 
 
+def is_shared_agent_token(raw: str) -> bool:
+    """Whether ``raw`` is seed 002's shared AGENT_API_TOKEN, compared in constant time (no timing oracle)."""
+    return hmac.compare_digest(raw.encode(), settings.AGENT_API_TOKEN.encode())
+
+
 def authenticate_agent(headers) -> Agent:
     """The Agent behind an ingest request; IngestAuthError(401/403) when there is none."""
     raw = raw_token(headers)
@@ -108,7 +114,7 @@ def authenticate_agent(headers) -> Agent:
         if settings.INGEST_ALLOW_ANONYMOUS:
             return Agent(kind="anonymous")
         raise IngestAuthError(401, "missing agent token: send Authorization: Bearer <token> or X-Agent-Token")
-    if settings.AGENT_API_TOKEN and raw == settings.AGENT_API_TOKEN:
+    if settings.AGENT_API_TOKEN and is_shared_agent_token(raw):
         return Agent(kind=TokenKind.FLEET)
     digest = hash_token(raw)
     cached = token_cache.get(digest)
