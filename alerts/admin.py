@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from alerts.choices import ChannelKind
 from alerts.models import Alert, AlertRule, AlertTransition, Delivery, Notification, NotificationChannel, Silence
+from alerts.outbound import RefusedDestination, check_destination
 
 
 @admin.register(AlertRule)
@@ -150,15 +152,25 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send test notification")
     def send_test_notification(self, request, queryset: QuerySet[NotificationChannel]) -> None:
+        """Queued like any message, through the same guard; a refused URL is said at once, not queued."""
         from alerts import tasks
 
+        queued = 0
         for channel in queryset:
+            if channel.kind in (ChannelKind.SLACK, ChannelKind.WEBHOOK):
+                try:
+                    check_destination(str(channel.config.get("url", "")))
+                except RefusedDestination as exc:
+                    self.message_user(request, f"{channel.name}: not sent: {exc}", messages.ERROR)
+                    continue
             tasks.deliver.delay(channel.pk, None, "test")
-        self.message_user(
-            request,
-            f"Test notification queued for {queryset.count()} channel(s); see Deliveries for how it went.",
-            messages.SUCCESS,
-        )
+            queued += 1
+        if queued:
+            self.message_user(
+                request,
+                f"Test notification queued for {queued} channel(s); see Deliveries for how it went.",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Delivery)

@@ -16,7 +16,8 @@ def test_healthz_answers_like_seed_000(client):
 
 
 @pytest.mark.django_db
-def test_health_reports_each_dependency(client):
+def test_health_reports_each_dependency_to_a_signed_in_person(client, bob):
+    client.force_login(bob)
     response = client.get("/health")
     assert response.status_code == 200
     checks = response.json()["checks"]
@@ -24,6 +25,27 @@ def test_health_reports_each_dependency(client):
     for check in checks.values():
         assert check["status"] == "up"
         assert check["latency_ms"] >= 0
+
+
+@pytest.mark.django_db
+def test_health_gives_a_person_token_the_details(client, bob_token):
+    response = client.get("/health", HTTP_AUTHORIZATION=f"Bearer {bob_token}")
+    assert "latency_ms" in response.json()["checks"]["database"]
+
+
+@pytest.mark.django_db
+def test_health_gives_anonymous_callers_statuses_only(client, settings):
+    settings.REDIS_URL = "redis://nobody:hunter2@127.0.0.1:1/0"  # a Redis that is down
+    response = client.get("/health")
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"] == {
+        "database": {"status": "up"},
+        "redis": {"status": "down"},
+        "celery_broker": body["checks"]["celery_broker"],
+    }
+    assert set(body["checks"]["celery_broker"]) == {"status"}
+    assert "hunter2" not in response.content.decode() and "127.0.0.1" not in response.content.decode()
 
 
 @pytest.mark.slow
@@ -43,7 +65,7 @@ def test_health_is_503_when_the_database_is_stopped(client, tmp_path):
         response = client.get("/health")
         assert response.status_code == 503
         body = response.json()
-        assert body["checks"]["database"]["status"] == "down"
+        assert body["checks"]["database"] == {"status": "down"}  # anonymous: no error text
         assert body["checks"]["redis"]["status"] == "up"
     finally:
         connection.close()
