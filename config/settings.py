@@ -209,6 +209,13 @@ RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_D
 ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
 UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
 
+# --- Prometheus-compatible query API (/prometheus/api/v1/) -------------------
+PROMQL_LOOKBACK_SECONDS = env_int("PROMQL_LOOKBACK_SECONDS", 300)
+# the step of a subquery written without one (Prometheus' global evaluation_interval)
+PROMQL_SUBQUERY_STEP_SECONDS = env_int("PROMQL_SUBQUERY_STEP_SECONDS", 60)
+PROMQL_MAX_SERIES = env_int("PROMQL_MAX_SERIES", 10_000)
+PROMQL_MAX_SAMPLES = env_int("PROMQL_MAX_SAMPLES", 5_000_000)
+
 # --- Logs and events ---------------------------------------------------------
 LOG_ERROR_RATE_THRESHOLD = env_float("LOG_ERROR_RATE_THRESHOLD", 0.05)
 LOG_ERROR_RATE_WINDOW_SECONDS = env_int("LOG_ERROR_RATE_WINDOW_SECONDS", 300)
