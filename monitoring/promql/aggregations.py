@@ -135,7 +135,7 @@ def _spread(op: str, values: list[float]) -> float:
 
 
 def _top(op: str, vector: list[Sample], grouping: frozenset[str], without: bool, param: float) -> list[Sample]:
-    """topk / bottomk: the k largest (smallest) samples of each group, with their own labels; NaN last."""
+    """topk / bottomk: the k largest (smallest) samples of each group, with their own labels."""
     if math.isnan(param) or abs(param) >= 2**63:
         raise PromQLError(f"Scalar value {format_value(param)} overflows int64")
     k = int(param)
@@ -146,10 +146,61 @@ def _top(op: str, vector: list[Sample], grouping: frozenset[str], without: bool,
         groups.setdefault(group_labels(sample[0], grouping, without), []).append(sample)
     out: list[Sample] = []
     for members in groups.values():
-        if op == "topk":
-            ranked = sorted(members, key=lambda s: (not math.isnan(s[1]), s[1] if not math.isnan(s[1]) else 0))
-            ranked.reverse()
-        else:
-            ranked = sorted(members, key=lambda s: (math.isnan(s[1]), s[1] if not math.isnan(s[1]) else 0))
-        out.extend(ranked[:k])
+        kept = _heap_select(members, k, top=op == "topk")
+        out.extend(
+            sorted(kept, key=lambda s: (math.isnan(s[1]), 0 if math.isnan(s[1]) else (-s[1] if op == "topk" else s[1])))
+        )
     return out
+
+
+def _heap_select(members: list[Sample], k: int, top: bool) -> list[Sample]:
+    """Which samples Prometheus' bounded heap keeps: of equal values, ties go as its heap order makes them."""
+
+    def less(h: list[Sample], i: int, j: int) -> bool:
+        if math.isnan(h[i][1]):
+            return True
+        return h[i][1] < h[j][1] if top else h[i][1] > h[j][1]
+
+    heap = [members[0]]
+    for sample in members[1:]:
+        head = heap[0][1]
+        better = sample[1] > head if top else sample[1] < head
+        if len(heap) < k or better or math.isnan(head):
+            if len(heap) == k:
+                if k == 1:
+                    heap[0] = sample
+                    continue
+                _pop(heap, less)
+            heap.append(sample)
+            _up(heap, len(heap) - 1, less)
+    return heap
+
+
+def _up(h: list, j: int, less) -> None:
+    # Go's container/heap, so that ties resolve the same way
+    while j > 0:
+        i = (j - 1) // 2
+        if not less(h, j, i):
+            break
+        h[i], h[j] = h[j], h[i]
+        j = i
+
+
+def _down(h: list, i: int, n: int, less) -> None:
+    while True:
+        j = 2 * i + 1
+        if j >= n:
+            break
+        if j + 1 < n and less(h, j + 1, j):
+            j += 1
+        if not less(h, j, i):
+            break
+        h[i], h[j] = h[j], h[i]
+        i = j
+
+
+def _pop(h: list, less) -> None:
+    n = len(h) - 1
+    h[0], h[n] = h[n], h[0]
+    _down(h, 0, n, less)
+    h.pop()

@@ -136,6 +136,7 @@ class SeriesReader:
             pairs = series_labels(metric_type, name, orjson.loads(labels), hostname)
             if matches_all(pairs, matchers):
                 found.append((series_id, pairs))
+        found.sort(key=lambda item: item[1])  # by label set, the order Prometheus' storage gives
         if len(found) > self.max_series:
             raise PromQLError(
                 f"the selector matches {len(found)} series, more than PROMQL_MAX_SERIES={self.max_series}"
