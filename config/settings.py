@@ -106,6 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -293,6 +294,12 @@ RECEIVER_MAX_DECOMPRESSED_BYTES = env_int("RECEIVER_MAX_DECOMPRESSED_BYTES", 64 
 # Publish what the receivers store to the live views. A Prometheus request spans many servers,
 # and its live frames cost the console more CPU than storing it: fleets at high rates may turn this off.
 RECEIVER_LIVE = env_bool("RECEIVER_LIVE", True)
+
+# --- The console's own metrics (GET /metrics) --------------------------------
+# addresses that may scrape /metrics without a token (a person's API token works from anywhere)
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.0/8", "::1/128"])
+# Celery queues whose depth /metrics reports
+METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["celery"])
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
