@@ -140,3 +140,27 @@ def test_a_429_is_honoured_and_nothing_is_lost(start_console, tmp_path):
 
 def _logged_at(line: str) -> datetime:
     return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_the_install_line_installs_the_agent_from_the_console_and_reports(start_console, tmp_path):
+    console = start_console()
+    token = agent_token("agent-installed")
+    env = {
+        "PATH": f"{Path(OLDEST_PYTHON).parent}:/usr/bin:/bin",
+        "MONITORING_AGENT_PREFIX": str(tmp_path / "opt"),
+        "MONITORING_AGENT_ETC": str(tmp_path / "etc"),
+    }
+    if not Path(env["PATH"].split(":")[0], "python3").exists():
+        env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+
+    finished = subprocess.run(
+        f"curl -fsSL {console.url}/agent/install.sh | sh -s -- --token {token} --hostname agent-installed",
+        shell=True, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "delivered: agent-installed is on the fleet page" in finished.stdout
+    assert "no systemd on this host; run the agent in the background with:" in finished.stdout
+    assert (tmp_path / "opt" / "monitoring_agent.py").read_bytes() == AGENT.read_bytes()
+    assert oct((tmp_path / "etc" / "token").stat().st_mode & 0o777) == "0o600"
+    assert Snapshot.objects.filter(server__hostname="agent-installed").exists()
