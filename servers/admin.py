@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from servers import registry
+from servers import enrolment, registry
 from servers.auth import token_cache
 from servers.choices import TokenKind
 from servers.models import AgentToken, Server
@@ -31,9 +31,10 @@ def _forget_cached_identities() -> None:
 SHOW_ONCE_KEY = "servers.tokens_to_show_once"
 
 
-def _show_once(request: HttpRequest, what: str, token: AgentToken, raw: str) -> None:
+def _show_once(request: HttpRequest, what: str, token: AgentToken, raw: str, install: str = "") -> None:
+    """``install``: the line that installs the agent with this token (it carries the secret too)."""
     waiting = request.session.get(SHOW_ONCE_KEY, [])
-    waiting.append({"what": what, "prefix": token.prefix, "raw": raw})
+    waiting.append({"what": what, "prefix": token.prefix, "raw": raw, "install": install})
     request.session[SHOW_ONCE_KEY] = waiting
 
 
@@ -77,11 +78,13 @@ class ServerAdmin(admin.ModelAdmin):
     def status_display(self, server: Server) -> str:
         return server.status.label
 
-    @admin.action(description="Issue an agent token (shown once)", permissions=["change"])
+    @admin.action(description="Issue an agent token and its install line (shown once)", permissions=["change"])
     def issue_agent_token(self, request: HttpRequest, queryset: QuerySet[Server]) -> HttpResponseRedirect:
+        url = enrolment.console_url(request)
         for server in queryset[:20]:
             token, raw = AgentToken.issue(TokenKind.AGENT, server=server, name=f"issued by {request.user} in admin")
-            _show_once(request, f"Agent token for {server.hostname}", token, raw)
+            install = enrolment.install_line(url, raw, server.hostname)
+            _show_once(request, f"Agent token for {server.hostname}", token, raw, install=install)
         return _to_the_issued_page()
 
     @admin.action(description="Revoke all tokens of the selected servers", permissions=["change"])
