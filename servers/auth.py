@@ -177,27 +177,15 @@ class PersonTokenAuthentication(authentication.BaseAuthentication):
         raw = raw_token(request.headers)
         if not raw:
             return None
-<<<<<<< HEAD
-        token = AgentToken.find(raw)
-        if token is None:
-            raise exceptions.AuthenticationFailed("invalid or revoked token")
-        if token.kind != TokenKind.USER or token.user is None:
-            raise exceptions.PermissionDenied("agent tokens can only write; use a person's API token to read")
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("user inactive")
-        if token.read_only and request.method not in permissions.SAFE_METHODS:
-            raise exceptions.PermissionDenied("this token is read-only: it can only read")
-        if token_cache.should_touch(token.pk):
-            AgentToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        return token.user, token
-=======
         try:
-            return person_token(raw)
+            user, token = person_token(raw)
         except IngestAuthError as exc:
             if exc.status == 403:
                 raise exceptions.PermissionDenied(exc.detail)
             raise exceptions.AuthenticationFailed(exc.detail)
->>>>>>> main
+        if token.read_only and request.method not in permissions.SAFE_METHODS:
+            raise exceptions.PermissionDenied("this token is read-only: it can only read")
+        return user, token
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
