@@ -47,6 +47,7 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     batch = Batch()
     for i, value_list in enumerate(data):
         reader.read(value_list, f"[{i}]", batch)
+    batch.timestamped = not reader.defaulted
     return batch
 
 
@@ -78,6 +79,7 @@ class ValueListReader:
         self.now = datetime.now(UTC)
         self.latest = self.now.timestamp() + settings.INGEST_MAX_FUTURE_SECONDS
         self.servers: dict[str, str] = {}
+        self.defaulted = False
 
     def read(self, value_list, path: str, batch: Batch) -> None:
         if type(value_list) is not dict:
@@ -123,6 +125,7 @@ class ValueListReader:
 
     def time(self, value, path: str) -> datetime:
         if value is None:
+            self.defaulted = True  # a body's digest cannot name a retry of values without times
             return self.now
         if type(value) not in (int, float) or not (0 < value <= self.latest):
             raise BadInput(path, "must be epoch seconds, not in the future")

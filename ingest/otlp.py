@@ -230,10 +230,13 @@ class Clock:
         self.now = datetime.now(UTC)
         self.latest_ns = int((self.now.timestamp() + settings.INGEST_MAX_FUTURE_SECONDS) * 1e9)
         self._seen: dict[int, datetime] = {}
+        # a point without its own time was taken as now: the body's digest cannot name a retry
+        self.defaulted = False
 
     def at(self, ns: int) -> datetime | None:
         """The time of ``ns`` (now when 0); None when it is too far ahead."""
         if ns == 0:
+            self.defaulted = True
             return self.now
         if ns > self.latest_ns:
             return None
@@ -261,6 +264,7 @@ def adapt_metrics(request: HttpRequest, agent: Agent, body: bytes) -> OtlpBatch:
     clock = Clock()
     for r, resource_metrics in enumerate(export.resource_metrics):
         MetricsReader(agent, batch, clock, resource_metrics.resource, f"resource_metrics[{r}]").read(resource_metrics)
+    batch.timestamped = not clock.defaulted
     return batch
 
 
@@ -440,6 +444,7 @@ def adapt_logs(request: HttpRequest, agent: Agent, body: bytes) -> OtlpBatch:
                 )
                 if server_id is not None and (server_id not in batch.seen or batch.seen[server_id] < ts):
                     batch.seen[server_id] = ts
+    batch.timestamped = not clock.defaulted
     return batch
 
 

@@ -142,7 +142,7 @@ class WriteRequestReader:
         self.skipped = 0
 
     def read(self, write: WriteRequest) -> Batch:
-        batch = Batch()
+        batch = Batch(timestamped=True)  # every remote_write sample carries its time
         append = batch.samples.append
         seen = batch.seen
         stamps = self.stamps

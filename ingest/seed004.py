@@ -143,7 +143,13 @@ def stream_batch(request: HttpRequest, agent: Agent, body: bytes, service_name_i
         log_record(item, service=service, server_id=server_id, field=f"logs[{i}]", now=now, latest=latest)
         for i, item in enumerate(logs)
     ]
-    return batch_of(records, server_id)
+    batch = batch_of(records, server_id)
+    batch.timestamped = all(_stamped(item) for item in logs)
+    return batch
+
+
+def _stamped(item) -> bool:
+    return item.get("timestamp") not in (None, "")
 
 
 def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> storage.Batch:
@@ -151,7 +157,9 @@ def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_
     payload = decode(body)
     server_id = service_server(agent, service)
     record = log_record(payload, service=service, server_id=server_id, field="log", now=datetime.now(UTC))
-    return batch_of([record], server_id)
+    batch = batch_of([record], server_id)
+    batch.timestamped = _stamped(payload)
+    return batch
 
 
 def _accepted(batch: storage.Batch, result: storage.WriteResult) -> dict:

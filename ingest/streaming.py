@@ -61,7 +61,8 @@ def _open_stream(headers: Headers, service_in_path: str) -> tuple[str, str, uuid
     """Authenticate and resolve the service's server: (agent key, service, server id)."""
     agent = authenticate_agent(headers)
     service = service_name(service_in_path)
-    return agent.key, service, service_server(agent, service)
+    server_id = service_server(agent, service)
+    return agent.identity([server_id]), service, server_id
 
 
 async def continuous_logs(scope, receive, send, service_in_path: str) -> None:

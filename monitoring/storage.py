@@ -79,6 +79,9 @@ class Batch:
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     # servers heard from in this request, with the latest time they spoke
     seen: dict[str, datetime] = field(default_factory=dict)
+    # every record carries its own timestamp from the body: only then can a digest of the
+    # body tell a retry from new data (an idle host posts the same values every 10 s)
+    timestamped: bool = False
 
     def add_sample(self, server_id, metric_type: str, name: str, labels: dict | None, ts: datetime, value: float):
         self.samples.append(((str(server_id), metric_type, name, labels_key(labels)), ts, value))
@@ -354,6 +357,8 @@ def _write(batch: Batch, receipt: str | None) -> WriteResult:
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor  # the psycopg cursor, for COPY
         if receipt is not None and not _claim_receipt(cursor, receipt, now):
+            # a retry stores nothing twice, but its host is alive: it spoke now
+            _touch_servers(cursor, dict.fromkeys(batch.seen, now))
             result.duplicate = True
             return result
         if batch.samples:
