@@ -54,6 +54,8 @@ def test_a_body_naming_the_tokens_own_host_is_stored(agent, web01):
 
 def test_a_fleet_token_writes_for_any_host(fleet):
     for host in ("db-07", "web-09"):
-        assert fleet.post("/ingest", {**SEED000_MINIMAL, "host": host}, content_type="application/json").status_code == 200
+        assert (
+            fleet.post("/ingest", {**SEED000_MINIMAL, "host": host}, content_type="application/json").status_code == 200
+        )
 
     assert Server.objects.filter(hostname__in=["db-07", "web-09"]).count() == 2
