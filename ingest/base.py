@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest.errors import BadInput, Refused
-from monitoring import live, storage
+from monitoring import live, partitions, storage
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 
 log = logging.getLogger(__name__)
@@ -191,21 +191,27 @@ def ingest_endpoint(
             return fail(request, exc.status, exc.detail)
         except IngestAuthError as exc:
             return fail(request, exc.status, exc.detail)
-        except (OperationalError, InterfaceError):
-            return unavailable(request)
+        except DatabaseError as exc:  # e.g. registering a server while PostgreSQL restarts
+            fault = storage.storage_fault(exc, "")
+            if isinstance(fault, storage.StorageUnavailable):
+                return unavailable(request)
+            return fail(request, 400, f"invalid payload: {fault}", errors=[fault.as_dict()])
         identity = agent.identity(batch.seen)
         refusal = throttled(identity) if agent.is_per_host else None
         if refusal is not None:
             return refusal
         try:
             result = storage.write(batch, receipt=receipt_key(request, identity, body, batch) if idempotent else None)
-        except (OperationalError, InterfaceError) as exc:
+        except partitions.TooManyNewDays as exc:
+            # each retry creates the next days' partitions: a backfill gets in, a few days a request
+            detail = f"storage for {len(exc.left)} more days is being prepared ({exc}); retry"
+            return fail(request, 503, detail, headers={"Retry-After": "1"})
+        except storage.StorageUnavailable as exc:
             log.warning("ingest write failed, answering 503: %s", exc)
             return unavailable(request)
-        except DatabaseError as exc:
-            # e.g. a value PostgreSQL refuses: nothing was stored
+        except storage.StorageRefused as exc:  # before the adapter's BadInput: nothing was stored
             log.warning("ingest write refused: %s", exc)
-            return fail(request, 400, f"invalid payload: {str(exc).splitlines()[0]}")
+            return fail(request, 400, f"invalid payload: {exc}", errors=[exc.as_dict()])
         request.ingest_stats = result.as_dict()
         if not result.duplicate and (live_setting is None or getattr(settings, live_setting)):
             live.publish_write(batch, result)

@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ingest.base import error_response, ingest_endpoint, json_response
 from ingest.errors import BadInput
-from monitoring import storage
+from monitoring import partitions, storage
 from monitoring.choices import LogLevel
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 from servers.choices import ServerKind
@@ -59,6 +59,8 @@ def parse_timestamp(raw, field: str, now: datetime, latest: datetime | None = No
         latest = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
     if ts > latest:
         raise BadInput(field, f"more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
+    if ts < partitions.oldest_writable(now):
+        raise BadInput(field, partitions.retention_problem(ts))
     return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
 
 
