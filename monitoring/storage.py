@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from psycopg.types.json import Jsonb
 
 from config.errors import BadInput, Unavailable
-from monitoring import partitions, rollups
+from monitoring import partitions, rollups, selfmetrics
 
 # (server_id, metric_type, name, canonical labels JSON) -> series id
 SeriesKey = tuple[str, str, str, bytes]
@@ -379,6 +380,7 @@ def write(batch: Batch, *, receipt: str | None = None) -> WriteResult:
     Raises StorageUnavailable or StorageRefused (nothing stored) for a database
     error, TooManyNewDays when its days need more new partitions than one write may create.
     """
+    started = time.perf_counter()
     stage = ["batch"]  # the part of the batch being written, to name it when PostgreSQL refuses it
     try:
         try:
@@ -392,6 +394,8 @@ def write(batch: Batch, *, receipt: str | None = None) -> WriteResult:
         # request's end closes it if it broke, and the next request gets a fresh one
         connection.errors_occurred = True
         raise storage_fault(exc, stage[0]) from exc
+    finally:
+        selfmetrics.WRITE_SECONDS.observe(time.perf_counter() - started)
 
 
 def _partition_days(batch: Batch) -> dict[str, set]:
