@@ -5,6 +5,7 @@ Each setting is listed, with its default, in the README's settings table.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, seed_variables
 from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# seed 003: the console's own log also goes to this file (JSON lines); empty: only the console/stderr
+LOG_FILE = env_str("LOG_FILE")
 
 
 def _secret_key() -> str:
@@ -52,11 +55,15 @@ SECRET_KEY = _secret_key()
 
 # --- Storage and broker ------------------------------------------------------
 EMBEDDED_POSTGRES_FAST = env_bool("EMBEDDED_POSTGRES_FAST", False)
-DATABASE_URL = env_secret("DATABASE_URL")
+DATABASE_URL_SET = bool(env_secret("DATABASE_URL"))
+# seed 002's POSTGRES_DSN is the same thing under another name
+DATABASE_URL = env_secret("DATABASE_URL") or env_secret("POSTGRES_DSN")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
     DATABASE_URL = embedded.EmbeddedPostgres(DATA_DIR, fast=EMBEDDED_POSTGRES_FAST).ensure_running()
-REDIS_URL = env_secret("REDIS_URL")
+REDIS_URL_SET = bool(env_secret("REDIS_URL"))
+# seed 002's REDIS_HOST / REDIS_PORT / REDIS_DB when REDIS_URL is unset
+REDIS_URL = env_secret("REDIS_URL") or seed_variables.redis_url_from_parts(os.environ)
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = embedded.EmbeddedRedis(DATA_DIR).ensure_running()
@@ -219,6 +226,10 @@ EVENT_MEMORY_USAGE = env_float("EVENT_MEMORY_USAGE", 85)
 EVENT_ERROR_RATE = env_float("EVENT_ERROR_RATE", 10)
 EVENT_LATENCY_MS = env_float("EVENT_LATENCY_MS", 3000)
 EVENT_ANOMALY_Z_SCORE = env_float("EVENT_ANOMALY_Z_SCORE", 3)
+# seed 003's automatic re-evaluation: every REEVALUATE_INTERVAL_SECONDS, the events of the last
+# REEVALUATE_LOOKBACK_MINUTES are judged again with today's rules (as POST .../analysis/re-evaluate); 0: off
+REEVALUATE_INTERVAL_SECONDS = env_int("REEVALUATE_INTERVAL_SECONDS", 300)
+REEVALUATE_LOOKBACK_MINUTES = env_int("REEVALUATE_LOOKBACK_MINUTES", 60)
 WARNING_THRESHOLD = env_float("WARNING_THRESHOLD", 0.7)
 CRITICAL_THRESHOLD = env_float("CRITICAL_THRESHOLD", 0.9)
 
@@ -276,6 +287,14 @@ WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
 LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)
 
+# --- Seed 002's Redis side --------------------------------------------------
+# also publish received payloads and fired alerts on Redis as seed 002 did, for tools built on it
+SEED002_REDIS_COMPAT = env_bool("SEED002_REDIS_COMPAT", False)
+REDIS_METRICS_CHANNEL = env_str("REDIS_METRICS_CHANNEL", "metrics:live")
+REDIS_METRICS_KEY = env_str("REDIS_METRICS_KEY", "metrics:timeline")
+REDIS_ALERTS_CHANNEL = env_str("REDIS_ALERTS_CHANNEL", "alerts:live")
+REDIS_ALERTS_KEY = env_str("REDIS_ALERTS_KEY", "alerts:timeline")
+
 # --- Receivers ---------------------------------------------------------------
 PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
 # Requests a minute per token on the receivers (Prometheus, OTLP, collectd); 0 = no limit.
@@ -325,8 +344,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
 }
+if REEVALUATE_INTERVAL_SECONDS > 0 and REEVALUATE_LOOKBACK_MINUTES > 0:
+    CELERY_BEAT_SCHEDULE["events-re-evaluate"] = {
+        "task": "monitoring.tasks.re_evaluate_events",
+        "schedule": timedelta(seconds=REEVALUATE_INTERVAL_SECONDS),
+        "options": {"expires": REEVALUATE_INTERVAL_SECONDS},
+    }
+
 
 # --- Logging -----------------------------------------------------------------
+def _log_file_handler(name: str) -> dict:
+    path = Path(name)
+    if not path.is_absolute():
+        path = BASE_DIR / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {"class": "logging.handlers.WatchedFileHandler", "filename": str(path), "formatter": "json"}
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -341,10 +375,16 @@ LOGGING = {
             "filename": str(LOG_DIR / "ingest.log"),
             "formatter": "json",
         },
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    }
+    | ({"file": _log_file_handler(LOG_FILE)} if LOG_FILE else {}),
+    "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
     "loggers": {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Seed variables that change nothing (reported at start-up, see docs/seeds.md) ---
+IGNORED_SEED_VARIABLES = seed_variables.ignored(
+    os.environ, redis_url_set=REDIS_URL_SET, database_url_set=DATABASE_URL_SET, redis_compat=SEED002_REDIS_COMPAT
+)
