@@ -230,6 +230,13 @@ EVENT_ANOMALY_Z_SCORE = env_float("EVENT_ANOMALY_Z_SCORE", 3)
 # REEVALUATE_LOOKBACK_MINUTES are judged again with today's rules (as POST .../analysis/re-evaluate); 0: off
 REEVALUATE_INTERVAL_SECONDS = env_int("REEVALUATE_INTERVAL_SECONDS", 300)
 REEVALUATE_LOOKBACK_MINUTES = env_int("REEVALUATE_LOOKBACK_MINUTES", 60)
+# seed 004's log classification: every PROCESSING_INTERVAL_SECONDS each service's new lines (at most
+# MAX_LOG_BATCH_SIZE) are grouped into templates in batches of BATCH_SIZE lines and the new templates
+# classified (Groq when a key is set, else rules); AI_CLASSIFICATION_ENABLED=false: no classification
+AI_CLASSIFICATION_ENABLED = env_bool("AI_CLASSIFICATION_ENABLED", True)
+PROCESSING_INTERVAL_SECONDS = env_int("PROCESSING_INTERVAL_SECONDS", 30)
+BATCH_SIZE = env_int("BATCH_SIZE", 100)
+MAX_LOG_BATCH_SIZE = env_int("MAX_LOG_BATCH_SIZE", 1000)
 WARNING_THRESHOLD = env_float("WARNING_THRESHOLD", 0.7)
 CRITICAL_THRESHOLD = env_float("CRITICAL_THRESHOLD", 0.9)
 
@@ -278,6 +285,10 @@ ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
+# background model work (log classification, event reviews): tokens it may spend per hour, and how long
+# it leaves Groq alone after a 429 (or Retry-After, when longer); the rules answer meanwhile
+LLM_TOKENS_PER_HOUR = env_int("LLM_TOKENS_PER_HOUR", 200_000)
+LLM_COOLDOWN_SECONDS = env_int("LLM_COOLDOWN_SECONDS", 60)
 # analyses one person may start per minute (API and button); 0: no limit
 ANALYSIS_REQUESTS_PER_MINUTE = env_int("ANALYSIS_REQUESTS_PER_MINUTE", 10)
 
@@ -344,6 +355,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
 }
+if AI_CLASSIFICATION_ENABLED and PROCESSING_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["logs-classify"] = {
+        "task": "alerts.analysis.classify_logs",
+        "schedule": timedelta(seconds=PROCESSING_INTERVAL_SECONDS),
+        "options": {"expires": PROCESSING_INTERVAL_SECONDS},
+    }
 if REEVALUATE_INTERVAL_SECONDS > 0 and REEVALUATE_LOOKBACK_MINUTES > 0:
     CELERY_BEAT_SCHEDULE["events-re-evaluate"] = {
         "task": "monitoring.tasks.re_evaluate_events",
