@@ -215,7 +215,7 @@ def classify_batch(service: str, lines: list[tuple], classifier: Classifier, rep
     text_of = {cluster.cluster_id: cluster.get_template()[:MAX_TEMPLATE_CHARS] for cluster in miner.drain.clusters}
     seen: dict[str, TemplateSeen] = {}
     line_templates = []
-    for (ts, _, level, message), cluster_id in zip(lines, clusters, strict=True):
+    for (_, _, level, message), cluster_id in zip(lines, clusters, strict=True):
         template = text_of[cluster_id]
         entry = seen.setdefault(template, TemplateSeen(template, example=message[:500]))
         entry.count += 1
@@ -223,19 +223,20 @@ def classify_batch(service: str, lines: list[tuple], classifier: Classifier, rep
         line_templates.append(template)
     known = _known(service, list(seen))
     new = [seen[t] for t in seen if t not in known]
-    answer = Answer({})
-    if new:
-        answer = classifier(service, new)
-        missing = [t for t in new if t.template not in answer.classifications]
-        if missing:  # whatever the model left out, the rules answer
-            answer.classifications.update(classify_by_rules(missing))
-    ids = _store(service, seen, known, answer, min(ts for ts, *_ in lines), max(ts for ts, *_ in lines))
+    answer = classifier(service, new) if new else Answer({})
+    given_by = {template: str(answer.classified_by) for template in answer.classifications}
+    missing = [t for t in new if t.template not in answer.classifications]
+    if missing:  # whatever the model left out, the rules answer
+        answer.classifications.update(classify_by_rules(missing))
+    for seen_template in missing:
+        given_by[seen_template.template] = ClassifiedBy.RULES.value
+    first, last = min(ts for ts, *_ in lines), max(ts for ts, *_ in lines)
+    ids = _store(service, seen, known, answer, given_by, (first, last))
     _point_lines(lines, [ids[t] for t in line_templates])
     report.lines += len(lines)
     report.batches += 1
     report.new_templates += len(new)
-    if new:
-        report.by_classifier[answer.classified_by] += len(new)
+    report.by_classifier.update(given_by[t.template] for t in new)
     report.touched.add(service)
 
 
@@ -254,28 +255,30 @@ def _store(
     seen: dict[str, TemplateSeen],
     known: dict[str, Classification],
     answer: Answer,
-    first: datetime,
-    last: datetime,
+    given_by: dict[str, str],
+    seen_between: tuple[datetime, datetime],
 ) -> dict[str, int]:
     """Upsert the batch's templates (new ones with their classification, known ones counted): ids by text."""
     templates = list(seen)
     verdicts = [known.get(t) or answer.classifications[t] for t in templates]
-    by = [ClassifiedBy.RULES.value if t in known else str(answer.classified_by) for t in templates]
+    # a known template keeps its stored classification: these values only fill a row inserted meanwhile
+    by = [given_by.get(t, ClassifiedBy.RULES.value) for t in templates]
+    models = [answer.model if by_ == ClassifiedBy.GROQ else "" for by_ in by]
+    first, last = seen_between
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO monitoring_logtemplate AS t (service, template, category, severity, reason, classified_by,
                 model, count, first_seen, last_seen, classified_at)
-            SELECT %s, v.template, v.category, v.severity, v.reason, v.classified_by, %s, v.count, %s, %s, now()
-            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])
-                AS v(template, category, severity, reason, classified_by, count)
+            SELECT %s, v.template, v.category, v.severity, v.reason, v.classified_by, v.model, v.count, %s, %s, now()
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])
+                AS v(template, category, severity, reason, classified_by, model, count)
             ON CONFLICT (service, template) DO UPDATE
                 SET count = t.count + excluded.count, last_seen = greatest(t.last_seen, excluded.last_seen)
             RETURNING template, id
             """,
             [
                 service,
-                answer.model,
                 first,
                 last,
                 templates,
@@ -283,6 +286,7 @@ def _store(
                 [v.severity for v in verdicts],
                 [v.reason[:1000] for v in verdicts],
                 by,
+                models,
                 [seen[t].count for t in templates],
             ],
         )

@@ -142,7 +142,14 @@ def services_health(now: datetime | None = None, service: str | None = None) -> 
             names = set(Server.objects.filter(kind=ServerKind.SERVICE).values_list("hostname", flat=True))
             names |= set(counts) | set(critical)
         found = [
-            judge(name, counts.get(name, (0, 0)), _last_log(cursor, name), critical.get(name, 0), now, classified.get(name))
+            judge(
+                name,
+                counts.get(name, (0, 0)),
+                _last_log(cursor, name),
+                critical.get(name, 0),
+                now,
+                classified.get(name),
+            )
             for name in sorted(names)
         ]
     order = {Health.UNHEALTHY: 0, Health.SILENT: 1, Health.HEALTHY: 2}

@@ -4,30 +4,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0004_rollups'),
+        ("monitoring", "0004_rollups"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LogTemplate',
+            name="LogTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(max_length=255)),
-                ('template', models.TextField()),
-                ('category', models.CharField(choices=[('exception', 'Exception'), ('timeout', 'Timeout'), ('database', 'Database'), ('network', 'Network'), ('authentication', 'Authentication'), ('resource', 'Resource'), ('configuration', 'Configuration'), ('application', 'Application'), ('other', 'Other')], max_length=32)),
-                ('severity', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('error', 'Error'), ('critical', 'Critical')], max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('classified_by', models.CharField(choices=[('groq', 'Groq'), ('rules', 'Rules')], max_length=16)),
-                ('model', models.CharField(blank=True, max_length=128)),
-                ('count', models.BigIntegerField(default=0)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField(db_index=True)),
-                ('classified_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("service", models.CharField(max_length=255)),
+                ("template", models.TextField()),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("exception", "Exception"),
+                            ("timeout", "Timeout"),
+                            ("database", "Database"),
+                            ("network", "Network"),
+                            ("authentication", "Authentication"),
+                            ("resource", "Resource"),
+                            ("configuration", "Configuration"),
+                            ("application", "Application"),
+                            ("other", "Other"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("info", "Info"),
+                            ("warning", "Warning"),
+                            ("error", "Error"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("classified_by", models.CharField(choices=[("groq", "Groq"), ("rules", "Rules")], max_length=16)),
+                ("model", models.CharField(blank=True, max_length=128)),
+                ("count", models.BigIntegerField(default=0)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField(db_index=True)),
+                ("classified_at", models.DateTimeField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('service', 'template'), name='logtemplate_identity')],
+                "constraints": [models.UniqueConstraint(fields=("service", "template"), name="logtemplate_identity")],
             },
         ),
         # lines point at their template once classified; the partitions inherit the column
