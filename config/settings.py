@@ -285,6 +285,9 @@ ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
+# seed 003's LLM-refined severity: WARNING/CRITICAL events of the last hour, this many a call, every interval
+EVENT_REVIEW_INTERVAL_SECONDS = env_int("EVENT_REVIEW_INTERVAL_SECONDS", 30)
+EVENT_REVIEW_BATCH_SIZE = env_int("EVENT_REVIEW_BATCH_SIZE", 20)
 # background model work (log classification, event reviews): tokens it may spend per hour, and how long
 # it leaves Groq alone after a 429 (or Retry-After, when longer); the rules answer meanwhile
 LLM_TOKENS_PER_HOUR = env_int("LLM_TOKENS_PER_HOUR", 200_000)
@@ -360,6 +363,12 @@ if AI_CLASSIFICATION_ENABLED and PROCESSING_INTERVAL_SECONDS > 0:
         "task": "alerts.analysis.classify_logs",
         "schedule": timedelta(seconds=PROCESSING_INTERVAL_SECONDS),
         "options": {"expires": PROCESSING_INTERVAL_SECONDS},
+    }
+if ENABLE_LLM_MONITORING and EVENT_REVIEW_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["events-llm-review"] = {
+        "task": "alerts.analysis.review_events",
+        "schedule": timedelta(seconds=EVENT_REVIEW_INTERVAL_SECONDS),
+        "options": {"expires": EVENT_REVIEW_INTERVAL_SECONDS},
     }
 if REEVALUATE_INTERVAL_SECONDS > 0 and REEVALUATE_LOOKBACK_MINUTES > 0:
     CELERY_BEAT_SCHEDULE["events-re-evaluate"] = {
