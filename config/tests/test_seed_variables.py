@@ -112,6 +112,7 @@ def test_seed003_log_file_receives_the_console_log(tmp_path):
 
 def test_seed002_postgres_retention_days_keeps_raw_history_that_long(tmp_path):
     env = _env(tmp_path, POSTGRES_RETENTION_DAYS="30")
+    env.pop("RAW_RETENTION_DAYS", None)  # the test settings set it; a seed 002 .env would not
     result = _run(env, "print(settings.RAW_RETENTION_DAYS)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "30"
