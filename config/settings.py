@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -130,6 +131,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,10 +210,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# CORS for the seeds' frontends (seeds 003, 004): origins whose pages may call the REST API (and open the
+# WebSocket streams); "*" (any origin) only with DEBUG
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+if "*" in CORS_ALLOWED_ORIGINS and not DEBUG:
+    raise ImproperlyConfigured("CORS_ALLOWED_ORIGINS=* is allowed only with DEBUG on: list the frontends' origins")
+CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ALLOWED_ORIGINS
+if CORS_ALLOW_ALL_ORIGINS:
+    CORS_ALLOWED_ORIGINS = []
+CORS_URLS_REGEX = r"^/(api/.*|health/?|healthz/?)$"
+CORS_ALLOW_CREDENTIALS = False  # pages elsewhere use a person's token, never this console's session cookie
+
 # --- Inventory and ingest ----------------------------------------------------
 SERVER_STALE_SECONDS = env_int("SERVER_STALE_SECONDS", 60)
 SERVER_DOWN_SECONDS = env_int("SERVER_DOWN_SECONDS", 300)
 INGEST_ALLOW_ANONYMOUS = env_bool("INGEST_ALLOW_ANONYMOUS", False)
+# seed 000: each received snapshot pretty-printed on the console (make run); on with DEBUG
+INGEST_PRETTY_PRINT = env_bool("INGEST_PRETTY_PRINT", DEBUG)
+# seed 000: the ingest.log line also carries the request's payload, cut at INGEST_LOG_PAYLOAD_BYTES
+INGEST_LOG_PAYLOADS = env_bool("INGEST_LOG_PAYLOADS", False)
+INGEST_LOG_PAYLOAD_BYTES = env_int("INGEST_LOG_PAYLOAD_BYTES", 4096)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
@@ -443,6 +461,7 @@ LOGGING = {
     "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
     "loggers": {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
+        "ingest.snapshots": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
     },
 }
