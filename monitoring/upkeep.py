@@ -2,7 +2,8 @@
 
 Upkeep: day partitions PARTITION_PREMAKE_DAYS ahead for samples, log entries
 and events (and the month partitions of the roll-ups), ingest receipts older
-than INGEST_IDEMPOTENCY_SECONDS pruned, roll-ups refreshed.
+than INGEST_IDEMPOTENCY_SECONDS pruned, roll-ups refreshed, then closed days
+compacted and late samples of compacted days folded in (monitoring/compaction.py).
 Retention: whole partitions dropped once past RAW_RETENTION_DAYS (samples, log
 entries, events) or ROLLUP_RETENTION_DAYS (roll-ups); never a row-by-row DELETE.
 Both are safe to run twice or at once (advisory locks, IF NOT EXISTS, upserts).
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from monitoring import partitions, rollups
+from monitoring import compaction, partitions, rollups
 
 RECEIPT_CHUNK = 10_000
 
@@ -28,6 +29,7 @@ class UpkeepReport:
     dropped: list[str] = field(default_factory=list)
     receipts_pruned: int = 0
     rollups: rollups.RefreshResult | None = None
+    compaction: compaction.CompactionResult | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -36,6 +38,7 @@ class UpkeepReport:
             "dropped": self.dropped,
             "receipts_pruned": self.receipts_pruned,
             "rollups": self.rollups.as_dict() if self.rollups else None,
+            "compaction": self.compaction.as_dict() if self.compaction else None,
         }
 
     def lines(self) -> list[str]:
@@ -50,16 +53,21 @@ class UpkeepReport:
                 out.append("roll-ups: another upkeep is refreshing them, skipped")
             else:
                 out.append(f"roll-ups: {r.minutes} minute and {r.hours} hour buckets recomputed")
+        if self.compaction is not None:
+            out += self.compaction.lines(dry_run=self.dry_run)
         return out or ["nothing to do"]
 
 
-def upkeep(*, now: datetime | None = None, dry_run: bool = False) -> UpkeepReport:
+def upkeep(*, now: datetime | None = None, dry_run: bool = False, compact: bool = True) -> UpkeepReport:
     now = now or datetime.now(UTC)
     report = UpkeepReport(dry_run=dry_run)
     report.created = create_ahead(now, dry_run=dry_run)
     report.receipts_pruned = prune_receipts(now - timedelta(seconds=settings.INGEST_IDEMPOTENCY_SECONDS), dry_run)
     if not dry_run:
+        # roll-ups first: the minutes of a day about to close are computed from its rows, not its chunks
         report.rollups = rollups.refresh()
+    if compact:
+        report.compaction = compaction.compact(now, dry_run=dry_run)
     return report
 
 
