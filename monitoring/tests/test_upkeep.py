@@ -127,6 +127,8 @@ def test_the_upkeep_command_rebuilds_rollups(web01, write_samples):
     out = io.StringIO()
     call_command("upkeep", "--rebuild-rollups", "3", stdout=out)
     assert "rebuilt 1 minute and 1 hour buckets" in out.getvalue()
+    bars = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    assert bars[-1].startswith("[" + "#" * 30 + "] 4/4 days, up to ")  # a day at a time, today included
 
 
 def test_one_minute_rollups_are_kept_a_month_and_one_hour_rollups_a_year(settings):
