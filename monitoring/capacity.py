@@ -188,9 +188,9 @@ def _partition_layer(cursor, table: str, layer: Layer, today: date) -> Layer:
     held = []
     for name, total, heap in cursor.fetchall():
         layer.bytes += total
-        match = partitions._NAME.match(name)
-        if heap and match:
-            held.append(datetime.strptime(match["day"], "%Y%m%d").date())
+        day = partitions.day_of_partition(name)
+        if heap and day:
+            held.append(day)
     if held:
         layer.first_day = min(held)
         if table in partitions.MONTHLY:
@@ -311,9 +311,9 @@ def _partitions(cursor, table: str) -> list[tuple[str, int, date]]:
     )
     found = []
     for name, size in cursor.fetchall():
-        match = partitions._NAME.match(name)
-        if match:
-            found.append((name, size, datetime.strptime(match["day"], "%Y%m%d").date()))
+        day = partitions.day_of_partition(name)
+        if day:
+            found.append((name, size, day))
     return sorted(found, key=lambda item: item[2])
 
 

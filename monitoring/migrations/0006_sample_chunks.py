@@ -25,6 +25,6 @@ DROP = "DROP TABLE IF EXISTS monitoring_sample_chunk;"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitoring", "0004_rollups")]
+    dependencies = [("monitoring", "0005_log_templates_event_review")]
 
     operations = [migrations.RunSQL(CREATE, DROP)]
