@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded, seed_variables
+from config import embedded, redis_roles, seed_variables
 from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -67,6 +67,11 @@ REDIS_URL = env_secret("REDIS_URL") or seed_variables.redis_url_from_parts(os.en
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = embedded.EmbeddedRedis(DATA_DIR).ensure_running()
+# Redis per role, each defaulting to REDIS_URL (docs/scale-out.md); sentinel:// URLs where supported
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL
+CHANNEL_REDIS_URL = env_secret("CHANNEL_REDIS_URL") or REDIS_URL
+CACHE_REDIS_URL = env_secret("CACHE_REDIS_URL") or REDIS_URL
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -74,12 +79,18 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+# Behind PgBouncer in transaction pooling (docs/scale-out.md): a transaction may land on any server
+# connection, so no server-side prepared statements (psycopg prepares repeated queries) nor cursors.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": redis_roles.cache_location(CACHE_REDIS_URL),
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
@@ -87,7 +98,11 @@ CHANNEL_LAYERS = {
     "default": {
         # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live.py)
         "BACKEND": "monitoring.live.LiveChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": redis_roles.channel_hosts(CHANNEL_REDIS_URL, REDIS_SENTINEL_MASTER),
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 }
 
@@ -100,6 +115,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -115,6 +131,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -193,10 +210,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# CORS for the seeds' frontends (seeds 003, 004): origins whose pages may call the REST API (and open the
+# WebSocket streams); "*" (any origin) only with DEBUG
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+if "*" in CORS_ALLOWED_ORIGINS and not DEBUG:
+    raise ImproperlyConfigured("CORS_ALLOWED_ORIGINS=* is allowed only with DEBUG on: list the frontends' origins")
+CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ALLOWED_ORIGINS
+if CORS_ALLOW_ALL_ORIGINS:
+    CORS_ALLOWED_ORIGINS = []
+CORS_URLS_REGEX = r"^/(api/.*|health/?|healthz/?)$"
+CORS_ALLOW_CREDENTIALS = False  # pages elsewhere use a person's token, never this console's session cookie
+
 # --- Inventory and ingest ----------------------------------------------------
 SERVER_STALE_SECONDS = env_int("SERVER_STALE_SECONDS", 60)
 SERVER_DOWN_SECONDS = env_int("SERVER_DOWN_SECONDS", 300)
 INGEST_ALLOW_ANONYMOUS = env_bool("INGEST_ALLOW_ANONYMOUS", False)
+# seed 000: each received snapshot pretty-printed on the console (make run); on with DEBUG
+INGEST_PRETTY_PRINT = env_bool("INGEST_PRETTY_PRINT", DEBUG)
+# seed 000: the ingest.log line also carries the request's payload, cut at INGEST_LOG_PAYLOAD_BYTES
+INGEST_LOG_PAYLOADS = env_bool("INGEST_LOG_PAYLOADS", False)
+INGEST_LOG_PAYLOAD_BYTES = env_int("INGEST_LOG_PAYLOAD_BYTES", 4096)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
@@ -347,8 +380,10 @@ METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.0/8", "::1/1
 METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["celery"])
 
 # --- Celery ------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+if redis_roles.is_sentinel(CELERY_BROKER_URL):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -432,6 +467,7 @@ LOGGING = {
     "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
     "loggers": {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
+        "ingest.snapshots": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
     },
 }

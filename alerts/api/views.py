@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from alerts import seed002
 from alerts.api.serializers import (
     AlertDetailSerializer,
     AlertRuleSerializer,
@@ -140,23 +141,7 @@ def recent_alerts(request: Request) -> Response:
         .select_related("alert__rule", "alert__server")
         .order_by("-at", "-id")[: _limit(request)]
     )
-    return Response(
-        [
-            {
-                "id": step.alert_id,
-                "timestamp": step.at.timestamp(),
-                "time": step.at.isoformat(),
-                "rule": step.alert.rule.name,
-                "server": step.alert.server.hostname if step.alert.server_id else None,
-                "state": step.to_state,
-                "severity": step.alert.severity,
-                "value": step.value,
-                "threshold": step.alert.rule.threshold,
-                "message": step.alert.summary,
-            }
-            for step in steps
-        ]
-    )
+    return Response([seed002.alert_event(step.alert, step.to_state, step.at, step.value) for step in steps])
 
 
 # --- seed 004 -----------------------------------------------------------------------
