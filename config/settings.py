@@ -258,7 +258,13 @@ RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
 PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_DAYS", 7))
-ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 365)  # 1-hour roll-ups
+ROLLUP_1M_RETENTION_DAYS = env_int("ROLLUP_1M_RETENTION_DAYS", 31)
+# a size cap on the database (bytes; 0: none): over it, retention drops the oldest raw days, then 1-minute roll-ups
+STORAGE_MAX_BYTES = env_int("STORAGE_MAX_BYTES", 0) or None
+# the console alerts on itself when the cap or the disk is this many days away, or the disk this free
+STORAGE_WARN_DAYS = env_int("STORAGE_WARN_DAYS", 7)
+STORAGE_WARN_DISK_FREE_PERCENT = env_float("STORAGE_WARN_DISK_FREE_PERCENT", 10.0)
 UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
 
 # --- Prometheus-compatible query API (/prometheus/api/v1/) -------------------
