@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.analysis import client, spend
+from alerts.analysis.prompt import untrusted_messages
 from monitoring.choices import EventStatus
 
 log = logging.getLogger(__name__)
@@ -102,10 +103,8 @@ def messages(events: list[dict]) -> list[dict]:
                 },
             }
         )
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": orjson.dumps({"events": shown}).decode()},
-    ]
+    # event data is written by whatever sends events: fenced as untrusted data, secrets redacted
+    return untrusted_messages(SYSTEM, "Events to review:", {"events": shown})
 
 
 def parse(content: str, events: list[dict], model: str, now: datetime) -> dict[int, dict]:

@@ -19,6 +19,7 @@ from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.analysis import client, spend
+from alerts.analysis.prompt import untrusted_messages
 from monitoring import live, log_classification, service_health
 from monitoring.choices import ClassifiedBy, LogCategory, LogSeverity
 from monitoring.log_classification import Answer, Classification, TemplateSeen
@@ -67,8 +68,8 @@ def messages(service: str, templates: list[TemplateSeen]) -> list[dict]:
         }
         for number, seen in enumerate(templates, start=1)
     ]
-    body = orjson.dumps({"service": service, "templates": shown}).decode()
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body}]
+    # log lines are written by anyone's software: fenced as untrusted data, secrets redacted
+    return untrusted_messages(SYSTEM, "Log templates to classify:", {"service": service, "templates": shown})
 
 
 def parse(content: str, templates: list[TemplateSeen]) -> dict[str, Classification]:

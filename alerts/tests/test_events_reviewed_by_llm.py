@@ -11,7 +11,7 @@ import orjson
 import pytest
 from django.core.cache import cache
 
-from alerts.analysis import spend
+from alerts.analysis import prompt, spend
 from alerts.analysis.event_review import review_events
 from alerts.tests.fake_groq import FakeGroq, Reply, error_body
 from monitoring import events
@@ -64,7 +64,7 @@ def test_warning_and_critical_events_get_the_models_review_in_one_call(groq_serv
     assert review_events() == {"reviewed": 2, "unusable": 0}
 
     [request] = groq_server.requests
-    sent = orjson.loads(request["json"]["messages"][1]["content"])["events"]
+    sent = orjson.loads(prompt.fenced_data(request["json"]["messages"][1]["content"]))["events"]
     assert sorted(e["id"] for e in sent) == sorted([slow, broken])  # never the NORMAL one
     assert {e["rule_verdict"]["status"] for e in sent} <= {"WARNING", "CRITICAL"}
     by_id = {e["id"]: e for e in api.get("/api/v1/monitoring/logs?limit=10").json()["logs"]}

@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 
-from alerts.analysis import spend
+from alerts.analysis import prompt, spend
 from alerts.analysis.log_classifier import classify_logs
 from alerts.tests.conftest import write_logs
 from alerts.tests.fake_groq import FakeGroq, Reply, error_body
@@ -114,7 +114,7 @@ def test_groq_is_asked_once_per_batch_with_templates_not_lines(groq_server, web0
     # two batches of 60 lines; the second one brings no new template, so no second call
     assert report["batches"] == 2 and report["new_templates"] == 3
     [request] = groq_server.requests
-    sent = orjson.loads(request["json"]["messages"][1]["content"])
+    sent = orjson.loads(prompt.fenced_data(request["json"]["messages"][1]["content"]))
     assert sent["service"] == "checkout"
     assert [t["template"] for t in sent["templates"]] == [
         "Database connection failed after <*> ms",
