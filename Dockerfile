@@ -11,4 +11,4 @@ USER console
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --retries=5 CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
 # migrations run apart (compose's one-off migrate service, or `python manage.py migrate` once)
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["python", "manage.py", "web", "--host", "0.0.0.0", "--port", "8000"]

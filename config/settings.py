@@ -32,6 +32,30 @@ HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Behind TLS (docs/security.md); `manage.py check --deploy` is clean with SECURE_SSL_REDIRECT=true ---
+# plain HTTP stays possible with it off (the default): a console on a private network, or TLS not yet set up
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# liveness and readiness probes speak plain HTTP inside the network
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health$"]
+# "HTTP_X_FORWARDED_PROTO,https": the header and value a TLS-terminating proxy sets. Only behind such a
+# proxy: a client reaching the console directly could send it.
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", [])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is HEADER,VALUE, e.g. HTTP_X_FORWARDED_PROTO,https")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+# daphne takes the client's address and scheme from X-Forwarded-For/-Proto (config/management/commands/web.py)
+PROXY_HEADERS = env_bool("PROXY_HEADERS", SECURE_PROXY_SSL_HEADER is not None)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if SECURE_SSL_REDIRECT else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# preloading commits the whole domain to HTTPS in browsers for months: the operator's explicit choice
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]  # W021: "preload not set"
+# failed logins per minute, per client address and per username, before the login pages answer 429
+LOGIN_RATE_LIMIT_PER_MINUTE = env_int("LOGIN_RATE_LIMIT_PER_MINUTE", 10)
+LOGIN_USERNAME_RATE_LIMIT_PER_MINUTE = env_int("LOGIN_USERNAME_RATE_LIMIT_PER_MINUTE", 5)
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # seed 003: the console's own log also goes to this file (JSON lines); empty: only the console/stderr
@@ -135,6 +159,7 @@ MIDDLEWARE = [
     "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "config.login_limits.LoginRateLimit",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

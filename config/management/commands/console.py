@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
+from config.management.commands.web import daphne_argv
 from servers import enrolment
 
 COLOURS = {"web": "36", "worker": "35", "beat": "33", "agent": "32"}
@@ -68,7 +69,7 @@ class Command(BaseCommand):
 
         python = sys.executable
         commands = {
-            "web": [python, "-m", "daphne", "-b", settings.HOST, "-p", str(settings.PORT), "config.asgi:application"],
+            "web": daphne_argv(),
         }
         if not no_worker:
             commands["worker"] = [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "2"]
