@@ -279,6 +279,8 @@ SELF_MONITOR_INTERVAL = env_int("SELF_MONITOR_INTERVAL", 10)
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
 MAX_QUERY_SERIES = env_int("MAX_QUERY_SERIES", 1000)
+# series x points one metrics query may answer, checked before any point is read
+MAX_QUERY_TOTAL_POINTS = env_int("MAX_QUERY_TOTAL_POINTS", 500_000)
 RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
 PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
@@ -381,6 +383,8 @@ LLM_TOKENS_PER_HOUR = env_int("LLM_TOKENS_PER_HOUR", 200_000)
 LLM_COOLDOWN_SECONDS = env_int("LLM_COOLDOWN_SECONDS", 60)
 # analyses one person may start per minute (API and button); 0: no limit
 ANALYSIS_REQUESTS_PER_MINUTE = env_int("ANALYSIS_REQUESTS_PER_MINUTE", 10)
+# reads of GET /api/analytics/insights one person may make per minute (dashboards poll it); 0: no limit
+INSIGHTS_REQUESTS_PER_MINUTE = env_int("INSIGHTS_REQUESTS_PER_MINUTE", 30)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])

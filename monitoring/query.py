@@ -195,6 +195,18 @@ class MetricQuery:
             f"the smallest allowed step for this range is {format_step(smallest_step(self.start, self.end, limit))}",
         )
 
+    def check_total(self, series: int) -> None:
+        """Refuse, before any point is read, series x points over MAX_QUERY_TOTAL_POINTS."""
+        cap = settings.MAX_QUERY_TOTAL_POINTS
+        points = bucket_count(self.start, self.end, self.step)
+        if series * points > cap:
+            step = format_step(smallest_step(self.start, self.end, max(1, cap // series)))
+            raise QueryError(
+                "step",
+                f"{series} series x {points} points is {series * points}, more than {cap} in all; "
+                f"narrow the series or take a step of at least {step}",
+            )
+
     @property
     def chosen_source(self) -> str:
         if self.start is None:
@@ -240,15 +252,18 @@ class MetricQuery:
         elif self.start is None:
             points = latest(ids)
         elif self.step is None:
-            points = raw_points(ids, self.start, self.end, settings.MAX_QUERY_POINTS)
-            if any(len(p) > settings.MAX_QUERY_POINTS for p in points.values()):
-                limit = settings.MAX_QUERY_POINTS
+            # the fetch stops at the total cap too: each series may bring its share of it
+            limit = min(settings.MAX_QUERY_POINTS, max(1, settings.MAX_QUERY_TOTAL_POINTS // len(ids)))
+            points = raw_points(ids, self.start, self.end, limit)
+            if any(len(p) > limit for p in points.values()):
                 raise QueryError(
                     "step",
-                    f"more than {limit} samples per series in this range; the smallest allowed step is "
+                    f"more than {limit} samples per series in this range ({len(ids)} series, at most "
+                    f"{settings.MAX_QUERY_TOTAL_POINTS} points in all); the smallest allowed step is "
                     f"{format_step(smallest_step(self.start, self.end, limit))}",
                 )
         else:
+            self.check_total(len(ids))
             points = bucketed(ids, self.start, self.end, self.step, self.agg, self.chosen_source)
         return [
             {

@@ -7,9 +7,13 @@ Location header and URL where the result will be.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from datetime import timedelta
 
+import orjson
 from django.conf import settings
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -32,6 +36,8 @@ from alerts.api.serializers_analysis import (
     WaitQuery,
 )
 from alerts.models import Alert, Analysis
+
+log = logging.getLogger(__name__)
 
 # Seed 004's dashboard polls insights: a finished answer this young is served again.
 INSIGHTS_REUSE = timedelta(seconds=60)
@@ -56,6 +62,32 @@ class AnalysisThrottle(SimpleRateThrottle):
             return super().allow_request(request, view)
         except Exception:  # the cache (Redis) is down: analyses go on unthrottled
             return True
+
+
+class InsightsThrottle(AnalysisThrottle):
+    """INSIGHTS_REQUESTS_PER_MINUTE reads of the insights per person: dashboards poll it."""
+
+    scope = "insights"
+
+    def get_rate(self) -> str | None:
+        per_minute = settings.INSIGHTS_REQUESTS_PER_MINUTE
+        return f"{per_minute}/min" if per_minute > 0 else None
+
+
+def _cached_insights(key: str) -> dict | None:
+    try:
+        return cache.get(key)
+    except Exception:  # the cache (Redis) is down: read the database as before
+        return None
+
+
+def _cache_insights(key: str, body: dict) -> None:
+    if body.get("status") != AnalysisStatus.DONE:
+        return
+    try:
+        cache.set(key, body, timeout=int(INSIGHTS_REUSE.total_seconds()))
+    except Exception:  # the cache (Redis) is down: the next poll reads the database
+        log.warning("insights not cached: the cache is unavailable", exc_info=True)
 
 
 _WAIT = OpenApiParameter("wait", float, description="seconds to wait for the result (max ANALYSIS_WAIT_SECONDS)")
@@ -111,11 +143,16 @@ def analysis_llm(request: Request) -> Response:
     summary="AI-generated insights (seed 004)",
 )
 @api_view(["GET"])
+@throttle_classes([InsightsThrottle])
 def insights(request: Request) -> Response:
+    """Cached for INSIGHTS_REUSE (the answer, in Redis) and throttled per person: seed 004's dashboard polls it."""
     query = InsightsQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     lookback = query.validated_data["lookback_minutes"]
     services = [query.validated_data["service"]] if query.validated_data.get("service") else []
+    key = "insights:" + hashlib.sha256(orjson.dumps([lookback, services])).hexdigest()
+    if (cached := _cached_insights(key)) is not None:
+        return Response(cached)
     recent = (
         Analysis.objects.filter(
             trigger=AnalysisTrigger.INSIGHTS,
@@ -128,7 +165,9 @@ def insights(request: Request) -> Response:
         .first()
     )
     if recent is not None:
-        return Response(_as_insights(recent))
+        body = _as_insights(recent)
+        _cache_insights(key, body)
+        return Response(body)
     analysis = Analysis(
         trigger=AnalysisTrigger.INSIGHTS, requested_by=request.user, lookback_minutes=lookback, services=services
     )

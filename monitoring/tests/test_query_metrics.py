@@ -163,6 +163,28 @@ def test_too_many_raw_samples_is_a_400_naming_a_step(api, web01, write_samples, 
     assert "smallest allowed step is 15s" in response.json()["step"][0]
 
 
+def test_series_times_points_over_the_total_cap_is_refused_before_reading(api, web01, write_samples, settings):
+    settings.MAX_QUERY_TOTAL_POINTS = 100
+    write_samples(web01, [("cpu", "usage", {"core": str(i)}, T0, 1.0) for i in range(4)])
+    hour = {"from": _iso(T0), "to": _iso(T0 + timedelta(hours=1))}
+
+    refused = api.get("/api/v1/metrics", {**hour, "step": "1m"})  # 4 series x 61 points
+    allowed = api.get("/api/v1/metrics", {**hour, "step": "3m"})  # 4 x 21
+
+    assert refused.status_code == 400 and "more than 100 in all" in refused.json()["step"][0]
+    assert allowed.status_code == 200 and len(allowed.json()) == 4
+
+
+def test_raw_samples_of_many_series_stop_at_the_total_cap(api, web01, write_samples, settings):
+    settings.MAX_QUERY_TOTAL_POINTS = 10
+    write_samples(web01, [("cpu", "usage", {"core": str(c)}, T0 + timedelta(seconds=i), 1.0)
+                          for c in range(4) for i in range(5)])  # fmt: skip
+
+    response = api.get("/api/v1/metrics", {"from": _iso(T0), "to": _iso(T0 + timedelta(minutes=1))})
+
+    assert response.status_code == 400 and "at most 10 points in all" in response.json()["step"][0]
+
+
 @pytest.mark.parametrize(
     "params, field",
     [
