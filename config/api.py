@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import BadInput, Unavailable
+from config.web_database import is_statement_timeout, timeout_detail
 
 
 def exception_handler(exc, context):
@@ -15,6 +16,8 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
+    if is_statement_timeout(exc):
+        return Response({"detail": timeout_detail()}, status=503, headers={"Retry-After": "10"})
     if isinstance(exc, BadInput):  # e.g. a value PostgreSQL refused, named by the write path
         return Response({"detail": str(exc), "errors": [exc.as_dict()]}, status=status.HTTP_400_BAD_REQUEST)
     if (

@@ -16,6 +16,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
+from config.web_database import configure_web_connections  # noqa: E402
+
+# this process serves the web: no persistent connections under ASGI, and a statement timeout
+configure_web_connections()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from ingest import daphne_streaming  # noqa: E402

@@ -113,6 +113,10 @@ if DATABASE_TRANSACTION_POOLING:
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# the web process (ASGI) runs with CONN_MAX_AGE 0 and this statement timeout (config/web_database.py);
+# the ingest fast path's threads keep their connections this many seconds
+WEB_STATEMENT_TIMEOUT_MS = env_int("WEB_STATEMENT_TIMEOUT_MS", 15_000)
+INGEST_CONN_MAX_AGE = env_int("INGEST_CONN_MAX_AGE", 60)
 
 CACHES = {
     "default": {
@@ -165,6 +169,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.web_database.StatementTimeout",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

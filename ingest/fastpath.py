@@ -153,18 +153,29 @@ def _handle(view, scope, body: bytes) -> HttpResponse:
     return response
 
 
-def _connection_upkeep() -> None:
-    """Close this thread's connection when it had an error or outlived CONN_MAX_AGE.
+_opened = threading.local()
 
-    Django's ``close_old_connections`` would also re-arm the health check, one
-    more round trip (``SELECT 1``) on every request; a connection that broke
+
+def _connection_upkeep() -> None:
+    """Close this thread's connection when it had an error or outlived INGEST_CONN_MAX_AGE.
+
+    The pool threads keep their own connections: the web process runs Django's
+    with CONN_MAX_AGE 0 (config/web_database.py), which would reconnect for every
+    request. Django's ``close_old_connections`` would also re-arm the health check,
+    one more round trip (``SELECT 1``) on every request; a connection that broke
     shows it by an error, and is closed here after that request.
     """
+    now = time.monotonic()
     for conn in connections.all(initialized_only=True):
         if conn.connection is None:
             continue
-        if conn.errors_occurred or (conn.close_at is not None and time.monotonic() >= conn.close_at):
-            conn.close_if_unusable_or_obsolete()
+        key = (conn.alias, id(conn.connection))
+        born = getattr(_opened, "since", {}).get(key)
+        if born is None:
+            _opened.since = {key: now}  # a new connection (the previous one of this thread is gone)
+            born = now
+        if conn.errors_occurred or now - born >= settings.INGEST_CONN_MAX_AGE:
+            conn.close()
 
 
 async def _send(send, response: HttpResponse) -> None:
