@@ -5,6 +5,10 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        from alerts import notify
+        """Connect the receivers of alerts/signals.py: notifications, the live stream, automatic analysis."""
+        from alerts import frames, notify
+        from alerts.analysis import triggers
 
         notify.connect()
+        frames.connect_alert_signals()
+        triggers.connect()

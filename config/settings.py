@@ -78,8 +78,8 @@ CACHES = {
 }
 CHANNEL_LAYERS = {
     "default": {
-        # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live.py)
-        "BACKEND": "monitoring.live.LiveChannelLayer",
+        # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live/publisher.py)
+        "BACKEND": "monitoring.live.publisher.LiveChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
     }
 }

@@ -24,7 +24,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest.errors import BadInput, Refused
-from monitoring import live, storage
+from monitoring import storage
+from monitoring.live.publisher import publish_write
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def ingest_endpoint(
             return fail(request, 400, f"invalid payload: {str(exc).splitlines()[0]}")
         request.ingest_stats = result.as_dict()
         if not result.duplicate and (live_setting is None or getattr(settings, live_setting)):
-            live.publish_write(batch, result)
+            publish_write(batch, result)
         body_out = respond(batch, result) if respond else {"status": "accepted", **result.as_dict()}
         if isinstance(body_out, HttpResponse):
             return body_out

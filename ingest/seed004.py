@@ -259,11 +259,11 @@ class LineStream:
 
 def store_lines(records: list[storage.LogRecord], server_id) -> int:
     """Write one flush of a stream (its own transaction) and publish it; answers the rows stored."""
-    from monitoring import live
+    from monitoring.live.publisher import publish_write
 
     batch = batch_of(records, server_id)
     result = storage.write(batch)
-    live.publish_write(batch, result)
+    publish_write(batch, result)
     return result.logs
 
 

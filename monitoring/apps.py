@@ -11,7 +11,3 @@ class MonitoringConfig(AppConfig):
 
         # jsonb columns are written with orjson: several times faster than the stdlib
         set_json_dumps(orjson.dumps)
-
-        from monitoring.signals import connect_alert_signals
-
-        connect_alert_signals()  # alert changes are pushed to the live streams

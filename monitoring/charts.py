@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
-from monitoring.live import HEADLINE_KINDS, headline_kind
+from monitoring.live.groups import HEADLINE_KINDS, headline_kind
 from monitoring.models import Series
 
 

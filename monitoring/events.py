@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
-from monitoring import event_rules, live, partitions, storage
+from monitoring import event_rules, partitions, storage
 from monitoring.choices import EventStatus
+from monitoring.live.publisher import publish_write
 
 TABLE = "monitoring_event"
 MAX_RE_EVALUATE = 10_000
@@ -57,7 +58,7 @@ def record(event: Submitted) -> tuple[int, datetime, event_rules.Verdict]:
             ]
         )
         result = storage.write(batch)
-    live.publish_write(batch, result)  # after commit; best-effort
+    publish_write(batch, result)  # after commit; best-effort
     return result.event_ids[0], ts, verdict
 
 

@@ -123,7 +123,3 @@ class Analysis(models.Model):
 
 def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat() if ts else None
-
-
-# Automatic analysis of critical alerts listens to alerts.signals.alert_fired.
-from alerts.analysis import triggers  # noqa: E402,F401
