@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from alerts.analysis import tasks
-from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
+from alerts.choices import AnalysisStatus, AnalysisTrigger
 from alerts.models import Analysis
 
 MAX_PER_ACTION = 20

@@ -26,7 +26,7 @@ def claim_cooldown(fingerprint: str) -> bool:
     try:
         return cache.add(f"analysis:cooldown:{fingerprint}", 1, timeout=seconds)
     except Exception:  # Redis down: the stored analyses tell instead
-        from alerts.analysis.choices import AnalysisTrigger
+        from alerts.choices import AnalysisTrigger
         from alerts.models import Analysis
 
         since = timezone.now() - timedelta(seconds=seconds)

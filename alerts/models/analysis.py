@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
+from alerts.choices import AnalysisStatus, AnalysisTrigger
 
 # An alert's evidence starts this long before it started (at least the rule's window and "for").
 ALERT_LEAD = timedelta(minutes=15)
