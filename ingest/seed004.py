@@ -309,7 +309,7 @@ def register_service(request: HttpRequest):
         if not isinstance(payload, dict):
             raise BadInput("", "expected an object with service_name")
         name = service_name(payload.get("service_name") or payload.get("name"))
-        fields = {"kind": ServerKind.SERVICE}
+        fields: dict[str, object] = {"kind": ServerKind.SERVICE}
         for key in ("environment", "owner_team"):
             value = payload.get(key)
             if value is not None and not isinstance(value, str):
