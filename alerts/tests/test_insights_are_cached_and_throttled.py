@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
+from alerts.choices import AnalysisStatus, AnalysisTrigger
 from alerts.models import Analysis
 
 pytestmark = pytest.mark.django_db
