@@ -5,6 +5,4 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        from alerts import notify
-
-        notify.connect()
+        pass

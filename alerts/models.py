@@ -28,6 +28,7 @@ from alerts.choices import (
     AlertState,
     ChannelKind,
     Comparison,
+    ConsoleCheck,
     DeliveryStatus,
     MessageKind,
     NotificationLevel,
@@ -81,12 +82,16 @@ class AlertRule(models.Model):
         null=True, blank=True, help_text="a firing alert resolves only once the value is past this (hysteresis)"
     )
     window_seconds = models.PositiveIntegerField(default=60, help_text="look-back window; for absence: silence")
-    for_seconds = models.PositiveIntegerField(default=0, help_text="how long the condition holds before firing")
+    # None when created: filled from ALERT_DEFAULT_FOR_SECONDS for metric and rate rules (save)
+    for_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="how long the condition holds before firing (empty: the default)"
+    )
     trailing_seconds = models.PositiveIntegerField(default=3600, help_text="anomaly: the baseline before the window")
 
     # logs and events
     service = models.CharField(max_length=255, blank=True, help_text="log service or event source; empty for any")
     pattern = models.CharField(max_length=500, blank=True, help_text="log pattern: case-insensitive regex")
+    log_level = models.CharField(max_length=16, blank=True, help_text="log pattern: only lines of this level")
     event_status = models.CharField(max_length=16, blank=True, default="CRITICAL")
 
     # scope
@@ -99,6 +104,14 @@ class AlertRule(models.Model):
     summary = models.CharField(max_length=500, blank=True)
     description = models.TextField(blank=True)
     runbook_url = models.CharField(max_length=500, blank=True)
+    policy = models.ForeignKey(
+        "alerts.NotificationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rules",
+        help_text="repeat and escalation; empty: the default policy",
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -123,9 +136,9 @@ class AlertRule(models.Model):
         if self.kind == RuleKind.ABSENCE and bool(self.metric_type) != bool(self.metric_name):
             errors["metric_name"] = "give both metric_type and metric_name, or neither (no contact)"
         if self.kind == RuleKind.LOG_PATTERN:
-            if not self.pattern:
-                errors["pattern"] = "a log pattern rule needs a pattern"
-            elif not _valid_regex(self.pattern):
+            if not self.pattern and not self.log_level:
+                errors["pattern"] = "a log pattern rule needs a pattern or a log level"
+            elif self.pattern and not _valid_regex(self.pattern):
                 errors["pattern"] = "not a valid regular expression"
         if self.scope == Scope.SERVER and not self.server_id:
             errors["server"] = "scope 'server' needs a server"
@@ -137,12 +150,48 @@ class AlertRule(models.Model):
             value = getattr(self, name)
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 errors[name] = "an object of string values"
+        if self.kind == RuleKind.CONSOLE and self.metric_name not in ConsoleCheck.values:
+            errors["metric_name"] = "one of " + ", ".join(ConsoleCheck.values)
         if errors:
             raise ValidationError(errors)
 
+    def save(self, *args, **kwargs) -> None:
+        if self.for_seconds is None or (self._state.adding and self.recovery_threshold is None):
+            self.apply_defaults()
+        super().save(*args, **kwargs)
+
+    def apply_defaults(self) -> None:
+        """Noise-safe defaults of a new rule: a `for` duration and a recovery threshold, unless set.
+
+        Only for rules that compare a level that can bounce (metric thresholds, anomalies, error
+        rates); absences, patterns and events fire at once. The recovery threshold sits
+        ALERT_DEFAULT_RECOVERY_PERCENT of the threshold on the safe side of it (fire above 90,
+        resolve below 81).
+        """
+        levelled = self.kind in (RuleKind.THRESHOLD, RuleKind.ANOMALY, RuleKind.LOG_ERROR_RATE)
+        if self.for_seconds is None:
+            self.for_seconds = settings.ALERT_DEFAULT_FOR_SECONDS if levelled else 0
+        if self.recovery_threshold is None and levelled and self.threshold:
+            margin = abs(self.threshold) * settings.ALERT_DEFAULT_RECOVERY_PERCENT / 100
+            if self.comparison in (Comparison.GT, Comparison.GTE):
+                self.recovery_threshold = self.threshold - margin
+            elif self.comparison in (Comparison.LT, Comparison.LTE):
+                self.recovery_threshold = self.threshold + margin
+
+    @property
+    def is_host_down(self) -> bool:
+        """A no-contact rule: its alert says the whole host is down (the root cause of its other alerts)."""
+        return self.kind == RuleKind.ABSENCE and not self.metric_name
+
+    @property
+    def watches_metrics(self) -> bool:
+        return self.kind in (RuleKind.THRESHOLD, RuleKind.ANOMALY) or (
+            self.kind == RuleKind.ABSENCE and bool(self.metric_name)
+        )
+
     def violates(self, value: float | None, *, firing: bool = False) -> bool:
         """Whether a value breaks the rule; a firing alert keeps firing until past the recovery value."""
-        if self.kind == RuleKind.ABSENCE:
+        if self.kind in (RuleKind.ABSENCE, RuleKind.LOG_ABSENCE):
             # value: seconds since last heard within the window; None: not heard within it
             return value is None or value > self.window_seconds
         if value is None:
@@ -206,6 +255,14 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     flapping = models.BooleanField(default=False)
+    # root-cause suppression (alerts/suppression.py): the host-down alert, or a reason when there is none yet
+    suppressed_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="suppressed_alerts"
+    )
+    suppressed_reason = models.CharField(max_length=300, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # the host when the alert fired: its process table and snapshot values, frozen (alerts/context.py)
+    context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -258,7 +315,12 @@ class Alert(models.Model):
             self.value = value
         self.cleared_at = None
         self.flapping = self.recently_fired(now) >= settings.ALERT_FLAP_THRESHOLD
+        if self.server_id and self.rule.watches_metrics:
+            from alerts import context
+
+            self.context = context.freeze(self.server_id, now)
         self.save()
+        _page(self, MessageKind.FIRING, now)
         self._announce(signals.alert_fired)
 
     def resolve(self, value: float | None = None, now: datetime | None = None, note: str = "") -> None:
@@ -273,6 +335,7 @@ class Alert(models.Model):
             self.value = value
         self.save()
         if was_firing:
+            _page(self, MessageKind.RESOLVED, now)
             self._announce(signals.alert_resolved)
         else:
             self._announce(None)
@@ -289,21 +352,21 @@ class Alert(models.Model):
         elif now - self.cleared_at >= timedelta(seconds=settings.ALERT_FLAP_HOLD_SECONDS):
             self.resolve(value, now, note="held down while flapping")
 
-    def acknowledge(self, user) -> bool:
-        """Someone is on it: who and when; reminders stop. Answers whether anything changed."""
+    def acknowledge(self, user, via: str = "") -> bool:
+        """Someone is on it: who (or through which link) and when; reminders stop. Answers whether anything changed."""
         if self.acknowledged_at is not None:
             return False
         self.acknowledged_at, self.acknowledged_by = timezone.now(), user
         self.save(update_fields=["acknowledged_at", "acknowledged_by"])
-        AlertTransition.objects.create(
-            alert=self,
-            from_state=self.state,
-            to_state=self.state,
-            at=self.acknowledged_at,
-            note=f"acknowledged by {user}",
-        )
+        self.note(f"acknowledged by {user}" if user is not None else f"acknowledged via {via}", self.acknowledged_at)
         self._announce(None)
         return True
+
+    def note(self, text: str, at: datetime | None = None) -> None:
+        """A line in the alert's history that is not a change of state."""
+        AlertTransition.objects.create(
+            alert=self, from_state=self.state, to_state=self.state, at=at or timezone.now(), note=text[:500]
+        )
 
     def recently_fired(self, now: datetime) -> int:
         """How many alerts of this fingerprint fired within the flap window (this one included)."""
@@ -359,7 +422,21 @@ class Alert(models.Model):
             "resolved_at": _iso(self.resolved_at),
             "acknowledged_at": _iso(self.acknowledged_at),
             "acknowledged_by": self.acknowledged_by.get_username() if self.acknowledged_by_id else None,
+            "suppressed_by": self.suppression(),
+            "top_processes": (self.context or {}).get("processes", [])[:5],
         }
+
+    def suppression(self) -> dict | None:
+        """What keeps this alert from paging, as the API and webhooks show it; None when nothing does."""
+        if not self.suppressed_reason:
+            return None
+        return {"alert_id": self.suppressed_by_id, "reason": self.suppressed_reason}
+
+
+def _page(alert: Alert, kind: str, now: datetime) -> None:
+    from alerts import paging  # paging reads these models
+
+    paging.page(alert, kind, now)
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -507,3 +584,4 @@ class Notification(models.Model):
 
 
 from alerts.models_analysis import Analysis  # noqa: E402,F401  (incident analysis, issue 7)
+from alerts.models_noise import ActionLink, NotificationPolicy, Page  # noqa: E402,F401  (less noise, issue 17)

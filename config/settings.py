@@ -243,6 +243,18 @@ NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+# less noise (docs: "Less noise"): what a new rule gets unless set, and how much one rule may page
+ALERT_DEFAULT_FOR_SECONDS = env_int("ALERT_DEFAULT_FOR_SECONDS", 60)
+ALERT_DEFAULT_RECOVERY_PERCENT = env_float("ALERT_DEFAULT_RECOVERY_PERCENT", 10)
+# pages (firing, reminder, escalation) one rule may send in a clock hour; the rest go into one digest
+NOTIFY_BUDGET_PER_HOUR = env_int("NOTIFY_BUDGET_PER_HOUR", 4)
+# one-click acknowledge / silence links in Slack and e-mail: valid this long, once
+ACTION_LINK_TTL_SECONDS = env_int("ACTION_LINK_TTL_SECONDS", 86400)
+# where people reach the console (links in notifications); empty: http://HOST:PORT
+CONSOLE_URL = env_str("CONSOLE_URL")
+# the console watching itself: stored data later than this, and how many intervals a round may be late
+ALERT_INGEST_LAG_SECONDS = env_int("ALERT_INGEST_LAG_SECONDS", 60)
+ALERT_ROUND_LATE_INTERVALS = env_int("ALERT_ROUND_LATE_INTERVALS", 3)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -319,6 +331,20 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-forget-receipts": {
         "task": "ingest.tasks.forget_receipts",
         "schedule": timedelta(minutes=10),
+    },
+    "alerts-digests": {
+        "task": "alerts.tasks.send_digests",
+        "schedule": timedelta(minutes=1),
+    },
+    "alerts-watch-console": {
+        "task": "alerts.tasks.watch_console",
+        "schedule": timedelta(seconds=ALERT_EVAL_INTERVAL_SECONDS),
+        "options": {"expires": ALERT_EVAL_INTERVAL_SECONDS},
+    },
+    "service-health-watch": {
+        "task": "monitoring.tasks.watch_service_health",
+        "schedule": timedelta(seconds=ALERT_EVAL_INTERVAL_SECONDS),
+        "options": {"expires": ALERT_EVAL_INTERVAL_SECONDS},
     },
     "analysis-prune": {
         "task": "alerts.analysis.prune",
