@@ -1,6 +1,6 @@
 """Settings of the monitoring console: every knob from the environment.
 
-Each setting is listed, with its default, in the README's settings table.
+Each setting is listed, with its default, in docs/settings.md.
 """
 
 from __future__ import annotations
