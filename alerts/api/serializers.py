@@ -68,7 +68,6 @@ class AlertSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-
     def get_suppressed_by(self, alert: Alert) -> dict | None:
         return alert.suppression()
 
