@@ -111,8 +111,8 @@ class NotificationLevel(models.TextChoices):
         ]
 
 
-# messages that ask for someone's attention: they count against a rule's hourly budget
-PAGE_KINDS = (MessageKind.FIRING, MessageKind.REMINDER, MessageKind.ESCALATION)
+# messages that count against a rule's hourly budget (an escalation is never held back by it)
+PAGE_KINDS = (MessageKind.FIRING, MessageKind.REMINDER)
 
 
 class PageOutcome(models.TextChoices):

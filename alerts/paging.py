@@ -6,7 +6,8 @@ the evaluation's clock, and records a ``Page``:
 - suppressed: the alert's host is down (suppression.py); the host-down alert's
   messages list it instead;
 - folded: the alert is flapping, or its rule already sent
-  NOTIFY_BUDGET_PER_HOUR pages (firing, reminder, escalation) this clock hour;
+  NOTIFY_BUDGET_PER_HOUR pages (firing, reminder) this clock hour (an escalation
+  is never held back by the budget);
   ``send_digests`` sends the folded ones of an hour as one digest once the hour
   is over;
 - sent: queued for the channels once the transaction commits.
@@ -64,7 +65,7 @@ def _decide(alert: Alert, kind: MessageKind, now: datetime) -> tuple[str, str]:
     if kind == MessageKind.FIRING and alert.flapping:
         return PageOutcome.FOLDED, "flapping: bounces go into the hour's digest"
     budget = settings.NOTIFY_BUDGET_PER_HOUR
-    if budget and spent(alert.rule_id, now) >= budget:
+    if budget and kind in PAGE_KINDS and spent(alert.rule_id, now) >= budget:
         return PageOutcome.FOLDED, f"over the budget of {budget} pages an hour"
     return PageOutcome.SENT, ""
 
