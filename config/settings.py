@@ -198,6 +198,12 @@ AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)
 # seed 002: one shared agent token; when set, it is accepted as a fleet token
 AGENT_API_TOKEN = env_secret("AGENT_API_TOKEN")
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 10)
+# the URL agents reach the console at, in install lines (default: the URL the page was opened at)
+CONSOLE_URL = env_str("CONSOLE_URL", "")
+# `make run` (manage.py console) runs the bundled agent for the console's own host
+SELF_MONITOR = env_bool("SELF_MONITOR", True)
+SELF_MONITOR_HOSTNAME = env_str("SELF_MONITOR_HOSTNAME", "")  # default: this machine's hostname
+SELF_MONITOR_INTERVAL = env_int("SELF_MONITOR_INTERVAL", 10)
 
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
