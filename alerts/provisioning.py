@@ -112,7 +112,8 @@ def builtin_rules() -> dict[str, dict]:
             "threshold": settings.ALERT_ROUND_LATE_INTERVALS * interval,
             "recovery_threshold": settings.ALERT_ROUND_LATE_INTERVALS * interval,
             "window_seconds": 60,
-            "for_seconds": 0,
+            # two more intervals: after a restart the first round catches up before this may fire
+            "for_seconds": 2 * interval,
             "summary": "the last evaluation round was {value:.0f} s ago (over {threshold:g} s)",
         },
     }

@@ -549,3 +549,15 @@ def publish_alert(alert, event: str) -> None:
         publisher.submit(lambda watched: [(_only(watched, groups), message) for groups, message in built])
     except Exception:
         log.exception("live alert publish could not be queued")
+
+
+def publish_health(changes: list[dict]) -> None:
+    """Queue health_update frames for services whose status changed (monitoring/service_health.py)."""
+    try:
+        if not changes or publisher.nobody_watches():
+            return
+        built = [frame({"type": "health_update", "data": data})[1] for data in changes]
+        groups = [group("health"), group("fleet")]
+        publisher.submit(lambda watched: [(_only(watched, groups), message) for message in built])
+    except Exception:
+        log.exception("live health publish could not be queued")

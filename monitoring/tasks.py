@@ -28,3 +28,11 @@ def retention() -> dict:
     for name in report.dropped:
         logger.info("retention: dropped %s", name)
     return report.as_dict()
+
+
+@shared_task(name="monitoring.tasks.watch_service_health")
+def watch_service_health() -> int:
+    """Every ALERT_EVAL_INTERVAL_SECONDS: services turning unhealthy, silent or healthy, pushed live."""
+    from monitoring import service_health
+
+    return len(service_health.publish_changes())
