@@ -129,7 +129,10 @@ def ensure_builtin_rules() -> dict[str, AlertRule]:
     for key, fields in builtin_rules().items():
         rule = existing.get(key)
         if rule is None:
-            rule = AlertRule.objects.create(builtin=key, comparison=Comparison.GT, scope=Scope.ALL, **fields)
+            # get_or_create: two rounds starting at once both find it missing; the second reads the first's
+            rule, _ = AlertRule.objects.get_or_create(
+                builtin=key, defaults={"comparison": Comparison.GT, "scope": Scope.ALL, **fields}
+            )
         else:
             changed = [name for name in FOLLOWS if name in fields and getattr(rule, name) != fields[name]]
             if changed:
