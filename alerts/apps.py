@@ -5,4 +5,7 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        pass
+        from alerts import timeline
+        from monitoring import timeline as host_timeline
+
+        host_timeline.register("alerts", timeline.items)

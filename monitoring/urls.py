@@ -4,5 +4,6 @@ urlpatterns = [
     path("", include("monitoring.api.urls_metrics")),
     path("", include("monitoring.api.urls_logs")),
     path("", include("monitoring.api.urls_events")),
+    path("", include("monitoring.api.urls_timeline")),
     path("", include("monitoring.urls_pages")),
 ]

@@ -17,6 +17,7 @@ pages = [
     path("", views.fleet, name="fleet"),
     path("servers/<str:server_id>", views.server_detail, name="server"),
     path("servers/<str:server_id>/series.json", views.series_data, name="series"),
+    path("servers/<str:server_id>/timeline", views.server_timeline, name="server-timeline"),
     path("alerts", views.alert_list, name="alerts"),
     path("alerts/<int:alert_id>", views.alert_detail, name="alert"),
     path("alerts/<int:alert_id>/acknowledge", views.alert_acknowledge, name="alert-acknowledge"),

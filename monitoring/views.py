@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import charts
+from monitoring import charts, timeline
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
@@ -152,6 +152,21 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
 
 @login_required
 @require_GET
+def server_timeline(request: HttpRequest, server_id) -> HttpResponse:
+    """One time axis for the server: alerts, events, docker events, error lines, deploys, anomalies (live)."""
+    server = _server_or_404(server_id)
+    kinds = [k for k in request.GET.getlist("kind") if k in timeline.KINDS] or list(timeline.KINDS)
+    end = timezone.now()
+    items = timeline.timeline(server, end - timedelta(days=1), end, kinds, limit=300)
+    return render(
+        request,
+        "dashboards/timeline.html",
+        {"server": server, "status": server.status, "kinds": timeline.KINDS, "chosen": kinds, "items": items},
+    )
+
+
+@login_required
+@require_GET
 def series_data(request: HttpRequest, server_id) -> JsonResponse:
     """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert."""
     server = _server_or_404(server_id)
@@ -170,7 +185,17 @@ def series_data(request: HttpRequest, server_id) -> JsonResponse:
             rng = next((r for r in charts.RANGES if r.seconds >= span), charts.RANGES[-1])
     except (ValueError, OverflowError):
         return JsonResponse({"detail": "from and to are epoch seconds"}, status=400)
-    return JsonResponse(charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start))
+    payload = charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start)
+    # deploys and notes are drawn on every chart as vertical marks
+    payload["annotations"] = [
+        {"ts": a.ts.timestamp(), "kind": a.kind, "title": a.title}
+        for a in timeline.annotations_for(server, *_span(payload))[:200]
+    ]
+    return JsonResponse(payload)
+
+
+def _span(payload: dict) -> tuple[datetime, datetime]:
+    return datetime.fromtimestamp(payload["from"], UTC), datetime.fromtimestamp(payload["to"], UTC)
 
 
 @login_required

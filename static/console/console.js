@@ -133,6 +133,20 @@ const Console = (() => {
     let windowSeconds = parseFloat(container.dataset.window || "3600");
     let dataTo = null; // end of the range the server answered (seconds)
     let reloading = null;
+    let annotations = []; // deploys and notes: [{ts, kind, title}], drawn as vertical marks
+
+    function marks(u) {
+      const ctx = u.ctx, right = u.bbox.left + u.bbox.width;
+      annotations.forEach((a) => {
+        const x = u.valToPos(a.ts, "x", true);
+        if (x < u.bbox.left || x > right) return;
+        ctx.save(); ctx.strokeStyle = css("--purple"); ctx.setLineDash([2, 3]); ctx.lineWidth = 1;
+        ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+        ctx.fillStyle = css("--purple"); ctx.font = `10px ${css("--font")}`; const label = a.title.slice(0, 24), w = ctx.measureText(label).width;
+        ctx.fillText(label, x + 3 + w > right ? x - 3 - w : x + 3, u.bbox.top + 10);
+        ctx.restore();
+      });
+    }
 
     // The x axis always shows the range asked for (15m … 30d): a series with one or two points
     // must not stretch it over years. Live frames slide it forward with the clock (extend).
@@ -165,7 +179,7 @@ const Console = (() => {
           label: l.label, stroke: css(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true, // uPlot shows the points themselves when they are few
           fill: chart.lines.length === 1 ? `color-mix(in srgb, ${css("--accent")} 12%, transparent)` : undefined,
         }))),
-        hooks: isNaN(threshold) ? {} : { draw: [(u) => {
+        hooks: { draw: [marks].concat(isNaN(threshold) ? [] : [(u) => {
           const ctx = u.ctx;
           // the alert's span (started .. resolved or now), then the threshold
           const from = parseFloat(container.dataset.markFrom), to = parseFloat(container.dataset.markTo) || Date.now() / 1000;
@@ -177,7 +191,7 @@ const Console = (() => {
           const y = u.valToPos(threshold, "y", true);
           ctx.save(); ctx.strokeStyle = css("--red"); ctx.setLineDash([5, 4]); ctx.lineWidth = 1;
           ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke(); ctx.restore();
-        }] },
+        }]) },
       };
       const entry = { key: chart.key, lines: chart.lines, el };
       entry.plot = new uPlot(opts, table(chart.lines), plotEl);
@@ -196,6 +210,8 @@ const Console = (() => {
       const data = await response.json();
       windowSeconds = data.to - data.from;
       dataTo = data.to;
+      annotations = data.annotations || [];
+      container.dataset.annotations = annotations.length;
       charts.forEach((c) => { c.plot.destroy(); c.el.remove(); });
       charts.clear(); bySeries.clear();
       $$(".empty", container).forEach((e) => e.remove());
@@ -322,5 +338,31 @@ const Console = (() => {
     });
   }
 
-  return { live, fleetPage, serverPage, alertsPage, alertPage, logsPage, servicesPage, eventsPage };
+  /* A server's timeline: the API's items, refetched when a frame about the server arrives. */
+  function timelinePage() {
+    const list = $("#timeline"), form = $("#timeline-kinds");
+    const kinds = () => $$("input[name=kind]:checked", form).map((i) => i.value);
+    const row = (i) => `<li class="tl-${esc(i.kind)}" data-kind="${esc(i.kind)}"><span class="badge tl-kind">${esc(i.kind)}</span> <time data-ts="${epoch(i.ts)}">${esc(new Date(i.ts).toLocaleString())}</time> ${i.link ? `<a href="${esc(i.link)}">${esc(i.title)}</a>` : `<b>${esc(i.title)}</b>`}${i.detail ? `<div class="muted small">${esc(i.detail)}</div>` : ""}</li>`;
+    let pending = null, asked = 0;
+    async function load() {
+      const chosen = kinds(), mine = ++asked; // only the latest answer is shown
+      history.replaceState(null, "", "?" + chosen.map((k) => `kind=${encodeURIComponent(k)}`).join("&"));
+      if (!chosen.length) { list.innerHTML = `<li class="empty">Pick at least one kind.</li>`; return; }
+      const response = await fetch(`${list.dataset.url}?kind=${chosen.join(",")}&limit=300`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      if (mine !== asked) return;
+      list.innerHTML = data.items.length ? data.items.map(row).join("") : `<li class="empty">Nothing happened in the last 24 hours.</li>`;
+      list.dataset.loaded = Date.now();
+    }
+    const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; load(); }, 400); };
+    form.addEventListener("change", load);
+    live([{ subscription_type: "server", server_id: list.dataset.server }, { subscription_type: "alerts" }], (frame) => {
+      if (frame.type === "alert_triggered" && frame.data.server_id && frame.data.server_id !== list.dataset.server) return;
+      if (["alert_triggered", "log_processed", "event_processed"].includes(frame.type)) soon();
+    });
+    setInterval(load, 15000); // deploy annotations come without a frame
+  }
+
+  return { live, fleetPage, serverPage, alertsPage, alertPage, logsPage, servicesPage, eventsPage, timelinePage };
 })();
