@@ -139,3 +139,12 @@ def test_a_switch_going_down_pages_for_itself_not_for_the_hosts_behind_it(hook, 
     child = Alert.objects.get(server=behind[0])
     page = client.get(f"/console/alerts/{child.pk}").content.decode()
     assert "Suppressed by" in page and f"/console/alerts/{switch_down.pk}" in page
+
+
+def test_bob_says_which_switch_a_server_sits_behind(api, transactional_db):
+    switch = Server.objects.create(hostname="sw-02")
+    host = Server.objects.create(hostname="rack-9")
+    response = api.patch(f"/api/v1/servers/{host.pk}", {"depends_on": str(switch.pk)}, format="json")
+    assert response.status_code == 200 and response.json()["depends_on"] == str(switch.pk)
+    loop = api.patch(f"/api/v1/servers/{switch.pk}", {"depends_on": str(host.pk)}, format="json")
+    assert loop.status_code == 400 and "depends_on" in str(loop.json())
