@@ -5,7 +5,10 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        from alerts import timeline
+        from alerts import health, timeline
+        from monitoring import selfmetrics
         from monitoring import timeline as host_timeline
 
+        # notifications are queued by alerts.paging in the alert's own transaction (no signal receiver)
+        selfmetrics.register(health.metric_families)
         host_timeline.register("alerts", timeline.items)

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from alerts import evaluation, notify, paging, provisioning
+from alerts import evaluation, health, notify, paging, provisioning
 from alerts.choices import DeliveryStatus, RuleKind
 from alerts.models import Alert, AlertRule, Delivery, Notification, NotificationChannel, Page
 
@@ -33,6 +33,7 @@ def evaluate_rules() -> dict:
     }
     if summary["fired"] or summary["resolved"] or summary["errors"]:
         log.info("evaluation round: %s", summary)
+    health.record_round(summary)
     return summary
 
 
