@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0004_rollups"),
+        ("monitoring", "0005_log_templates_event_review"),
         ("servers", "0002_server_depends_on"),
     ]
 
