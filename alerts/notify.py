@@ -62,12 +62,23 @@ def channels_for(alert: Alert, kind: str) -> list[NotificationChannel]:
 
 
 def attempt(
-    channel: NotificationChannel, alert: Alert | None, kind: str, number: int, *, last: bool, page: Page | None = None
+    channel: NotificationChannel,
+    alert: Alert | None,
+    kind: str,
+    number: int,
+    *,
+    last: bool,
+    page: Page | None = None,
+    message_id: str = "",
 ) -> Delivery:
-    """Send one message through one channel once and record how it went."""
+    """Send one message through one channel once and record how it went.
+
+    ``message_id`` is the delivery's id, the same on every attempt (a webhook's webhook-id)."""
     message: Message = (
         message_for(alert, kind, page=page, channel=channel) if alert is not None else test_message(channel)
     )
+    if message_id:
+        message.id = message_id
     started = time.perf_counter()
     status, code, error = DeliveryStatus.SENT, None, ""
     try:
@@ -83,6 +94,7 @@ def attempt(
         channel=channel,
         alert=alert,
         kind=kind,
+        message_id=message.id,
         attempt=number,
         status=status,
         response_code=code,

@@ -82,7 +82,10 @@ def deliver(self, channel_id: int, alert_id: int | None, kind: str, page_id: int
             return "gone"
     number = self.request.retries + 1
     page = Page.objects.filter(pk=page_id).first() if page_id else None
-    delivery = notify.attempt(channel, alert, kind, number, last=number >= settings.NOTIFY_MAX_ATTEMPTS, page=page)
+    # a retry is the same task: its id names the delivery on every attempt (a webhook's webhook-id)
+    message_id = f"msg_{self.request.id}" if self.request.id else ""
+    last = number >= settings.NOTIFY_MAX_ATTEMPTS
+    delivery = notify.attempt(channel, alert, kind, number, last=last, page=page, message_id=message_id)
     if delivery.status == DeliveryStatus.RETRYING:
         countdown = settings.NOTIFY_RETRY_BACKOFF_SECONDS * 2**self.request.retries
         raise self.retry(countdown=countdown)

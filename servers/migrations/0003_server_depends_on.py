@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("servers", "0001_initial"),
+        ("servers", "0002_token_read_only"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0003_analysis_services"),
+        ("alerts", "0004_delivery_message_id"),
     ]
 
     operations = [

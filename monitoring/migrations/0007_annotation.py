@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0005_log_templates_event_review"),
-        ("servers", "0002_server_depends_on"),
+        ("monitoring", "0006_sample_chunks"),
+        ("servers", "0003_server_depends_on"),
     ]
 
     operations = [
