@@ -15,7 +15,8 @@ from alerts.tests.conftest import wait_until
 from monitoring import upkeep
 from monitoring.models import Sample, Snapshot
 
-pytestmark = pytest.mark.usefixtures("celery_worker_live")
+# real worker, real time: seconds each (left out of the PgBouncer re-run of the suite)
+pytestmark = [pytest.mark.usefixtures("celery_worker_live"), pytest.mark.slow]
 
 HOG_TABLE = [
     {"pid": 4242, "name": "ffmpeg", "cpu_percent": 88.0, "memory_mb": 900.0},

@@ -17,7 +17,8 @@ from alerts.models import Alert, AlertRule, Delivery, NotificationChannel, Notif
 from alerts.tests.conftest import wait_until, write_samples
 from servers.models import Server
 
-pytestmark = pytest.mark.usefixtures("celery_worker_live")
+# real worker, real time: seconds each (left out of the PgBouncer re-run of the suite)
+pytestmark = [pytest.mark.usefixtures("celery_worker_live"), pytest.mark.slow]
 
 
 @pytest.fixture
