@@ -136,3 +136,23 @@ class LinkAction(models.TextChoices):
 class ConsoleCheck(models.TextChoices):
     INGEST_LAG = "ingest_lag_seconds", "Ingest-to-stored lag"
     ROUND_AGE = "evaluation_round_age_seconds", "Age of the last evaluation round"
+
+
+# an analysis: its state and what asked for it
+class AnalysisStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+    @property
+    def colour(self) -> str:
+        return {"pending": "grey", "running": "blue", "done": "green", "failed": "red"}[self.value]
+
+
+class AnalysisTrigger(models.TextChoices):
+    API = "api", "API (seed 003)"
+    INSIGHTS = "insights", "Insights (seed 004)"
+    ALERT_PAGE = "alert_page", "Alert page"
+    ADMIN = "admin", "Admin action"
+    ALERT_FIRED = "alert_fired", "Critical alert fired"

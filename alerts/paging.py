@@ -25,14 +25,23 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
-from alerts import suppression
+from alerts import signals, suppression
 from alerts.choices import PAGE_KINDS, MessageKind, PageOutcome
 from alerts.models import Alert, AlertRule, NotificationPolicy, Page
 
 log = logging.getLogger(__name__)
+
+
+def connect() -> None:
+    signals.message_due.connect(_on_message_due, dispatch_uid="alerts.paging.message_due")
+
+
+def _on_message_due(sender, alert: Alert, kind: str, now: datetime, **kwargs) -> None:
+    page(alert, kind, now)
 
 
 def page(alert: Alert, kind: str, now: datetime) -> Page:
@@ -89,9 +98,9 @@ def spent(rule_id: int, now: datetime) -> int:
 
 
 def _queue(alert_id: int | None, kind: str, page_id: int) -> None:
-    from alerts import tasks
-
-    transaction.on_commit(lambda: tasks.notify_alert.delay(alert_id, str(kind), page_id))
+    """The one place a message is queued for the channels, once the alert's transaction commits."""
+    # the task (alerts/tasks.py) is looked up by name: it calls into this module, which must not import it
+    transaction.on_commit(lambda: current_app.tasks["alerts.tasks.notify_alert"].delay(alert_id, str(kind), page_id))
 
 
 # --- digests ------------------------------------------------------------------------

@@ -6,5 +6,4 @@ urlpatterns = [
     path("", include("monitoring.api.urls_logs")),
     path("", include("monitoring.api.urls_events")),
     path("", include("monitoring.api.urls_timeline")),
-    path("", include("monitoring.urls_pages")),
 ]
