@@ -100,7 +100,9 @@ def spent(rule_id: int, now: datetime) -> int:
 def _queue(alert_id: int | None, kind: str, page_id: int) -> None:
     """The one place a message is queued for the channels, once the alert's transaction commits."""
     # the task (alerts/tasks.py) is looked up by name: it calls into this module, which must not import it
-    transaction.on_commit(lambda: current_app.tasks["alerts.tasks.notify_alert"].delay(alert_id, str(kind), page_id))
+    transaction.on_commit(
+        lambda: current_app.send_task("alerts.tasks.notify_alert", args=[alert_id, str(kind), page_id])
+    )
 
 
 # --- digests ------------------------------------------------------------------------
