@@ -205,7 +205,7 @@ def publish_changes(now: datetime | None = None) -> list[dict]:
     """
     from django.core.cache import cache
 
-    from monitoring import live
+    from monitoring.live.publisher import publish_health
 
     now = now or datetime.now(UTC)
     current = services_health(now)
@@ -221,5 +221,5 @@ def publish_changes(now: datetime | None = None) -> list[dict]:
             continue
         changes.append({**health.as_dict(), "service": health.name, "previous_status": before, "updated_at": _iso(now)})
     for change in changes:
-        live.publish_health(change)
+        publish_health(change)
     return changes
