@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded, seed_variables
+from config import embedded, redis_roles, seed_variables
 from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -67,6 +67,11 @@ REDIS_URL = env_secret("REDIS_URL") or seed_variables.redis_url_from_parts(os.en
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = embedded.EmbeddedRedis(DATA_DIR).ensure_running()
+# Redis per role, each defaulting to REDIS_URL (docs/scale-out.md); sentinel:// URLs where supported
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL
+CHANNEL_REDIS_URL = env_secret("CHANNEL_REDIS_URL") or REDIS_URL
+CACHE_REDIS_URL = env_secret("CACHE_REDIS_URL") or REDIS_URL
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -74,12 +79,18 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+# Behind PgBouncer in transaction pooling (docs/scale-out.md): a transaction may land on any server
+# connection, so no server-side prepared statements (psycopg prepares repeated queries) nor cursors.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": redis_roles.cache_location(CACHE_REDIS_URL),
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
@@ -87,7 +98,11 @@ CHANNEL_LAYERS = {
     "default": {
         # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live.py)
         "BACKEND": "monitoring.live.LiveChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": redis_roles.channel_hosts(CHANNEL_REDIS_URL, REDIS_SENTINEL_MASTER),
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 }
 
@@ -359,8 +374,10 @@ METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.0/8", "::1/1
 METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["celery"])
 
 # --- Celery ------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+if redis_roles.is_sentinel(CELERY_BROKER_URL):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE

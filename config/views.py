@@ -54,7 +54,7 @@ def _check_database() -> dict:
 
 
 def _check_redis() -> dict:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    client = redis.Redis.from_url(settings.CACHE_REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
         client.ping()
     finally:

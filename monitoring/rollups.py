@@ -146,12 +146,15 @@ def refresh(*, chunk: int = 100_000, max_passes: int = 20) -> RefreshResult:
                 "CREATE TEMP TABLE IF NOT EXISTS rollup_touched (series_id bigint, bucket timestamptz) ON COMMIT DROP"
             )
             cursor.execute("TRUNCATE rollup_touched")
+            # claimed by (series, bucket), not by ctid: rows keep no physical address on a
+            # distributed table (Citus), and a bucket queued twice is claimed, and computed, once
             cursor.execute(
                 f"""
-                WITH claimed AS (
-                    DELETE FROM {DIRTY_TABLE}
-                    WHERE ctid = ANY(ARRAY(SELECT ctid FROM {DIRTY_TABLE} LIMIT %s))
-                    RETURNING series_id, bucket
+                WITH picked AS (SELECT DISTINCT series_id, bucket FROM {DIRTY_TABLE} LIMIT %s),
+                claimed AS (
+                    DELETE FROM {DIRTY_TABLE} d USING picked p
+                    WHERE d.series_id = p.series_id AND d.bucket = p.bucket
+                    RETURNING d.series_id, d.bucket
                 )
                 INSERT INTO rollup_touched SELECT DISTINCT series_id, bucket FROM claimed
                 """,
