@@ -26,7 +26,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 LOG_DIR = DATA_DIR / "logs"
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
+# off unless asked for: `make run` and the test settings turn it on explicitly
+DEBUG = env_bool("DEBUG", False)
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -41,13 +42,15 @@ def _secret_key() -> str:
     key = env_secret("SECRET_KEY")
     if key:
         return key
+    # development: generated once (by a DEBUG run: make run) and kept under DATA_DIR, so sessions survive
+    # restarts and `manage.py issue_token` beside it (DEBUG off) signs with the same key
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    # development: generated once and kept under DATA_DIR, so sessions survive restarts
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    path.write_text(secrets.token_urlsafe(50))
+    path.chmod(0o600)
     return path.read_text().strip()
 
 
@@ -141,6 +144,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# the debug page and error reports hide connection strings and every NOTIFY_*/GROQ_* setting
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.SettingsFilter"
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = None
@@ -253,7 +258,13 @@ RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
 PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_DAYS", 7))
-ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 365)  # 1-hour roll-ups
+ROLLUP_1M_RETENTION_DAYS = env_int("ROLLUP_1M_RETENTION_DAYS", 31)
+# a size cap on the database (bytes; 0: none): over it, retention drops the oldest raw days, then 1-minute roll-ups
+STORAGE_MAX_BYTES = env_int("STORAGE_MAX_BYTES", 0) or None
+# the console alerts on itself when the cap or the disk is this many days away, or the disk this free
+STORAGE_WARN_DAYS = env_int("STORAGE_WARN_DAYS", 7)
+STORAGE_WARN_DISK_FREE_PERCENT = env_float("STORAGE_WARN_DISK_FREE_PERCENT", 10.0)
 UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
 
 # --- Prometheus-compatible query API (/prometheus/api/v1/) -------------------
@@ -293,6 +304,8 @@ ALERT_CPU_THRESHOLD = env_float("ALERT_CPU_THRESHOLD", 90)
 ALERT_CPU_DURATION_SECONDS = env_int("ALERT_CPU_DURATION_SECONDS", 10)
 REPEAT_INTERVAL = env_int("REPEAT_INTERVAL", 4 * 3600)
 ALERT_RETENTION_SECONDS = env_int("ALERT_RETENTION_SECONDS", 86400)
+# the longest a silence may last (API, admin and console alike)
+SILENCE_MAX_SECONDS = env_int("SILENCE_MAX_SECONDS", 7 * 86400)
 # an alert that fired ALERT_FLAP_THRESHOLD times within ALERT_FLAP_WINDOW_SECONDS is flapping:
 # it resolves only after its condition stays clear for ALERT_FLAP_HOLD_SECONDS
 ALERT_FLAP_THRESHOLD = env_int("ALERT_FLAP_THRESHOLD", 3)
@@ -302,12 +315,14 @@ ALERT_FLAP_HOLD_SECONDS = env_int("ALERT_FLAP_HOLD_SECONDS", 300)
 ALERT_EVAL_THREADS = env_int("ALERT_EVAL_THREADS", 4)
 # the first retry of a failed notification waits this long, then twice as long each time
 NOTIFY_RETRY_BACKOFF_SECONDS = env_float("NOTIFY_RETRY_BACKOFF_SECONDS", 2)
-NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL")
+NOTIFY_WEBHOOK_URL = env_secret("NOTIFY_WEBHOOK_URL")
 NOTIFY_WEBHOOK_SECRET = env_secret("NOTIFY_WEBHOOK_SECRET")
 NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+# Slack and webhook channels may reach loopback, private, link-local and metadata addresses (SSRF guard off)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

@@ -41,6 +41,7 @@ def test_the_docs_distribute_samples_and_rollups_by_series():
         "monitoring_rollup1m": "series_id",
         "monitoring_rollup1h": "series_id",
         "monitoring_rollupdirty": "series_id",
+        "monitoring_sample_chunk": "series_id",
     }
     assert {"monitoring_series", "servers_server"} <= reference
 
