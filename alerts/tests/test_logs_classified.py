@@ -212,8 +212,7 @@ def test_people_read_the_classification_in_logs_analytics_and_health(no_key, web
     assert any("classified critical (resource" in reason for reason in health["reasons"])
 
 
-@pytest.mark.django_db(transaction=True)
-def test_health_update_frames_carry_the_classification(no_key, web01, bob_token):
+def test_health_update_frames_carry_the_classification(transactional_db, no_key, web01, bob_token):
     async def scenario():
         socket = WebsocketCommunicator(
             application, f"/api/ws/health?token={bob_token}", headers=[(b"origin", b"http://localhost:8000")]
