@@ -7,17 +7,6 @@ import time
 
 log = logging.getLogger("ingest.requests")
 
-INGEST_PREFIXES = (
-    "/ingest",
-    "/api/v1/ingest",
-    "/api/logs/stream/",
-    "/api/v1/monitoring/events",
-    "/api/v1/prom/write",
-    "/api/v1/collectd",
-    "/v1/metrics",
-    "/v1/logs",
-)
-
 
 def log_request(request, *, path: str, status: int, size: int, started: float, remote: str | None) -> None:
     """The ingest.log line of one ingest request, wherever it was served (middleware or fast path)."""
@@ -37,11 +26,16 @@ def log_request(request, *, path: str, status: int, size: int, started: float, r
 
 
 class IngestRequestLog:
+    """Django middleware: the log line of the ingest requests Django serves (the routes of ingest/routes.py)."""
+
     def __init__(self, get_response):
+        from ingest.routes import LOGGED_PREFIXES
+
+        self.prefixes = LOGGED_PREFIXES
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method != "POST" or not request.path.startswith(INGEST_PREFIXES):
+        if request.method != "POST" or not request.path.startswith(self.prefixes):
             return self.get_response(request)
         started = time.perf_counter()
         response = self.get_response(request)

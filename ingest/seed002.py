@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, number, obj, text
-from monitoring.storage import Batch, SnapshotRecord
+from monitoring.storage import Batch, SnapshotRecord, WriteResult
 from servers.auth import Agent
 from servers.registry import server_for
 
@@ -77,3 +78,10 @@ def _hostname(request: HttpRequest, data: dict) -> str:
     if header:
         return header[:255]
     return f"agent-{request.META.get('REMOTE_ADDR') or 'unknown'}"
+
+
+def _answer(batch: Batch, result: WriteResult) -> dict:
+    return {"status": "ok", **result.as_dict()}
+
+
+receive = ingest_endpoint(adapt, respond=_answer, status=200)
