@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest.errors import BadInput, Refused
-from monitoring import storage
+from monitoring import records, storage
 from monitoring.live.publisher import publish_write
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # An adapter turns (request, agent, body) into a Batch, or raises BadInput / Refused / IngestAuthError.
 # (request, agent, body, **the URL's keyword arguments) -> the normalized batch
-Adapter = Callable[..., storage.Batch]
+Adapter = Callable[..., records.Batch]
 # Shapes a refusal for a wire format whose clients expect their own error body:
 # (request, status, detail, errors, headers) -> response.
 Refuse = Callable[[HttpRequest, int, str, list | None, dict | None], HttpResponse]

@@ -26,7 +26,9 @@ from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, kind_of, number, obj, text
 from monitoring.choices import EventStatus, LogLevel
-from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord, WriteResult
+from monitoring.records import Batch, EventRecord, LogRecord, SnapshotRecord
+from monitoring.storage import WriteResult
+from monitoring.timestamps import iso
 from servers.auth import Agent
 from servers.registry import server_for
 
@@ -119,7 +121,7 @@ def _answer(batch: Batch, result: WriteResult) -> dict:
     return {
         "status": "success",
         "message": "Data received successfully",
-        "timestamp": datetime.now(UTC).isoformat(),
+        "timestamp": iso(datetime.now(UTC)),
         **result.as_dict(),
     }
 

@@ -18,7 +18,8 @@ from django.http import HttpRequest
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, kind_of, text
-from monitoring.storage import Batch, WriteResult, labels_key
+from monitoring.records import Batch, labels_key
+from monitoring.storage import WriteResult
 from servers.auth import Agent
 from servers.registry import server_for
 

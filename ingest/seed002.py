@@ -22,7 +22,8 @@ from django.http import HttpRequest
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, number, obj, text
-from monitoring.storage import Batch, SnapshotRecord, WriteResult
+from monitoring.records import Batch, SnapshotRecord
+from monitoring.storage import WriteResult
 from servers.auth import Agent
 from servers.registry import server_for
 

@@ -21,7 +21,7 @@ writer still in flight is invisible to the claim and is handled next time.
 
 from __future__ import annotations
 
-import struct
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,18 +31,15 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from monitoring import partitions
+from monitoring.pgcopy import BinaryCopy, pg_minute
 
 MINUTE_TABLE = "monitoring_rollup1m"
 HOUR_TABLE = "monitoring_rollup1h"
 DIRTY_TABLE = "monitoring_rollupdirty"
+# the buckets writers mark for the next refresh, COPYed in the writer's transaction
+_MARKS = BinaryCopy(DIRTY_TABLE, [("series_id", "int8"), ("bucket", "timestamptz")])
 # pg_advisory lock key of the refresh ("rollup" in ASCII)
 LOCK_KEY = 0x726F6C6C7570
-# binary COPY framing (as in storage): signature, flags, header extension length; trailer
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
-_COPY_TRAILER = b"\xff\xff"
-_DIRTY_ROW = struct.Struct("!hiqiq")
-# 2000-01-01 UTC (PostgreSQL's epoch) in Unix seconds
-_PG_EPOCH_SECONDS = 946_684_800
 
 _UPSERT = """
 ON CONFLICT (series_id, bucket) DO UPDATE SET
@@ -97,11 +94,6 @@ class RefreshResult:
         }
 
 
-def _pg_microseconds(minute: int) -> int:
-    """A minute (since the Unix epoch) as a binary timestamptz: microseconds since 2000-01-01 UTC."""
-    return (minute * 60 - _PG_EPOCH_SECONDS) * 1_000_000
-
-
 def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
     """Queue the minute buckets of samples (their series ids and times, side by side); called by the
     writer in its transaction."""
@@ -111,24 +103,20 @@ def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
     for ts in set(stamps):
         seconds = ts.timestamp()
         minute_of[ts] = int(seconds // 60) if seconds >= horizon else None
-    # binary COPY built by hand, as the samples' (storage._copy_samples): 2 fields, int8 and timestamptz
-    pack = _DIRTY_ROW.pack
+    marks = _MARKS
     if len(minute_of) == 1:  # the common case: one timestamp for the whole batch
         (minute,) = minute_of.values()
         if minute is None:
             return 0
-        bucket = _pg_microseconds(minute)
-        rows = [pack(2, 8, series_id, 8, bucket) for series_id in set(series_ids)]
+        ids = set(series_ids)
+        rows = marks.rows(ids, itertools.repeat(pg_minute(minute), len(ids)))
     else:
-        minutes = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
-        rows = [
-            pack(2, 8, series_id, 8, _pg_microseconds(minute)) for series_id, minute in minutes if minute is not None
-        ]
+        pairs = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
+        kept = [(series_id, pg_minute(minute)) for series_id, minute in pairs if minute is not None]
+        rows = marks.rows([p[0] for p in kept], [p[1] for p in kept])
     if not rows:
         return 0
-    data = b"".join([_COPY_SIGNATURE, *rows, _COPY_TRAILER])
-    with cursor.copy(f"COPY {DIRTY_TABLE} (series_id, bucket) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(data)
+    marks.write(cursor, rows)
     return len(rows)
 
 

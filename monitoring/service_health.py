@@ -20,6 +20,7 @@ from django.db import connection
 
 from monitoring.choices import LogLevel
 from monitoring.log_search import COLUMNS, TABLE, entry
+from monitoring.timestamps import iso_or_none
 from servers.choices import ServerKind
 from servers.models import Server
 
@@ -53,13 +54,9 @@ class ServiceHealth:
             "logs_in_window": self.logs_in_window,
             "errors_in_window": self.errors_in_window,
             "critical_errors_last_hour": self.critical_errors,
-            "last_log_at": _iso(self.last_log_at),
+            "last_log_at": iso_or_none(self.last_log_at),
             "reasons": self.reasons,
         }
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
 
 
 def _window_counts(cursor, since: datetime, service: str | None) -> dict[str, tuple[int, int]]:
@@ -156,7 +153,7 @@ def overview(now: datetime | None = None) -> dict:
         overall = Health.HEALTHY
     return {
         "status": overall,
-        "timestamp": _iso(now),
+        "timestamp": iso_or_none(now),
         "services": [s.as_dict() for s in services],
         "summary": {"total": len(services), **summary},
         "recent_critical_errors": recent_critical_errors(now=now),

@@ -1,6 +1,6 @@
 """The one write path into the store: normalized records in, COPY in one transaction out.
 
-Every wire format (ingest/*) turns a request into a ``Batch`` and calls
+Every wire format (ingest/*) turns a request into a ``Batch`` (monitoring/records.py) and calls
 ``write``. Series ids come from an in-process cache; unknown series are
 created in one upsert. Samples, log entries and events are written with binary
 COPY into their day partitions, all in one transaction: when ``write`` returns,
@@ -9,82 +9,19 @@ everything is committed; when it raises, nothing is stored.
 
 from __future__ import annotations
 
-import struct
 import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import orjson
 import psycopg
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
 from monitoring import partitions, rollups
-
-# (server_id, metric_type, name, canonical labels JSON) -> series id
-SeriesKey = tuple[str, str, str, bytes]
-
-
-def labels_key(labels: dict | None) -> bytes:
-    """Canonical bytes of a label set: the same labels in any order give the same key."""
-    if not labels:
-        return b"{}"
-    return orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
-
-
-@dataclass(slots=True)
-class LogRecord:
-    ts: datetime
-    server_id: uuid.UUID | str | None
-    service: str
-    level: str
-    message: str
-    metadata: dict = field(default_factory=dict)
-    source: str = ""
-
-
-@dataclass(slots=True)
-class EventRecord:
-    ts: datetime
-    server_id: uuid.UUID | str | None
-    source: str
-    event_type: str
-    data: dict = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
-    status: str = "NORMAL"
-    severity: float = 0.0
-    reasons: list = field(default_factory=list)
-    suggestions: list = field(default_factory=list)
-    decision: str = "CONTINUE"
-
-
-@dataclass(slots=True)
-class SnapshotRecord:
-    server_id: uuid.UUID | str
-    ts: datetime
-    payload: dict | None = None
-    processes: list | None = None
-    score: float | None = None
-
-
-@dataclass
-class Batch:
-    """What one request stores. samples: (series key, ts, value) with key from ``series_key``."""
-
-    samples: list[tuple[SeriesKey, datetime, float]] = field(default_factory=list)
-    logs: list[LogRecord] = field(default_factory=list)
-    events: list[EventRecord] = field(default_factory=list)
-    snapshots: list[SnapshotRecord] = field(default_factory=list)
-    # servers heard from in this request, with the latest time they spoke
-    seen: dict[str, datetime] = field(default_factory=dict)
-
-    def add_sample(self, server_id, metric_type: str, name: str, labels: dict | None, ts: datetime, value: float):
-        self.samples.append(((str(server_id), metric_type, name, labels_key(labels)), ts, value))
-
-    def __len__(self) -> int:
-        return len(self.samples) + len(self.logs) + len(self.events) + len(self.snapshots)
+from monitoring.pgcopy import BinaryCopy, pg_microseconds
+from monitoring.records import Batch, EventRecord, LogRecord, SeriesKey, SnapshotRecord
 
 
 @dataclass
@@ -210,31 +147,13 @@ def series_ids(cursor, keys: list[SeriesKey]) -> tuple[list[int], int]:
     return [ids[key] if sid is None else sid for key, sid in zip(keys, sids, strict=True)], created
 
 
-# Binary COPY, built by hand (psycopg's write_row costs more than the COPY itself):
-# the signature, then per row a field count and each field as length + big-endian value.
-COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
-COPY_TRAILER = b"\xff\xff"
-PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_SAMPLE_ROW = struct.Struct("!hiqiqid")  # 3 fields: int8 series_id, timestamptz ts, float8 value
-
-
-def pg_microseconds(ts: datetime) -> int:
-    """A timestamptz on the wire: microseconds since 2000-01-01 UTC (an aware datetime)."""
-    return (ts - PG_EPOCH) // _MICROSECOND
+_SAMPLES = BinaryCopy("monitoring_sample", [("series_id", "int8"), ("ts", "timestamptz"), ("value", "float8")])
 
 
 def _copy_samples(cursor, sids: list[int], stamps: list[datetime], values: list[float]) -> None:
     # a request's samples share few timestamps: convert each once
     micros = {ts: pg_microseconds(ts) for ts in set(stamps)}
-    pack = _SAMPLE_ROW.pack
-    data = b"".join(
-        [COPY_SIGNATURE]
-        + [pack(3, 8, sid, 8, micros[ts], 8, value) for sid, ts, value in zip(sids, stamps, values, strict=True)]
-        + [COPY_TRAILER]
-    )
-    with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(data)
+    _SAMPLES.write(cursor, _SAMPLES.rows(sids, map(micros.__getitem__, stamps), values))
 
 
 def _copy_logs(cursor, logs: list[LogRecord]) -> None:

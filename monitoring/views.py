@@ -24,6 +24,7 @@ from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
 from monitoring.models import Event, LogEntry, Series, Snapshot
 from monitoring.service_health import services_health
+from monitoring.timestamps import from_text
 from servers.choices import ServerKind, ServerStatus
 from servers.models import Server, status_for
 
@@ -195,7 +196,7 @@ def _error_patterns(since: datetime, service: str = "") -> list[dict]:
     where = LogFilter(services=[service] if service else [], levels=["ERROR", "CRITICAL"], start=since)
     patterns = error_patterns(where, limit=10)["patterns"]
     for pattern in patterns:
-        pattern["last_seen"] = datetime.fromisoformat(pattern["last_seen"].replace("Z", "+00:00"))
+        pattern["last_seen"] = from_text(pattern["last_seen"])
         pattern["service"] = ", ".join(pattern["services"])
     return patterns
 

@@ -32,6 +32,7 @@ from alerts.api.serializers_analysis import (
 )
 from alerts.choices import AnalysisStatus, AnalysisTrigger
 from alerts.models import Alert, Analysis
+from monitoring.timestamps import iso
 
 # Seed 004's dashboard polls insights: a finished answer this young is served again.
 INSIGHTS_REUSE = timedelta(seconds=60)
@@ -138,7 +139,7 @@ def insights(request: Request) -> Response:
 def _as_insights(analysis: Analysis) -> dict:
     result = analysis.result or {}
     return {
-        "generated_at": (analysis.finished_at or analysis.created_at).isoformat(),
+        "generated_at": iso(analysis.finished_at or analysis.created_at),
         "lookback_minutes": analysis.lookback_minutes,
         "service": (analysis.services or [None])[0],
         "summary": result.get("analysis", ""),

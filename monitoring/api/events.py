@@ -23,6 +23,7 @@ from config.errors import BadInput
 from monitoring import events
 from monitoring.api.params import bad_request, integer, text, time
 from monitoring.choices import EventStatus
+from monitoring.timestamps import iso
 from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
 
 MAX_LIMIT = 1000
@@ -130,7 +131,7 @@ class EventsView(APIView):
         event_id, ts, verdict = events.record(event)
         body = {
             "event_id": event_id,
-            "timestamp": ts.isoformat().replace("+00:00", "Z"),
+            "timestamp": iso(ts),
             "source": event.source,
             "event_type": event.event_type,
             **verdict.as_dict(),

@@ -21,6 +21,7 @@ from config.errors import BadInput
 from monitoring import log_analytics, log_search, service_health
 from monitoring.api.params import bad_request, integer, time
 from monitoring.choices import LogLevel
+from monitoring.timestamps import iso
 from servers.choices import ServerKind
 from servers.models import Server
 
@@ -209,7 +210,7 @@ class StatusView(APIView):
         return Response(
             {
                 "status": "running" if database == "up" else "degraded",
-                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "timestamp": iso(datetime.now(UTC)),
                 "service": "monitoring-console",
                 "database": database,
             },

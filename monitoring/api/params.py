@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rest_framework.response import Response
 
 from config.errors import BadInput
+from monitoring.timestamps import BadTimestamp, from_text
 
 
 def bad_request(exc: BadInput) -> Response:
@@ -32,10 +33,9 @@ def time(raw, name: str) -> datetime | None:
     if not isinstance(raw, str):
         raise BadInput(name, "expected an ISO 8601 time")
     try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(name, f"not an ISO 8601 time: {raw[:40]!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return from_text(raw)
+    except BadTimestamp as exc:
+        raise BadInput(name, str(exc))
 
 
 def integer(raw, name: str, *, default: int, low: int, high: int) -> int:

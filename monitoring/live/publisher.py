@@ -21,7 +21,8 @@ from django.conf import settings
 
 from monitoring.live.frames import Frames, frames_for_write
 from monitoring.live.watched import Watched, WatchedSet, generation_key, only, watches_groups
-from monitoring.storage import Batch, WriteResult
+from monitoring.records import Batch
+from monitoring.storage import WriteResult
 
 log = logging.getLogger(__name__)
 

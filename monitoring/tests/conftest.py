@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from monitoring import storage
-from monitoring.storage import Batch
+from monitoring.records import Batch
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 CHROMIUM_ARGS = [

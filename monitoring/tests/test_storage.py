@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from monitoring import storage
 from monitoring.models import Event, LogEntry, Sample, Series, Snapshot
-from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord
+from monitoring.records import Batch, EventRecord, LogRecord, SnapshotRecord
 
 pytestmark = pytest.mark.django_db
 
