@@ -60,3 +60,21 @@ class Decision(models.TextChoices):
     REPROCESS = "REPROCESS"
     ESCALATE = "ESCALATE"
     HALT = "HALT"
+
+    @property
+    def colour(self) -> str:
+        return {"CONTINUE": "green", "RETRY": "orange", "REPROCESS": "orange", "ESCALATE": "red", "HALT": "red"}[
+            self.value
+        ]
+
+
+class ServiceState(models.TextChoices):
+    """A log-shipping service's health (monitoring/service_health.py)."""
+
+    HEALTHY = "healthy", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+    SILENT = "silent", "Silent"
+
+    @property
+    def colour(self) -> str:
+        return {"healthy": "green", "unhealthy": "red", "silent": "orange"}[self.value]

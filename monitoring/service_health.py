@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
-from monitoring.choices import LogLevel
+from monitoring.choices import LogLevel, ServiceState
 from monitoring.log_search import COLUMNS, TABLE, entry
 from monitoring.timestamps import iso_or_none
 from servers.choices import ServerKind
@@ -29,9 +29,9 @@ ERROR_LEVELS = [LogLevel.ERROR.value, LogLevel.CRITICAL.value]
 
 
 class Health:
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    SILENT = "silent"
+    HEALTHY = ServiceState.HEALTHY.value
+    UNHEALTHY = ServiceState.UNHEALTHY.value
+    SILENT = ServiceState.SILENT.value
     ALL = (HEALTHY, UNHEALTHY, SILENT)
 
 
@@ -79,9 +79,13 @@ def _critical_counts(cursor, since: datetime, service: str | None) -> dict[str, 
     return dict(cursor.fetchall())
 
 
-def _last_log(cursor, service: str) -> datetime | None:
-    cursor.execute(f"SELECT max(ts) FROM {TABLE} WHERE service = %s", [service])
-    return cursor.fetchone()[0]
+def _last_logs(cursor, services: list[str]) -> dict[str, datetime | None]:
+    """Each service's latest log time: one statement, each service's max(ts) read from its index."""
+    cursor.execute(
+        f"SELECT s.name, (SELECT max(ts) FROM {TABLE} WHERE service = s.name) FROM unnest(%s::text[]) AS s(name)",
+        [services],
+    )
+    return dict(cursor.fetchall())
 
 
 def judge(
@@ -120,9 +124,9 @@ def services_health(now: datetime | None = None, service: str | None = None) -> 
         else:
             names = set(Server.objects.filter(kind=ServerKind.SERVICE).values_list("hostname", flat=True))
             names |= set(counts) | set(critical)
+        last = _last_logs(cursor, sorted(names))
         found = [
-            judge(name, counts.get(name, (0, 0)), _last_log(cursor, name), critical.get(name, 0), now)
-            for name in sorted(names)
+            judge(name, counts.get(name, (0, 0)), last[name], critical.get(name, 0), now) for name in sorted(names)
         ]
     order = {Health.UNHEALTHY: 0, Health.SILENT: 1, Health.HEALTHY: 2}
     return sorted(found, key=lambda h: (order[h.status], h.name))
