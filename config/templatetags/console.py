@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 from django import template
+from django.db import models
 from django.utils.safestring import SafeString, mark_safe
 
 from alerts.choices import AlertState, DeliveryStatus, Severity
@@ -19,7 +20,7 @@ from servers.choices import ServerStatus
 register = template.Library()
 
 # the class prefix the pages use -> the choice class whose members' colours it shows
-STATE_CLASSES = {
+STATE_CLASSES: dict[str, type[models.TextChoices]] = {
     "status": ServerStatus,
     "sev": Severity,
     "state": AlertState,
@@ -35,7 +36,7 @@ STATE_CLASSES = {
 def colour_rules() -> str:
     """One CSS rule per state: ``.state-firing { --c: var(--red); }``."""
     return "\n".join(
-        f".{prefix}-{member.value} {{ --c: var(--{member.colour}); }}"
+        f".{prefix}-{member.value} {{ --c: var(--{member.colour}); }}"  # type: ignore[attr-defined]
         for prefix, choices in STATE_CLASSES.items()
         for member in choices
     )
