@@ -23,6 +23,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from config.errors import error_body
 from ingest.errors import BadInput, Refused
 from monitoring import records, storage
 from monitoring.live.publisher import publish_write
@@ -46,10 +47,7 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> HttpR
 
 
 def error_response(status: int, detail: str, errors: list | None = None, headers: dict | None = None):
-    body: dict[str, object] = {"detail": detail}
-    if errors:
-        body["errors"] = errors
-    return json_response(body, status=status, headers=headers)
+    return json_response(error_body(detail, errors), status=status, headers=headers)
 
 
 class RateLimiter:

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from config.errors import error_body
 from monitoring import charts
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
@@ -146,7 +147,9 @@ def series_data(request: HttpRequest, server_id) -> JsonResponse:
             span = max(60, (end - start).total_seconds())
             rng = next((r for r in charts.RANGES if r.seconds >= span), charts.RANGES[-1])
     except (ValueError, OverflowError):
-        return JsonResponse({"detail": "from and to are epoch seconds"}, status=400)
+        return JsonResponse(
+            error_body("from and to are epoch seconds", [{"field": "from", "message": "epoch seconds"}]), status=400
+        )
     return JsonResponse(charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start))
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, throttle_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -188,6 +189,6 @@ def analysis_list(request: Request) -> Response:
     alert = request.query_params.get("alert")
     if alert:
         if not alert.isdigit():
-            return Response({"alert": ["must be an alert id"]}, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"alert": ["must be an alert id"]})
         analyses = analyses.filter(alert_id=int(alert))
     return Response({"results": [a.as_dict(with_evidence=False) for a in analyses[:100]]})

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from config.errors import BadInput
 from monitoring import events
+from monitoring.api import shapes
 from monitoring.api.params import bad_request, integer, text, time
 from monitoring.choices import EventStatus
 from monitoring.timestamps import iso
@@ -139,7 +140,7 @@ class EventsView(APIView):
         return Response(body, status=201)
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+@extend_schema(responses={200: shapes.EventHealth})
 class HealthView(APIView):
     def get(self, request: Request) -> Response:
         return Response(events.health())
@@ -155,7 +156,7 @@ class HealthView(APIView):
         OpenApiParameter("end_time", OpenApiTypes.DATETIME),
     ],
     request=OpenApiTypes.OBJECT,
-    responses={200: OpenApiTypes.OBJECT},
+    responses={200: shapes.EventPage, 400: shapes.Error},
 )
 class LogsView(APIView):
     """GET logs (query string; status may repeat) and POST logs/query (JSON body; status a string or list)."""
@@ -185,7 +186,7 @@ class LogsView(APIView):
         return Response({"count": len(found), "limit": query.limit, "offset": query.offset, "logs": found})
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+@extend_schema(responses={200: shapes.EventStats})
 class StatsView(APIView):
     def get(self, request: Request) -> Response:
         return Response(events.stats())

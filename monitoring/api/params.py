@@ -6,12 +6,12 @@ from datetime import datetime
 
 from rest_framework.response import Response
 
-from config.errors import BadInput
+from config.errors import BadInput, error_body
 from monitoring.timestamps import BadTimestamp, from_text
 
 
 def bad_request(exc: BadInput) -> Response:
-    return Response({"detail": f"invalid payload: {exc}", "errors": [exc.as_dict()]}, status=400)
+    return Response(error_body(f"invalid payload: {exc}", [exc.as_dict()]), status=400)
 
 
 def text(payload: dict, name: str, *, required: bool, max_length: int) -> str | None:
