@@ -5,10 +5,13 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        """Connect the receivers of alerts/signals.py: notifications, the live stream, automatic analysis."""
-        from alerts import frames, notify
+        """Connect the receivers of alerts/signals.py (notifications, the live stream, automatic analysis);
+        offer the alerts' self-metrics."""
+        from alerts import frames, health, notify
         from alerts.analysis import triggers
+        from monitoring import selfmetrics
 
         notify.connect()
         frames.connect_alert_signals()
         triggers.connect()
+        selfmetrics.register(health.metric_families)

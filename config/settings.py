@@ -106,6 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -198,6 +199,12 @@ AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)
 # seed 002: one shared agent token; when set, it is accepted as a fleet token
 AGENT_API_TOKEN = env_secret("AGENT_API_TOKEN")
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 10)
+# the URL agents reach the console at, in install lines (default: the URL the page was opened at)
+CONSOLE_URL = env_str("CONSOLE_URL", "")
+# `make run` (manage.py console) runs the bundled agent for the console's own host
+SELF_MONITOR = env_bool("SELF_MONITOR", True)
+SELF_MONITOR_HOSTNAME = env_str("SELF_MONITOR_HOSTNAME", "")  # default: this machine's hostname
+SELF_MONITOR_INTERVAL = env_int("SELF_MONITOR_INTERVAL", 10)
 
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
@@ -208,6 +215,13 @@ PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_DAYS", 7))
 ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
 UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
+
+# --- Prometheus-compatible query API (/prometheus/api/v1/) -------------------
+PROMQL_LOOKBACK_SECONDS = env_int("PROMQL_LOOKBACK_SECONDS", 300)
+# the step of a subquery written without one (Prometheus' global evaluation_interval)
+PROMQL_SUBQUERY_STEP_SECONDS = env_int("PROMQL_SUBQUERY_STEP_SECONDS", 60)
+PROMQL_MAX_SERIES = env_int("PROMQL_MAX_SERIES", 10_000)
+PROMQL_MAX_SAMPLES = env_int("PROMQL_MAX_SAMPLES", 5_000_000)
 
 # --- Logs and events ---------------------------------------------------------
 LOG_ERROR_RATE_THRESHOLD = env_float("LOG_ERROR_RATE_THRESHOLD", 0.05)
@@ -286,6 +300,12 @@ RECEIVER_MAX_DECOMPRESSED_BYTES = env_int("RECEIVER_MAX_DECOMPRESSED_BYTES", 64 
 # Publish what the receivers store to the live views. A Prometheus request spans many servers,
 # and its live frames cost the console more CPU than storing it: fleets at high rates may turn this off.
 RECEIVER_LIVE = env_bool("RECEIVER_LIVE", True)
+
+# --- The console's own metrics (GET /metrics) --------------------------------
+# addresses that may scrape /metrics without a token (a person's API token works from anywhere)
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.0/8", "::1/128"])
+# Celery queues whose depth /metrics reports
+METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["celery"])
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

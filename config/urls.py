@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from alerts import urls_pages as alert_pages
 from config import views
+from monitoring import selfmetrics
 from monitoring import urls_pages as monitoring_pages
 
 admin.site.site_header = "Monitoring console"
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", views.root, name="root"),
     path("healthz", views.healthz, name="healthz"),
     path("health", views.health, name="health"),
+    path("metrics", selfmetrics.metrics_view, name="metrics-self"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
+from monitoring import selfmetrics
+
 log = logging.getLogger("ingest.requests")
+
+
+@functools.cache
+def _logged_prefixes() -> tuple[str, ...]:
+    from ingest.routes import LOGGED_PREFIXES  # the views behind the routes need the apps loaded
+
+    return LOGGED_PREFIXES
+
+
+def route_of(path: str, status: int) -> str:
+    """The ingest path a metric is labelled with: variable parts (a service name) and unknown paths left out."""
+    if status == 404:
+        return "unmatched"
+    for prefix in _logged_prefixes():
+        if path.startswith(prefix) and prefix.endswith("/"):
+            return prefix + "*"
+    return path.rstrip("/") or "/"
 
 
 def log_request(request, *, path: str, status: int, size: int, started: float, remote: str | None) -> None:
     """The ingest.log line of one ingest request, wherever it was served (middleware or fast path)."""
     stats = getattr(request, "ingest_stats", {}) or {}
+    seconds = time.perf_counter() - started
+    selfmetrics.observe_ingest(route_of(path, status), status, size, seconds, stats)
     log.info(
         "ingest",
         extra={
@@ -18,7 +40,7 @@ def log_request(request, *, path: str, status: int, size: int, started: float, r
             "path": path,
             "status": status,
             "bytes": size,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(seconds * 1000, 2),
             "remote": remote,
             **stats,
         },
@@ -29,9 +51,7 @@ class IngestRequestLog:
     """Django middleware: the log line of the ingest requests Django serves (the routes of ingest/routes.py)."""
 
     def __init__(self, get_response):
-        from ingest.routes import LOGGED_PREFIXES
-
-        self.prefixes = LOGGED_PREFIXES
+        self.prefixes = _logged_prefixes()
         self.get_response = get_response
 
     def __call__(self, request):

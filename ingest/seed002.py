@@ -46,9 +46,11 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
         labels = {"name": process["name"], "pid": str(process["pid"])}
         batch.add_sample(server_id, "process", "cpu_percent", labels, ts, process["cpu_percent"])
         batch.add_sample(server_id, "process", "memory_mb", labels, ts, process["memory_mb"])
-    extra = {k: v for k, v in data.items() if k != "top_processes"}
+    # fields beyond the seed's own (and the host's name) replace the snapshot's payload; a
+    # plain process table leaves the seed 000 snapshot of the same host in place
+    extra = {k: v for k, v in data.items() if k not in ("top_processes", "hostname", "host")}
     batch.snapshots.append(SnapshotRecord(server_id, ts, processes=processes, payload=None))
-    if len(extra) > 2:  # fields beyond timestamp and total_cpu_percent: keep them too
+    if len(extra) > 2:
         batch.snapshots[-1].payload = extra
     batch.seen[server_id] = ts
     return batch

@@ -11,3 +11,8 @@ class MonitoringConfig(AppConfig):
 
         # jsonb columns are written with orjson: several times faster than the stdlib
         set_json_dumps(orjson.dumps)
+
+        from monitoring import selfmetrics
+        from monitoring.live import publisher
+
+        selfmetrics.register(publisher.metric_families)  # the live frames this process sent and dropped

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from servers import registry
+from servers import enrolment, registry
 from servers.auth import token_cache
 from servers.choices import TokenKind
 from servers.models import AgentToken, Server
@@ -66,11 +66,13 @@ class ServerAdmin(admin.ModelAdmin):
     def status_display(self, server: Server) -> str:
         return server.status.label
 
-    @admin.action(description="Issue an agent token (shown once)")
+    @admin.action(description="Issue an agent token and its install line (shown once)")
     def issue_agent_token(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
+        url = enrolment.console_url(request)
         for server in queryset[:20]:
             token, raw = AgentToken.issue(TokenKind.AGENT, server=server, name=f"issued by {request.user} in admin")
             _show_once(request, f"Agent token for {server.hostname}", token, raw)
+            messages.info(request, f"Install on {server.hostname}: {enrolment.install_line(url, raw, server.hostname)}")
 
     @admin.action(description="Revoke all tokens of the selected servers")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:

@@ -64,45 +64,79 @@ def unreachable_database():
     return _unreachable_database
 
 
-@pytest.fixture
-def daphne_console(transactional_db, tmp_path):
-    """The console under a real daphne on a free loopback port, on this test's (committed) database."""
-    db = connection.settings_dict
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "AGENT_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    log = (tmp_path / "daphne.log").open("wb")
-    web = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=Path(settings.BASE_DIR),
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+class DaphneConsole:
+    """The console under a real daphne on a loopback port, on this test's (committed) database.
+
+    It can be stopped and started again on the same port (an agent's view of a console restart).
+    """
+
+    def __init__(self, log_path: Path, **overrides: str):
+        db = connection.settings_dict
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings_test",
+            "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "AGENT_RATE_LIMIT_PER_MINUTE": "0",
+            **overrides,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> str:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            cwd=Path(settings.BASE_DIR),
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
                     if response.status == 200:
-                        break
+                        return self.url
             except OSError:
                 pass
-            if web.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not start: {(tmp_path / 'daphne.log').read_text()[-2000:]}")
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"daphne did not start: {self.log_path.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield url
-    finally:
-        web.terminate()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            web.wait(10)
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
-            web.kill()
-            web.wait()
-        log.close()
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture
+def start_console(transactional_db, tmp_path):
+    """start_console(**settings) -> a started DaphneConsole; all are stopped after the test."""
+    started: list[DaphneConsole] = []
+
+    def start(**overrides: str) -> DaphneConsole:
+        console = DaphneConsole(tmp_path / f"daphne-{len(started)}.log", **overrides)
+        started.append(console)
+        console.start()
+        return console
+
+    yield start
+    for console in started:
+        console.stop()
+
+
+@pytest.fixture
+def daphne_console(start_console):
+    """The console under a real daphne on a free loopback port, on this test's (committed) database."""
+    return start_console().url

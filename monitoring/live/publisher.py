@@ -14,10 +14,11 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from monitoring.live.frames import Frames, frames_for_write
 from monitoring.live.watched import Watched, WatchedSet, generation_key, only, watches_groups
@@ -178,3 +179,13 @@ def publish_frames(build: Callable[[], Frames]) -> None:
         publisher.submit(lambda watched: [(only(watched, groups), message) for groups, message in built])
     except Exception:
         log.exception("live frames could not be queued")
+
+
+def metric_families() -> Iterable[Metric]:
+    """For /metrics (registered with monitoring.selfmetrics in MonitoringConfig.ready): this process's frames."""
+    yield CounterMetricFamily(
+        "console_live_frames_published", "Live frames sent to the channel layer by this process", publisher.sent
+    )
+    yield CounterMetricFamily(
+        "console_live_frames_dropped", "Live frames dropped (queue full, Redis down) in this process", publisher.dropped
+    )

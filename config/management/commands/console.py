@@ -17,8 +17,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
+from servers import enrolment
 
-COLOURS = {"web": "36", "worker": "35", "beat": "33"}
+COLOURS = {"web": "36", "worker": "35", "beat": "33", "agent": "32"}
+# children whose exit is reported but does not stop the console
+OPTIONAL = {"agent"}
 
 
 def ensure_admin() -> tuple[str, str | None]:
@@ -37,11 +40,11 @@ def ensure_admin() -> tuple[str, str | None]:
 
 
 def ensure_first_agent_token() -> tuple[str, str] | None:
-    """On the first run, an agent token for this machine; None once any agent token exists."""
+    """On the first run without self-monitoring, an agent token for this machine; None once any exists."""
     from servers.choices import TokenKind
     from servers.models import AgentToken, Server
 
-    if AgentToken.objects.filter(kind=TokenKind.AGENT).exists():
+    if settings.SELF_MONITOR or AgentToken.objects.filter(kind=TokenKind.AGENT).exists():
         return None
     hostname = socket.gethostname() or "localhost"
     server, _ = Server.objects.get_or_create(hostname=hostname)
@@ -73,6 +76,8 @@ class Command(BaseCommand):
                 python, "-m", "celery", "-A", "config", "beat", "-l", "info",
                 "-s", str(settings.DATA_DIR / "celerybeat-schedule"),
             ]  # fmt: skip
+        if settings.SELF_MONITOR:
+            commands["agent"] = [python, "manage.py", "self_monitor"]
         self._supervise(commands, keep_services)
 
     def _banner(self, user: str, password: str | None, token: tuple[str, str] | None) -> None:
@@ -85,14 +90,16 @@ class Command(BaseCommand):
             if password
             else "  Admin password       (set at the first run; ADMIN_PASSWORD=... make run resets it)",
         ]
+        if settings.SELF_MONITOR:
+            lines.append(f"  This machine         reported by the bundled agent as {enrolment.self_monitor_hostname()}")
         if token:
             lines += [
                 f"  Agent token for {token[0]} (shown once):",
                 f"    {token[1]}",
+                f"  Run the agent        python3 -S servers/agent/monitoring_agent.py --url {url} --token TOKEN",
             ]
         lines += [
-            "  Issue agent tokens   .venv/bin/python manage.py issue_token HOSTNAME",
-            "  Try it               curl -H 'Authorization: Bearer TOKEN' -d @payload.json " + url + "/ingest",
+            f"  Add a host           {url}/console/servers/add  (a token and the one-line install)",
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -125,8 +132,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         exit_code = 0
         while not stopping.is_set():
-            for name, proc in children.items():
-                if proc.poll() is not None:
+            for name, proc in list(children.items()):
+                if proc.poll() is not None and name in OPTIONAL:
+                    self.stderr.write(f"{name} exited with {proc.returncode}; the console keeps running")
+                    del children[name]
+                elif proc.poll() is not None:
                     self.stderr.write(f"{name} exited with {proc.returncode}; stopping the console")
                     exit_code = proc.returncode or 1
                     stopping.set()
