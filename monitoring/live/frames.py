@@ -66,7 +66,7 @@ def frames_for_write(batch: Batch, result: WriteResult, watched: Watched = EVERY
 def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: set[str]) -> list[tuple]:
     out: list[tuple[list[str], dict]] = []
     ids = {key: series_id for series_id, key in result.series.items()}
-    iso: dict[datetime, str] = {}  # a request's samples share few timestamps: format each once
+    texts: dict[datetime, str] = {}  # a request's samples share few timestamps: format each once
     # samples by server, then by series
     by_server: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     for key, ts, value in batch.samples:
@@ -95,7 +95,7 @@ def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: 
                     "metric_type": metric_type,
                     "metric_name": name,
                     "labels": orjson.loads(labels),
-                    "points": [[iso.get(ts) or iso.setdefault(ts, iso(ts)), value] for ts, value in kept],
+                    "points": [[texts.get(ts) or texts.setdefault(ts, iso(ts)), value] for ts, value in kept],
                 }
                 entries.append(entry)
                 by_type[metric_type].append(entry)
