@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 import cramjam
 import pytest
 
+from bench.harness import free_port
 from monitoring.tests import promql_compliance as compliance
-from monitoring.tests.conftest import ARTIFACTS, _free_port
+from monitoring.tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -33,7 +34,7 @@ def prometheus(tmp_path):
     """A real Prometheus accepting remote_write, on a free port; its URL."""
     if not PROMETHEUS:
         pytest.skip(MISSING)
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text("global:\n  evaluation_interval: 1m\n")
     log = (tmp_path / "prometheus.log").open("wb")

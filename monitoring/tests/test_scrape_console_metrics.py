@@ -11,7 +11,7 @@ import pytest
 
 from alerts import health
 from alerts.models import Delivery, NotificationChannel
-from monitoring.tests.conftest import _free_port
+from bench.harness import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_a_real_prometheus_scrapes_the_console(console_server, bob_token, tmp_pa
     if not prometheus:
         pytest.skip("Prometheus is not installed here (apt-get install prometheus; CI's .ci/run installs it)")
     console = urllib.parse.urlsplit(console_server)
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         f"""
