@@ -10,15 +10,18 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from alerts.choices import OPEN_STATES, AlertState
 from alerts.models import Alert, Analysis, Silence
+from servers.permissions import may
 
 
 def _alerts() -> QuerySet[Alert]:
@@ -85,8 +88,12 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 def _back(request: HttpRequest, default: str):
+    """Back to the page the form was on, when ``next`` points into this console; else ``default``."""
     target = request.POST.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else default)
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(target if safe else default)
 
 
 @login_required
@@ -109,12 +116,14 @@ SILENCE_CHOICES = {"1h": 3600, "4h": 4 * 3600, "24h": 86400}
 def alert_silence(request: HttpRequest, alert_id: int) -> HttpResponse:
     """Silence notifications of alerts with this alert's labels for 1h, 4h or 24h; the alert stays visible."""
     alert = _alert_or_404(alert_id)
+    if not may(request.user, "alerts.add_silence"):
+        raise PermissionDenied("silencing needs staff or the permission alerts.add_silence")
     seconds = SILENCE_CHOICES.get(request.POST.get("duration", "1h"))
     if seconds is None:
         messages.error(request, "Choose a silence of 1h, 4h or 24h.")
         return _back(request, reverse("dashboards:alert", args=[alert.pk]))
     matchers = dict(alert.labels or {}) or {"alertname": alert.rule.name}
-    Silence.objects.create(
+    silence = Silence(
         matchers=matchers,
         ends_at=timezone.now() + timedelta(seconds=seconds),
         comment=(request.POST.get("comment") or f"silenced from the console for {request.POST.get('duration', '1h')}")[
@@ -122,5 +131,11 @@ def alert_silence(request: HttpRequest, alert_id: int) -> HttpResponse:
         ],
         created_by=request.user,
     )
+    try:
+        silence.check_allowed(request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _back(request, reverse("dashboards:alert", args=[alert.pk]))
+    silence.save()
     messages.success(request, f"Silenced {alert.rule.name} for {request.POST.get('duration', '1h')}.")
     return _back(request, reverse("dashboards:alert", args=[alert.pk]))

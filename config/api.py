@@ -17,7 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import error_body, field_errors
+from config.errors import BadInput, Unavailable, error_body, field_errors
 
 
 def exception_handler(exc, context):
@@ -26,7 +26,13 @@ def exception_handler(exc, context):
     if response is not None:
         response.data = _shaped(exc, response.data)
         return response
-    if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
+    if isinstance(exc, BadInput):  # e.g. a value PostgreSQL refused, named by the write path
+        return Response(error_body(str(exc), [exc.as_dict()]), status=status.HTTP_400_BAD_REQUEST)
+    if (
+        isinstance(exc, Unavailable)
+        or isinstance(exc, (OperationalError, InterfaceError))
+        or type(exc) is DatabaseError
+    ):
         return Response(
             error_body("storage is unavailable, retry later"),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -22,6 +22,13 @@ class BadInput(Exception):
         return {"field": self.field, "message": self.message}
 
 
+class Unavailable(Exception):
+    """A 503: a dependency (the database) cannot take the request now; nothing was stored.
+    Answered with Retry-After, the one code every agent retries."""
+
+    retry_after = 5
+
+
 NON_FIELD = "non_field_errors"
 
 

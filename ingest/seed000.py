@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest
 
+from ingest import snapshot_print
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, kind_of, number, obj, text
@@ -30,7 +31,7 @@ from monitoring.records import Batch, EventRecord, LogRecord, SnapshotRecord
 from monitoring.storage import WriteResult
 from monitoring.timestamps import iso
 from servers.auth import Agent
-from servers.registry import server_for
+from servers.registry import refuse_other_host, server_for
 
 METRIC_TYPE = "system"
 # Fields of the Go agent's SystemMetrics: when present they must be numbers.
@@ -60,6 +61,11 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     local_alerts = array(data.get("local_alerts"), "local_alerts")
     score = data.get("score")
     score = None if score is None else number(score, "score")
+    values = [
+        (name, number(value, f"metrics.{name}"))
+        for name, value in metrics.items()
+        if name in KNOWN_METRICS or type(value) in (int, float)
+    ]
 
     server_id = server_for(
         agent,
@@ -67,10 +73,10 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
         server_id=external_id,
         defaults={"environment": env, "owner_team": team, "external_id": external_id or ""},
     )
-    batch = Batch()
-    for name, value in metrics.items():
-        if name in KNOWN_METRICS or type(value) in (int, float):
-            batch.add_sample(server_id, METRIC_TYPE, name, None, ts, number(value, f"metrics.{name}"))
+    # every record takes the body's timestamp: with one, a digest of the body names a retry
+    batch = Batch(timestamped=data.get("timestamp") is not None)
+    for name, value in values:
+        batch.add_sample(server_id, METRIC_TYPE, name, None, ts, value)
     if score is not None:
         batch.add_sample(server_id, "agent", "score", None, ts, score)
     batch.events.extend(_docker_events(docker_events, server_id, ts, clock))
@@ -78,6 +84,7 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     batch.logs.extend(_logs(logs, server_id, ts, clock))
     batch.snapshots.append(SnapshotRecord(server_id, ts, payload=data, score=score))
     batch.seen[server_id] = ts
+    refuse_other_host(agent, hostname=host)  # once the body is known to be valid: 400 comes first
     return batch
 
 
@@ -117,6 +124,8 @@ def _logs(items: list, server_id: str, ts, clock: Clock) -> list[LogRecord]:
 
 
 def _answer(batch: Batch, result: WriteResult) -> dict:
+    if not result.duplicate and batch.snapshots:  # after the commit, as seed 000 printed what it received
+        snapshot_print.print_snapshot(batch.snapshots[-1].payload or {})
     # seed 000 answered a success message with a timestamp
     return {
         "status": "success",

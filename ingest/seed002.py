@@ -22,10 +22,11 @@ from django.http import HttpRequest
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, number, obj, text
+from monitoring import seed002_redis
 from monitoring.records import Batch, SnapshotRecord
 from monitoring.storage import WriteResult
 from servers.auth import Agent
-from servers.registry import server_for
+from servers.registry import refuse_other_host, server_for
 
 PROCESS_FIELDS = ("pid", "name", "cpu_percent", "memory_mb")
 
@@ -38,9 +39,10 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
         raise BadInput("total_cpu_percent", "required: a number")
     cpu = number(data.get("total_cpu_percent"), "total_cpu_percent")
     processes = [_process(item, i) for i, item in enumerate(array(data.get("top_processes"), "top_processes"))]
+    refuse_other_host(agent, hostname=_named_host(data))
     server_id = server_for(agent, hostname=_hostname(request, data), field="hostname")
 
-    batch = Batch()
+    batch = Batch(timestamped=True)  # the epoch timestamp is required
     batch.add_sample(server_id, "system", "cpu_usage", None, ts, cpu)
     for process in processes:
         labels = {"name": process["name"], "pid": str(process["pid"])}
@@ -73,17 +75,40 @@ def _process(item, i: int) -> dict:
     }
 
 
-def _hostname(request: HttpRequest, data: dict) -> str:
+def _named_host(data: dict) -> str | None:
     for key in ("hostname", "host"):
         if data.get(key) is not None:
             return text(data[key], key)
+    return None
+
+
+def _hostname(request: HttpRequest, data: dict) -> str:
+    named = _named_host(data)
+    if named is not None:
+        return named
     header = request.headers.get("X-Agent-Hostname", "").strip()
     if header:
         return header[:255]
     return f"agent-{request.META.get('REMOTE_ADDR') or 'unknown'}"
 
 
+def as_received(batch: Batch) -> tuple[dict, float]:
+    """The payload of a stored seed 002 batch as the agent sent it (for seed 002's Redis side), and its time."""
+    snapshot = batch.snapshots[-1]
+    cpu = next(value for (_, metric_type, name, _), _, value in batch.samples if name == "cpu_usage")
+    ts = snapshot.ts.timestamp()
+    payload: dict = {"timestamp": int(ts) if ts.is_integer() else ts, "total_cpu_percent": cpu}
+    payload.update(snapshot.payload or {})
+    payload["top_processes"] = snapshot.processes
+    payload["server_id"] = str(snapshot.server_id)
+    return payload, ts
+
+
 def _answer(batch: Batch, result: WriteResult) -> dict:
+    # after the commit: the payload to seed 002's Redis side too (a queue put; nothing when it is off)
+    if not result.duplicate:
+        payload, ts = as_received(batch)
+        seed002_redis.publish_metrics(payload, ts)
     return {"status": "ok", **result.as_dict()}
 
 

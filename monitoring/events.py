@@ -38,6 +38,8 @@ class Submitted:
 def record(event: Submitted) -> tuple[int, datetime, event_rules.Verdict]:
     """Judge an event against its source's history, fold it into that history and store both, atomically."""
     ts = event.ts or datetime.now(UTC)
+    with connection.cursor() as cursor:  # a new day's partition in a short transaction of its own
+        partitions.ensure_for_write(cursor.cursor, {TABLE: {partitions.day_of(ts)}})
     with transaction.atomic():
         history = event_rules.fold_in(event.source, event_rules.measures(event.data))
         verdict = event_rules.evaluate(event.data, history)
@@ -94,11 +96,15 @@ def _json(value):
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-COLUMNS = "id, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision"
+COLUMNS = (
+    "id, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision, "
+    "llm_review"
+)
 
 
 def _entry(row) -> dict:
-    (id_, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision) = row
+    id_, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision = row[:12]
+    review = row[12]
     return {
         "id": id_,
         "timestamp": iso(ts),
@@ -111,6 +117,8 @@ def _entry(row) -> dict:
         "reasons": _json(reasons),
         "suggestions": _json(suggestions),
         "decision": decision,
+        # the model's second opinion (ENABLE_LLM_MONITORING), beside the rules' verdict; null until given
+        "llm_review": _json(review),
     }
 
 

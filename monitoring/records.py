@@ -70,6 +70,11 @@ class Batch:
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     # servers heard from in this request, with the latest time they spoke
     seen: dict[str, datetime] = field(default_factory=dict)
+    # every record carries its own timestamp from the body: only then can a digest of the
+    # body tell a retry from new data (an idle host posts the same values every 10 s)
+    timestamped: bool = False
+    # records a receiver left out (not finite, out of time bounds), counted for its answer
+    skipped: int = 0
 
     def add_sample(self, server_id, metric_type: str, name: str, labels: dict | None, ts: datetime, value: float):
         self.samples.append(((str(server_id), metric_type, name, labels_key(labels)), ts, value))

@@ -18,4 +18,5 @@ pages = [
     path("logs", views.logs, name="logs"),
     path("services", views.services, name="services"),
     path("events", views.events, name="events"),
+    path("storage", views.storage, name="storage"),
 ]

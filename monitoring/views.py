@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from config.errors import error_body
-from monitoring import charts
+from monitoring import capacity, charts
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
@@ -172,7 +172,7 @@ def logs(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(service=service)
     if q:
         entries = entries.extra(where=["search @@ websearch_to_tsquery('simple', %s)"], params=[q])  # noqa: S610
-    rows = list(entries.select_related("server").order_by("-ts")[:200])
+    rows = list(entries.select_related("server", "template").order_by("-ts")[:200])
     return render(
         request,
         "dashboards/logs.html",
@@ -274,3 +274,37 @@ def events(request: HttpRequest) -> HttpResponse:
             "decisions": sorted(decisions.items(), key=lambda kv: -kv[1]),
         },
     )
+
+
+@login_required
+@require_GET
+def storage(request: HttpRequest) -> HttpResponse:
+    """Storage: each layer's size, days held and bytes per sample; today's rate; when the cap or the disk fills."""
+    report = capacity.report()
+    capped = Event.objects.filter(source=capacity.CONSOLE_METRIC_TYPE, event_type="storage_cap").order_by("-ts")[:10]
+    return render(
+        request,
+        "dashboards/storage.html",
+        {
+            "report": report,
+            "chart": _projection_chart(report),
+            "capped": list(capped),
+            "horizon": capacity.HORIZON_DAYS,
+        },
+    )
+
+
+def _projection_chart(report: capacity.StorageReport, width: int = 720, height: int = 220) -> dict:
+    """An SVG polyline of the projected database size, with the cap and the disk as horizontal lines."""
+    limits = {"cap": report.cap_bytes}
+    if report.disk_free is not None:
+        limits["disk"] = report.database_bytes + report.disk_free
+    top = max([size for _, size in report.projection] + [v for v in limits.values() if v]) * 1.05 or 1
+
+    def y(size: float) -> float:
+        return round(height - size / top * height, 1)
+
+    last = max(len(report.projection) - 1, 1)
+    points = " ".join(f"{round(i / last * width, 1)},{y(size)}" for i, (_, size) in enumerate(report.projection))
+    lines = {name: y(value) for name, value in limits.items() if value}
+    return {"width": width, "height": height, "points": points, "lines": lines, "top": top}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from servers.choices import TokenKind
 from servers.models import AgentToken, hash_token
@@ -35,6 +36,10 @@ def raw_token(headers, query=None) -> str:
     return ""
 
 
+SHARED = "shared"
+ANONYMOUS = "anonymous"
+
+
 class IngestAuthError(Exception):
     def __init__(self, status: int, detail: str):
         super().__init__(detail)
@@ -46,20 +51,34 @@ class IngestAuthError(Exception):
 class Agent:
     """What an ingest request may do: write for one server, or (fleet) for any."""
 
-    kind: str  # agent, fleet or anonymous
+    kind: str  # agent, fleet, shared (seed 002's AGENT_API_TOKEN) or anonymous
     token_id: int | None = None
     server_id: uuid.UUID | None = None
     # the token's server is disabled (``Server.active`` off): it takes no writes
     disabled: bool = False
+    # the hostname of the token's server (agent tokens), to name it when a body names another host
+    hostname: str = ""
 
     @property
     def may_register(self) -> bool:
-        return self.kind in (TokenKind.FLEET, "anonymous")
+        return self.kind in (TokenKind.FLEET, SHARED, ANONYMOUS)
+
+    @property
+    def is_per_host(self) -> bool:
+        """Many hosts speak under this identity (the shared token, anonymous agents): each host
+        gets its own rate limit and receipts, named by the host a body writes for."""
+        return self.token_id is None
 
     @property
     def key(self) -> str:
-        """The identity throttles and idempotency are kept under."""
-        return f"t{self.token_id}" if self.token_id else "anonymous"
+        """The identity throttles and idempotency are kept under (see ``identity`` for per-host agents)."""
+        return f"t{self.token_id}" if self.token_id else self.kind
+
+    def identity(self, hosts) -> str:
+        """The identity of one request: the token, or for per-host agents the hosts it wrote for."""
+        if not self.is_per_host or not hosts:
+            return self.key
+        return f"{self.kind}:{','.join(sorted(str(host) for host in hosts))}"
 
     def may_write_for(self, server_id) -> bool:
         if self.kind == TokenKind.AGENT:
@@ -103,15 +122,20 @@ class _TokenCache:
 token_cache = _TokenCache()
 
 
+def is_shared_agent_token(raw: str) -> bool:
+    """Whether ``raw`` is seed 002's shared AGENT_API_TOKEN, compared in constant time (no timing oracle)."""
+    return hmac.compare_digest(raw.encode(), settings.AGENT_API_TOKEN.encode())
+
+
 def authenticate_agent(headers) -> Agent:
     """The Agent behind an ingest request; IngestAuthError(401/403) when there is none."""
     raw = raw_token(headers)
     if not raw:
         if settings.INGEST_ALLOW_ANONYMOUS:
-            return Agent(kind="anonymous")
+            return Agent(kind=ANONYMOUS)
         raise IngestAuthError(401, "missing agent token: send Authorization: Bearer <token> or X-Agent-Token")
-    if settings.AGENT_API_TOKEN and raw == settings.AGENT_API_TOKEN:
-        return Agent(kind=TokenKind.FLEET)
+    if settings.AGENT_API_TOKEN and is_shared_agent_token(raw):
+        return Agent(kind=SHARED)
     digest = hash_token(raw)
     cached = token_cache.get(digest)
     if cached is None:
@@ -119,7 +143,13 @@ def authenticate_agent(headers) -> Agent:
         agent = None
         if token is not None:
             disabled = token.server is not None and not token.server.active
-            agent = Agent(kind=token.kind, token_id=token.pk, server_id=token.server_id, disabled=disabled)
+            agent = Agent(
+                kind=token.kind,
+                token_id=token.pk,
+                server_id=token.server_id,
+                disabled=disabled,
+                hostname=token.server.hostname if token.server is not None else "",
+            )
         token_cache.put(digest, agent)
     else:
         agent = cached[0]
@@ -163,7 +193,8 @@ def basic_auth_password(headers) -> str:
 class PersonTokenAuthentication(authentication.BaseAuthentication):
     """DRF authentication for people's API tokens (``issue_token --user``).
 
-    Agent and fleet tokens are refused with 403: they may only write.
+    Agent and fleet tokens are refused with 403: they may only write. A read-only
+    person's token is refused with 403 on anything but GET, HEAD and OPTIONS.
     """
 
     def authenticate(self, request):
@@ -171,11 +202,14 @@ class PersonTokenAuthentication(authentication.BaseAuthentication):
         if not raw:
             return None
         try:
-            return person_token(raw)
+            user, token = person_token(raw)
         except IngestAuthError as exc:
             if exc.status == 403:
                 raise exceptions.PermissionDenied(exc.detail)
             raise exceptions.AuthenticationFailed(exc.detail)
+        if token.read_only and request.method not in permissions.SAFE_METHODS:
+            raise exceptions.PermissionDenied("this token is read-only: it can only read")
+        return user, token
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

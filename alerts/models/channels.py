@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from alerts.choices import ChannelKind, DeliveryStatus, MessageKind, NotificationLevel, Severity
 from alerts.models.alerts import Alert
 from alerts.models.rules import matches
+from alerts.outbound import RefusedDestination, check_destination, masked_url
 
 SEVERITY_RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2}
 
@@ -47,10 +49,19 @@ class NotificationChannel(models.Model):
 
     @property
     def target(self) -> str:
+        """Where it goes, as people may see it: the addresses, or a URL's scheme and host only
+        (a Slack or webhook URL's path is its credential)."""
         if self.kind == ChannelKind.EMAIL:
             return ", ".join(self.config.get("to", []))
-        url = str(self.config.get("url", ""))
-        return url.split("?")[0][:80]
+        return masked_url(str(self.config.get("url", "")))
+
+    def clean(self) -> None:
+        """A Slack or webhook URL the console may send to (checked again, resolved, at each send)."""
+        if self.kind in (ChannelKind.SLACK, ChannelKind.WEBHOOK):
+            try:
+                check_destination(str((self.config or {}).get("url", "")), resolve=False)
+            except RefusedDestination as exc:
+                raise ValidationError({"config": f"url: {exc}"}) from None
 
 
 class Delivery(models.Model):
@@ -59,6 +70,8 @@ class Delivery(models.Model):
     channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="deliveries")
     alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     kind = models.CharField(max_length=10, choices=MessageKind.choices)
+    # the message's id (a webhook's webhook-id): the same on every attempt, so receivers drop duplicates
+    message_id = models.CharField(max_length=64, blank=True, db_index=True)
     attempt = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)

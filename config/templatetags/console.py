@@ -14,7 +14,7 @@ from django.db import models
 from django.utils.safestring import SafeString, mark_safe
 
 from alerts.choices import AlertState, DeliveryStatus, Severity
-from monitoring.choices import Decision, EventStatus, LogLevel, ServiceState
+from monitoring.choices import Decision, EventStatus, LogLevel, LogSeverity, ServiceState
 from servers.choices import ServerStatus
 
 register = template.Library()
@@ -29,6 +29,7 @@ STATE_CLASSES: dict[str, type[models.TextChoices]] = {
     "del": DeliveryStatus,
     "lvl": LogLevel,
     "dec": Decision,
+    "cls": LogSeverity,
 }
 
 

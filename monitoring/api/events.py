@@ -4,7 +4,7 @@ Who may do what:
 - POST events: agent and fleet tokens (an agent token's events belong to its
   server) and people (API token or session).
 - GET/POST reads, re-evaluate: people.
-- maintenance/cleanup: staff only (it deletes data).
+- maintenance/cleanup: staff or monitoring.delete_event (it deletes data).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import BadInput
-from monitoring import events
+from monitoring import events, partitions
 from monitoring.api import shapes
 from monitoring.api.params import bad_request, integer, text, time
 from monitoring.choices import EventStatus
 from monitoring.timestamps import iso
 from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
+from servers.permissions import staff_or
 
 MAX_LIMIT = 1000
 
@@ -77,8 +78,12 @@ def submitted_event(payload, agent: Agent | None) -> events.Submitted:
     elif not isinstance(metadata, dict):
         raise BadInput("metadata", "expected an object")
     ts = time(payload.get("timestamp"), "timestamp")
-    if ts and ts > datetime.now(UTC) + timedelta(hours=1):
+    now = datetime.now(UTC)
+    if ts and ts > now + timedelta(hours=1):
         raise BadInput("timestamp", "more than an hour in the future")
+    if ts and ts < partitions.oldest_writable(now):
+        raise BadInput("timestamp", partitions.retention_problem(ts))
+    ts = ts.astimezone(UTC) if ts else ts  # PostgreSQL refuses offsets beyond ±15:59
     return events.Submitted(
         source=source,
         event_type=event_type,
@@ -214,7 +219,9 @@ class ReEvaluateView(APIView):
     parameters=[OpenApiParameter("older_than_hours", int)], request=None, responses={200: OpenApiTypes.OBJECT}
 )
 class CleanupView(APIView):
-    permission_classes = [permissions.IsAdminUser]
+    """Deletes old events: staff, or a person granted monitoring.delete_event."""
+
+    permission_classes = [permissions.IsAuthenticated, staff_or("monitoring.delete_event")]
 
     def post(self, request: Request) -> Response:
         try:

@@ -216,3 +216,10 @@ def _health_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[
         _, message = frame({"type": "health_update", "data": data})
         out.append((groups, message))
     return out
+
+
+def health_frame(service: dict) -> tuple[list[str], dict]:
+    """The health_update frame of one service's health (its log classification included), to health watchers."""
+    name = service.get("service_name")
+    _, message = frame({"type": "health_update", "data": {**service, "service": name}})
+    return [group("health"), group("logs.service", name)], message

@@ -20,7 +20,7 @@ from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from monitoring.live.frames import Frames, frames_for_write
+from monitoring.live.frames import Frames, frames_for_write, health_frame
 from monitoring.live.watched import Watched, WatchedSet, generation_key, only, watches_groups
 from monitoring.records import Batch
 from monitoring.storage import WriteResult
@@ -179,6 +179,11 @@ def publish_frames(build: Callable[[], Frames]) -> None:
         publisher.submit(lambda watched: [(only(watched, groups), message) for groups, message in built])
     except Exception:
         log.exception("live frames could not be queued")
+
+
+def publish_health(service: dict) -> None:
+    """Queue a health_update frame with one service's health and log classification (the classification task)."""
+    publish_frames(lambda: [health_frame(service)])
 
 
 def metric_families() -> Iterable[Metric]:
