@@ -21,8 +21,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from bench.harness import free_port
 from config.embedded import EmbeddedPostgres
-from monitoring.tests.conftest import _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def pgbouncer(tmp_path_factory):
         pytest.skip("PgBouncer is not installed here (apt-get install pgbouncer; CI's .ci/run installs it)")
     db = connection.settings_dict
     folder = tmp_path_factory.mktemp("pgbouncer")
-    port = _free_port()
+    port = free_port()
     ini = _bouncer_config(folder, db["HOST"] or "127.0.0.1", int(db["PORT"]), port)
     command = [PGBOUNCER, str(ini)]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
