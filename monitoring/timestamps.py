@@ -48,7 +48,10 @@ def from_text(text: str, *, require_zone: bool = False) -> datetime:
         if require_zone:
             raise BadTimestamp("a time zone is required (e.g. Z or +01:00)")
         return ts.replace(tzinfo=UTC)
-    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    try:
+        return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise BadTimestamp(f"out of range: {text[:40]!r}")
 
 
 def parse_timestamp(value: object, *, numbers_in_text: bool = False, require_zone: bool = False) -> datetime:

@@ -40,6 +40,7 @@ PAGES = {
     "page logs": "/console/logs",
     "page services": "/console/services",
     "page events": "/console/events",
+    "page storage": "/console/storage",
 }
 ENDPOINTS = {
     "api servers": "/api/v1/servers",

@@ -71,6 +71,7 @@ class ServiceHealth(s.Serializer):
     critical_errors_last_hour = s.IntegerField()
     last_log_at = s.DateTimeField(allow_null=True)
     reasons = s.ListField(child=s.CharField())
+    classification = s.DictField(allow_null=True, help_text="the log classifier's counts by category and severity")
 
 
 class ServiceListed(ServiceHealth):
