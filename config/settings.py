@@ -483,5 +483,9 @@ LOGGING = {
 
 # --- Seed variables that change nothing (reported at start-up, see docs/seeds.md) ---
 IGNORED_SEED_VARIABLES = seed_variables.ignored(
-    os.environ, redis_url_set=REDIS_URL_SET, database_url_set=DATABASE_URL_SET, redis_compat=SEED002_REDIS_COMPAT
+    os.environ,
+    redis_url_set=REDIS_URL_SET,
+    database_url_set=DATABASE_URL_SET,
+    redis_compat=SEED002_REDIS_COMPAT,
+    defined=set(globals()),
 )

@@ -229,18 +229,28 @@ class MetricQuery:
                 )
         else:
             points = bucketed(ids, self.start, self.end, self.step, self.agg, self.chosen_source)
-        return [
-            {
-                "id": row["id"],
-                "server": str(row["server_id"]),
-                "hostname": row["server__hostname"],
-                "metric_type": row["metric_type"],
-                "name": row["name"],
-                "labels": row["labels"],
-                "points": [[iso(ts), value] for ts, value in points.get(row["id"], [])],
-            }
-            for row in found
-        ]
+        return [self._answer(row, points.get(row["id"], [])) for row in found]
+
+    def _answer(self, row: dict, points: list[tuple[datetime, float]]) -> dict:
+        """A series under the read APIs' names (server_id, hostname, metric_type, metric_name, labels);
+        ``id``, ``server`` and ``name`` are kept for scripts that use them. Without a range, the one
+        latest point is also given as ``timestamp`` and ``value``."""
+        server_id = str(row["server_id"])
+        answer = {
+            "id": row["id"],
+            "series_id": row["id"],
+            "server_id": server_id,
+            "server": server_id,
+            "hostname": row["server__hostname"],
+            "metric_type": row["metric_type"],
+            "metric_name": row["name"],
+            "name": row["name"],
+            "labels": row["labels"],
+            "points": [[iso(ts), value] for ts, value in points],
+        }
+        if self.start is None:
+            answer["timestamp"], answer["value"] = (iso(points[-1][0]), points[-1][1]) if points else (None, None)
+        return answer
 
 
 def _one(params, name: str) -> str | None:

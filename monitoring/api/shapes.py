@@ -23,16 +23,21 @@ class Error(s.Serializer):
 
 
 class MetricSeries(s.Serializer):
-    id = s.IntegerField()
-    server = s.UUIDField()
+    id = s.IntegerField(help_text="the series id (also series_id)")
+    series_id = s.IntegerField()
+    server_id = s.UUIDField()
+    server = s.UUIDField(help_text="the server id (kept for scripts that read it)")
     hostname = s.CharField()
     metric_type = s.CharField()
-    name = s.CharField()
+    metric_name = s.CharField()
+    name = s.CharField(help_text="the metric name (kept for scripts that read it)")
     labels = s.DictField()
     points = s.ListField(
         child=s.ListField(child=s.JSONField(), min_length=2, max_length=2),
         help_text="[[timestamp (RFC 3339, UTC), value], ...], oldest first",
     )
+    timestamp = s.DateTimeField(required=False, allow_null=True, help_text="without a range: the latest point's time")
+    value = s.FloatField(required=False, allow_null=True, help_text="without a range: the latest point's value")
 
 
 class RecentSample(s.Serializer):

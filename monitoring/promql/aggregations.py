@@ -15,8 +15,17 @@ from typing import TYPE_CHECKING
 import promql_parser as pp
 
 from monitoring.promql.functions import quantile
-from monitoring.promql.model import NAME, Labels, PromQLError, Sample, Vectors, check_unique, format_value, with_label
-from monitoring.promql.nodes import unwrap
+from monitoring.promql.model import (
+    NAME,
+    Labels,
+    PromQLError,
+    Sample,
+    Vectors,
+    check_unique,
+    format_value,
+    with_label,
+)
+from monitoring.promql.syntax import unwrap
 
 if TYPE_CHECKING:
     from monitoring.promql.engine import Evaluator

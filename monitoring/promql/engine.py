@@ -17,14 +17,12 @@ Semantics kept from Prometheus 2.x for float samples:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import promql_parser as pp
 
 from monitoring.promql import aggregations, binops, functions
-from monitoring.promql.catalog import Matcher, SeriesReader
+from monitoring.promql.catalog import SeriesReader
 from monitoring.promql.model import (
-    NAME,
     BadData,
     Labels,
     Matrix,
@@ -38,12 +36,7 @@ from monitoring.promql.model import (
     check_unique,
     without_name,
 )
-from monitoring.promql.nodes import unwrap
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-# (promql-parser's enums are not hashable: looked up by name)
-_MATCH_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+from monitoring.promql.syntax import matchers_of, ms_at, ms_of, unwrap
 
 
 @dataclass(frozen=True)
@@ -54,23 +47,6 @@ class Options:
     # the query's own start and end, for @ start() and @ end()
     query_start: int = 0
     query_end: int = 0
-
-
-def ms_of(delta: timedelta | None) -> int:
-    return 0 if delta is None else round(delta / _MS)
-
-
-def ms_at(moment: datetime) -> int:
-    return round((moment - _EPOCH) / _MS)
-
-
-def matchers_of(selector: pp.VectorSelector) -> list[Matcher]:
-    if selector.matchers.or_matchers:
-        raise PromQLError("selectors with 'or' between matcher sets are not supported")
-    found = [Matcher(_MATCH_OPS[str(m.op).rsplit(".", 1)[-1]], m.name, m.value) for m in selector.matchers.matchers]
-    if selector.name:
-        found.append(Matcher("=", NAME, selector.name))
-    return found
 
 
 class Evaluator:

@@ -28,10 +28,9 @@ from monitoring.promql.model import (
     check_unique,
     label_value,
     labels_of,
-    with_label,
     without_name,
 )
-from monitoring.promql.nodes import unwrap, value_type
+from monitoring.promql.syntax import string_arg, unwrap, value_type
 
 if TYPE_CHECKING:
     from monitoring.promql.engine import Evaluator
@@ -379,13 +378,6 @@ def date_function(ev: Evaluator, node: pp.Call) -> Vectors:
     return Vectors(steps)
 
 
-def _string_arg(node) -> str:
-    node = unwrap(node)
-    if not isinstance(node, pp.StringLiteral):
-        raise PromQLError("expected a string literal")
-    return node.val
-
-
 def _go_template(template: str, match: re.Match) -> str:
     """Expand $1, ${1}, $name, ${name} and $$ like Go's Regexp.Expand (an unknown group is empty)."""
 
@@ -402,7 +394,7 @@ def _go_template(template: str, match: re.Match) -> str:
 
 
 def label_replace(ev: Evaluator, node: pp.Call) -> Vectors:
-    dst, replacement, src, pattern = (_string_arg(a) for a in node.args[1:5])
+    dst, replacement, src, pattern = (string_arg(a) for a in node.args[1:5])
     try:
         regex = re.compile(pattern)
     except re.error:
@@ -424,8 +416,8 @@ def label_replace(ev: Evaluator, node: pp.Call) -> Vectors:
 
 
 def label_join(ev: Evaluator, node: pp.Call) -> Vectors:
-    dst, separator = _string_arg(node.args[1]), _string_arg(node.args[2])
-    sources = [_string_arg(a) for a in node.args[3:]]
+    dst, separator = string_arg(node.args[1]), string_arg(node.args[2])
+    sources = [string_arg(a) for a in node.args[3:]]
     for name in [*sources, dst]:
         if not _LABEL_NAME.match(name):
             raise PromQLError(f"invalid label name in label_join(): {name}")
@@ -593,6 +585,3 @@ def call(ev: Evaluator, node: pp.Call) -> Value:
         if value_type(arg) == "matrix":
             return range_call(ev, node, index)
     return instant_call(ev, node)
-
-
-__all__ = ["call", "quantile", "with_label"]
