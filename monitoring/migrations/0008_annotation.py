@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0006_sample_chunks"),
+        ("monitoring", "0007_sample_runs"),
         ("servers", "0003_server_depends_on"),
     ]
 
