@@ -5,6 +5,8 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        from alerts import notify
+        from alerts import health, notify
+        from monitoring import selfmetrics
 
         notify.connect()
+        selfmetrics.register(health.metric_families)

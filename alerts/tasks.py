@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from alerts import evaluation, notify, provisioning
+from alerts import evaluation, health, notify, provisioning
 from alerts.choices import DeliveryStatus
 from alerts.models import Alert, Delivery, Notification, NotificationChannel
 
@@ -33,6 +33,7 @@ def evaluate_rules() -> dict:
     }
     if summary["fired"] or summary["resolved"] or summary["errors"]:
         log.info("evaluation round: %s", summary)
+    health.record_round(summary)
     return summary
 
 

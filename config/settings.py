@@ -106,6 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -218,6 +219,13 @@ RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_D
 ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
 UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
 
+# --- Prometheus-compatible query API (/prometheus/api/v1/) -------------------
+PROMQL_LOOKBACK_SECONDS = env_int("PROMQL_LOOKBACK_SECONDS", 300)
+# the step of a subquery written without one (Prometheus' global evaluation_interval)
+PROMQL_SUBQUERY_STEP_SECONDS = env_int("PROMQL_SUBQUERY_STEP_SECONDS", 60)
+PROMQL_MAX_SERIES = env_int("PROMQL_MAX_SERIES", 10_000)
+PROMQL_MAX_SAMPLES = env_int("PROMQL_MAX_SAMPLES", 5_000_000)
+
 # --- Logs and events ---------------------------------------------------------
 LOG_ERROR_RATE_THRESHOLD = env_float("LOG_ERROR_RATE_THRESHOLD", 0.05)
 LOG_ERROR_RATE_WINDOW_SECONDS = env_int("LOG_ERROR_RATE_WINDOW_SECONDS", 300)
@@ -295,6 +303,12 @@ RECEIVER_MAX_DECOMPRESSED_BYTES = env_int("RECEIVER_MAX_DECOMPRESSED_BYTES", 64 
 # Publish what the receivers store to the live views. A Prometheus request spans many servers,
 # and its live frames cost the console more CPU than storing it: fleets at high rates may turn this off.
 RECEIVER_LIVE = env_bool("RECEIVER_LIVE", True)
+
+# --- The console's own metrics (GET /metrics) --------------------------------
+# addresses that may scrape /metrics without a token (a person's API token works from anywhere)
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.0/8", "::1/128"])
+# Celery queues whose depth /metrics reports
+METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["celery"])
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

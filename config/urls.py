@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import views
+from monitoring import selfmetrics
 
 admin.site.site_header = "Monitoring console"
 admin.site.site_title = "Monitoring console"
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", views.root, name="root"),
     path("healthz", views.healthz, name="healthz"),
     path("health", views.health, name="health"),
+    path("metrics", selfmetrics.metrics_view, name="metrics-self"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -39,6 +39,13 @@ def _timed(check) -> dict:
     return result
 
 
+def _check_evaluation() -> dict:
+    from alerts import health as alerting
+
+    # the beat: the last evaluation round is at most three intervals old ("stale" otherwise)
+    return alerting.evaluation_check()
+
+
 def _check_database() -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
@@ -70,6 +77,7 @@ def health(request: HttpRequest) -> JsonResponse:
         "database": _timed(_check_database),
         "redis": _timed(_check_redis),
         "celery_broker": _timed(_check_broker),
+        "evaluation": _timed(_check_evaluation),
     }
     if checks["database"]["status"] != "up":
         connection.close_if_unusable_or_obsolete()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from monitoring import selfmetrics
+
 log = logging.getLogger("ingest.requests")
 
 INGEST_PREFIXES = (
@@ -19,9 +21,21 @@ INGEST_PREFIXES = (
 )
 
 
+def route_of(path: str, status: int) -> str:
+    """The ingest path a metric is labelled with: variable parts (a service name) and unknown paths left out."""
+    if status == 404:
+        return "unmatched"
+    for prefix in INGEST_PREFIXES:
+        if path.startswith(prefix) and prefix.endswith("/"):
+            return prefix + "*"
+    return path.rstrip("/") or "/"
+
+
 def log_request(request, *, path: str, status: int, size: int, started: float, remote: str | None) -> None:
     """The ingest.log line of one ingest request, wherever it was served (middleware or fast path)."""
     stats = getattr(request, "ingest_stats", {}) or {}
+    seconds = time.perf_counter() - started
+    selfmetrics.observe_ingest(route_of(path, status), status, size, seconds, stats)
     log.info(
         "ingest",
         extra={
@@ -29,7 +43,7 @@ def log_request(request, *, path: str, status: int, size: int, started: float, r
             "path": path,
             "status": status,
             "bytes": size,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(seconds * 1000, 2),
             "remote": remote,
             **stats,
         },

@@ -25,6 +25,7 @@ import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from monitoring import selfmetrics
 from monitoring.live import group
 
 MAX_SUBSCRIPTIONS = 64
@@ -147,6 +148,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)  # before accept: the handshake is refused (HTTP 403)
             return
         await self.accept()
+        self.counted = True
+        selfmetrics.WEBSOCKETS.inc()
         try:
             initial = [] if query.get("defaults") == "none" else self.initial_subscriptions(query)
         except BadRequest as exc:
@@ -170,6 +173,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return await _person_for_token(raw)
 
     async def disconnect(self, code) -> None:
+        if getattr(self, "counted", False):
+            self.counted = False
+            selfmetrics.WEBSOCKETS.dec()
         for name in list(getattr(self, "subscriptions", {})):
             await self.channel_layer.group_discard(name, self.channel_name)
 

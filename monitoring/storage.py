@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import psycopg
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
-from monitoring import partitions, rollups
+from monitoring import partitions, rollups, selfmetrics
 
 # (server_id, metric_type, name, canonical labels JSON) -> series id
 SeriesKey = tuple[str, str, str, bytes]
@@ -340,12 +341,15 @@ def _claim_receipt(cursor, key: str, now: datetime) -> bool:
 
 def write(batch: Batch, *, receipt: str | None = None) -> WriteResult:
     """Store a batch in one transaction; with ``receipt``, a batch already stored is not stored again."""
+    started = time.perf_counter()
     try:
         return _write(batch, receipt)
     except psycopg.errors.CheckViolation:
         # A partition this process believed in was dropped by retention: forget and retry once.
         partitions.forget()
         return _write(batch, receipt)
+    finally:
+        selfmetrics.WRITE_SECONDS.observe(time.perf_counter() - started)
 
 
 def _write(batch: Batch, receipt: str | None) -> WriteResult:

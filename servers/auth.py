@@ -6,6 +6,8 @@ Agents send ``Authorization: Bearer <token>`` or ``X-Agent-Token: <token>``
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 import time
 import uuid
@@ -132,6 +134,32 @@ def authenticate_agent(headers) -> Agent:
     return agent
 
 
+def person_token(raw: str) -> tuple:
+    """(user, token) for a person's API token; IngestAuthError 401 (unknown, inactive) or 403 (an agent's)."""
+    token = AgentToken.find(raw)
+    if token is None:
+        raise IngestAuthError(401, "invalid or revoked token")
+    if token.kind != TokenKind.USER or token.user is None:
+        raise IngestAuthError(403, "agent tokens can only write; use a person's API token to read")
+    if not token.user.is_active:
+        raise IngestAuthError(401, "user inactive")
+    if token_cache.should_touch(token.pk):
+        AgentToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user, token
+
+
+def basic_auth_password(headers) -> str:
+    """The password of an ``Authorization: Basic`` header (where tools like promtool put a token), or ''."""
+    auth = headers.get("Authorization") or ""
+    if auth[:6].lower() != "basic ":
+        return ""
+    try:
+        decoded = base64.b64decode(auth[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[2].strip()
+
+
 class PersonTokenAuthentication(authentication.BaseAuthentication):
     """DRF authentication for people's API tokens (``issue_token --user``).
 
@@ -142,16 +170,12 @@ class PersonTokenAuthentication(authentication.BaseAuthentication):
         raw = raw_token(request.headers)
         if not raw:
             return None
-        token = AgentToken.find(raw)
-        if token is None:
-            raise exceptions.AuthenticationFailed("invalid or revoked token")
-        if token.kind != TokenKind.USER or token.user is None:
-            raise exceptions.PermissionDenied("agent tokens can only write; use a person's API token to read")
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("user inactive")
-        if token_cache.should_touch(token.pk):
-            AgentToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        return token.user, token
+        try:
+            return person_token(raw)
+        except IngestAuthError as exc:
+            if exc.status == 403:
+                raise exceptions.PermissionDenied(exc.detail)
+            raise exceptions.AuthenticationFailed(exc.detail)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

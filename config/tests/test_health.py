@@ -1,8 +1,12 @@
 """/healthz (seed 000), /health with each dependency, and GET /."""
 
+import time
+
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
+from alerts import health
 from config import embedded
 
 
@@ -17,13 +21,39 @@ def test_healthz_answers_like_seed_000(client):
 
 @pytest.mark.django_db
 def test_health_reports_each_dependency(client):
+    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01})
     response = client.get("/health")
     assert response.status_code == 200
+    assert response.json()["status"] == "ok"
     checks = response.json()["checks"]
-    assert set(checks) == {"database", "redis", "celery_broker"}
+    assert set(checks) == {"database", "redis", "celery_broker", "evaluation"}
     for check in checks.values():
         assert check["status"] == "up"
         assert check["latency_ms"] >= 0
+
+
+@pytest.mark.django_db
+def test_an_evaluation_round_older_than_three_intervals_is_degraded(client, settings):
+    settings.ALERT_EVAL_INTERVAL_SECONDS = 10
+    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01}, now=time.time() - 31)
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["evaluation"]["status"] == "stale"
+    assert "celery beat" in body["checks"]["evaluation"]["detail"]
+    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01}, now=time.time() - 25)
+    assert client.get("/health").json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_a_beat_that_never_ran_is_degraded_after_three_intervals(client, settings):
+    settings.ALERT_EVAL_INTERVAL_SECONDS = 10
+    cache.delete(health.ROUND_KEY)
+    cache.set(health.NO_ROUND_SINCE_KEY, time.time() - 31, None)
+    assert client.get("/health").json()["checks"]["evaluation"]["status"] == "stale"
+    cache.set(health.NO_ROUND_SINCE_KEY, time.time() - 5, None)
+    assert client.get("/health").json()["checks"]["evaluation"]["status"] == "up"
 
 
 @pytest.mark.slow
