@@ -4,7 +4,8 @@ The console's pages are canonical without a trailing slash (``/console/logs``),
 except where the route has one (``/console/``, ``/admin/``). Django's
 APPEND_SLASH only adds a slash (and is off: the ingest paths answer both forms
 themselves); this redirects either way, for GET and HEAD only, and only when the
-other form is a route, so a real 404 stays a 404 and no POST body is lost.
+other form is a route and the path asked for is none, so a view's own 404 (no such
+server) stays a 404 and no POST body is lost.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class CanonicalSlashMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code != 404 or request.method not in ("GET", "HEAD"):
+            return response
+        if getattr(request, "resolver_match", None) is not None:  # a route answered 404 itself (no such object)
             return response
         other = canonical_path(request.path_info)
         if other is None:

@@ -52,3 +52,7 @@ def test_a_post_is_never_redirected(client, alice):
     client.force_login(alice)
 
     assert client.post("/console/logs/").status_code == 404
+
+
+def test_an_api_404_for_an_unknown_object_is_not_redirected(api):
+    assert api.get("/api/v1/servers/6f1c1d1e-0000-4000-8000-000000000000").status_code == 404
