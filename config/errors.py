@@ -13,3 +13,10 @@ class BadInput(Exception):
 
     def as_dict(self) -> dict:
         return {"field": self.field, "message": self.message}
+
+
+class Unavailable(Exception):
+    """A 503: a dependency (the database) cannot take the request now; nothing was stored.
+    Answered with Retry-After, the one code every agent retries."""
+
+    retry_after = 5

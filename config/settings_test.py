@@ -5,5 +5,8 @@ import os
 os.environ.setdefault("DATA_DIR", ".data/test")
 os.environ.setdefault("EMBEDDED_POSTGRES_FAST", "true")
 os.environ.setdefault("AGENT_RATE_LIMIT_PER_MINUTE", "0")
+# The seeds' example bodies the tests post are dated 2024-2025: keep them writable. Tests of the
+# raw retention window set RAW_RETENTION_DAYS themselves.
+os.environ.setdefault("RAW_RETENTION_DAYS", "3650")
 
 from config.settings import *  # noqa: E402,F403

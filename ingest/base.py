@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest.errors import BadInput, Refused
-from monitoring import live, storage
+from monitoring import live, partitions, storage
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 
 log = logging.getLogger(__name__)
@@ -97,13 +97,28 @@ class RateLimiter:
 rate_limiter = RateLimiter()
 
 
-def receipt_key(request: HttpRequest, agent: Agent, body: bytes) -> str:
-    """An Idempotency-Key header, else a digest of the body, per agent and path."""
+def receipt_key(request: HttpRequest, identity: str, body: bytes, batch: storage.Batch) -> str | None:
+    """What names a retry of this request, per agent identity and path; None when nothing can.
+
+    An ``Idempotency-Key`` header always does. Without one, a digest of the body
+    does only when every record in it carries its own timestamp: an idle host
+    posting the same values without times every 10 s sends new data each time.
+    The path and the whole key are hashed in, so two services' paths or two long
+    keys sharing a prefix never collide.
+    """
     supplied = request.headers.get("Idempotency-Key")
     if supplied:
-        return f"{agent.key}:k:{supplied[:80]}"
-    digest = hashlib.blake2b(body, digest_size=20, person=request.path[:16].encode()).hexdigest()
-    return f"{agent.key}:b:{digest}"
+        kind, material = "k", supplied.encode()
+    elif batch.timestamped:
+        kind, material = "b", body
+    else:
+        return None
+    digest = hashlib.blake2b(request.path.encode(), digest_size=20)
+    digest.update(b"\0")
+    digest.update(material)
+    if len(identity) > 60:  # many hosts in one body: keep the key within the receipt's column
+        identity = hashlib.blake2b(identity.encode(), digest_size=12).hexdigest()
+    return f"{identity}:{kind}:{digest.hexdigest()}"
 
 
 def ingest_endpoint(
@@ -152,14 +167,19 @@ def ingest_endpoint(
         if declared > settings.INGEST_MAX_BODY_BYTES:
             return fail(request, 413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
         limit = getattr(settings, rate_limit_setting)
-        wait = rate_limiter.retry_after(agent.key, limit)
-        if wait is not None:
-            return fail(
-                request,
-                throttle_status,
-                f"over {limit} requests a minute for this agent",
-                headers={"Retry-After": str(wait)},
-            )
+
+        def throttled(identity: str) -> HttpResponse | None:
+            wait = rate_limiter.retry_after(identity, limit)
+            if wait is None:
+                return None
+            detail = f"over {limit} requests a minute for this agent ({rate_limit_setting})"
+            return fail(request, throttle_status, detail, headers={"Retry-After": str(wait)})
+
+        # a token's own agent is throttled before its body costs anything; hosts sharing
+        # one identity (the shared token, anonymous agents) once the body names the host
+        refusal = None if agent.is_per_host else throttled(agent.key)
+        if refusal is not None:
+            return refusal
         body = request.body
         if len(body) > settings.INGEST_MAX_BODY_BYTES:
             return fail(request, 413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
@@ -171,17 +191,27 @@ def ingest_endpoint(
             return fail(request, exc.status, exc.detail)
         except IngestAuthError as exc:
             return fail(request, exc.status, exc.detail)
-        except (OperationalError, InterfaceError):
-            return unavailable(request)
+        except DatabaseError as exc:  # e.g. registering a server while PostgreSQL restarts
+            fault = storage.storage_fault(exc, "")
+            if isinstance(fault, storage.StorageUnavailable):
+                return unavailable(request)
+            return fail(request, 400, f"invalid payload: {fault}", errors=[fault.as_dict()])
+        identity = agent.identity(batch.seen)
+        refusal = throttled(identity) if agent.is_per_host else None
+        if refusal is not None:
+            return refusal
         try:
-            result = storage.write(batch, receipt=receipt_key(request, agent, body) if idempotent else None)
-        except (OperationalError, InterfaceError) as exc:
+            result = storage.write(batch, receipt=receipt_key(request, identity, body, batch) if idempotent else None)
+        except partitions.TooManyNewDays as exc:
+            # each retry creates the next days' partitions: a backfill gets in, a few days a request
+            detail = f"storage for {len(exc.left)} more days is being prepared ({exc}); retry"
+            return fail(request, 503, detail, headers={"Retry-After": "1"})
+        except storage.StorageUnavailable as exc:
             log.warning("ingest write failed, answering 503: %s", exc)
             return unavailable(request)
-        except DatabaseError as exc:
-            # e.g. a value PostgreSQL refuses: nothing was stored
+        except storage.StorageRefused as exc:  # before the adapter's BadInput: nothing was stored
             log.warning("ingest write refused: %s", exc)
-            return fail(request, 400, f"invalid payload: {str(exc).splitlines()[0]}")
+            return fail(request, 400, f"invalid payload: {exc}", errors=[exc.as_dict()])
         request.ingest_stats = result.as_dict()
         if not result.duplicate and (live_setting is None or getattr(settings, live_setting)):
             live.publish_write(batch, result)

@@ -24,6 +24,7 @@ from django.http import HttpRequest
 
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
+from monitoring import partitions
 from monitoring.storage import Batch, WriteResult, labels_key
 from servers.auth import Agent
 from servers.registry import server_for
@@ -47,6 +48,8 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     batch = Batch()
     for i, value_list in enumerate(data):
         reader.read(value_list, f"[{i}]", batch)
+    batch.timestamped = not reader.defaulted
+    batch.skipped = reader.skipped
     return batch
 
 
@@ -77,7 +80,10 @@ class ValueListReader:
         self.agent = agent
         self.now = datetime.now(UTC)
         self.latest = self.now.timestamp() + settings.INGEST_MAX_FUTURE_SECONDS
+        self.earliest = partitions.oldest_writable(self.now).timestamp()
+        self.skipped = 0
         self.servers: dict[str, str] = {}
+        self.defaulted = False
 
     def read(self, value_list, path: str, batch: Batch) -> None:
         if type(value_list) is not dict:
@@ -99,6 +105,9 @@ class ValueListReader:
             labels["type_instance"] = type_instance
         key_labels = labels_key(labels)
         ts = self.time(value_list.get("time"), f"{path}.time")
+        if ts is None:  # older than the raw retention window: skipped and counted, as a NaN reading
+            self.skipped += len(values)
+            return
         server_id = self.server(host, f"{path}.host")
         added = False
         for j, value in enumerate(values):
@@ -121,11 +130,15 @@ class ValueListReader:
         if added and (server_id not in batch.seen or batch.seen[server_id] < ts):
             batch.seen[server_id] = ts
 
-    def time(self, value, path: str) -> datetime:
+    def time(self, value, path: str) -> datetime | None:
+        """The value list's time; None when older than the raw retention window."""
         if value is None:
+            self.defaulted = True  # a body's digest cannot name a retry of values without times
             return self.now
         if type(value) not in (int, float) or not (0 < value <= self.latest):
             raise BadInput(path, "must be epoch seconds, not in the future")
+        if value < self.earliest:
+            return None
         return EPOCH + timedelta(seconds=value)
 
     def server(self, host: str, path: str) -> str:
@@ -136,7 +149,7 @@ class ValueListReader:
 
 
 def respond(batch: Batch, result: WriteResult) -> dict:
-    return {"status": "accepted", **result.as_dict()}
+    return {"status": "accepted", **result.as_dict(), "skipped": batch.skipped}
 
 
 receive = ingest_endpoint(

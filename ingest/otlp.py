@@ -60,6 +60,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, D
 
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
+from monitoring import partitions
 from monitoring.choices import LogLevel
 from monitoring.storage import Batch, LogRecord, WriteResult, labels_key
 from servers.auth import Agent, IngestAuthError
@@ -229,13 +230,17 @@ class Clock:
     def __init__(self):
         self.now = datetime.now(UTC)
         self.latest_ns = int((self.now.timestamp() + settings.INGEST_MAX_FUTURE_SECONDS) * 1e9)
+        self.earliest_ns = int(partitions.oldest_writable(self.now).timestamp() * 1e9)
         self._seen: dict[int, datetime] = {}
+        # a point without its own time was taken as now: the body's digest cannot name a retry
+        self.defaulted = False
 
     def at(self, ns: int) -> datetime | None:
-        """The time of ``ns`` (now when 0); None when it is too far ahead."""
+        """The time of ``ns`` (now when 0); None when it is too far ahead or past the raw retention."""
         if ns == 0:
+            self.defaulted = True
             return self.now
-        if ns > self.latest_ns:
+        if ns > self.latest_ns or ns < self.earliest_ns:
             return None
         found = self._seen.get(ns)
         if found is None:
@@ -252,6 +257,9 @@ def bound_text(bound: float) -> str:
     return repr(bound)
 
 
+OUT_OF_BOUNDS = "time more than INGEST_MAX_FUTURE_SECONDS ahead or older than RAW_RETENTION_DAYS"
+
+
 # --- metrics ---------------------------------------------------------------------
 
 
@@ -261,6 +269,7 @@ def adapt_metrics(request: HttpRequest, agent: Agent, body: bytes) -> OtlpBatch:
     clock = Clock()
     for r, resource_metrics in enumerate(export.resource_metrics):
         MetricsReader(agent, batch, clock, resource_metrics.resource, f"resource_metrics[{r}]").read(resource_metrics)
+    batch.timestamped = not clock.defaulted
     return batch
 
 
@@ -318,7 +327,7 @@ class MetricsReader:
                 continue
             ts = self.clock.at(point.time_unix_nano)
             if ts is None:
-                self.batch.reject(1, f"time more than {settings.INGEST_MAX_FUTURE_SECONDS} s ahead")
+                self.batch.reject(1, OUT_OF_BOUNDS)
                 continue
             labels = {**self.base_labels, **extra, **{kv.key: label_text(kv.value) for kv in point.attributes}}
             values = getattr(self, kind)(metric.name, point, labels)
@@ -424,7 +433,7 @@ def adapt_logs(request: HttpRequest, agent: Agent, body: bytes) -> OtlpBatch:
             for record in scope_logs.log_records:
                 ts = clock.at(record.time_unix_nano or record.observed_time_unix_nano)
                 if ts is None:
-                    batch.reject(1, f"time more than {settings.INGEST_MAX_FUTURE_SECONDS} s ahead")
+                    batch.reject(1, OUT_OF_BOUNDS)
                     continue
                 metadata = attributes(record.attributes)
                 if record.trace_id:
@@ -440,6 +449,7 @@ def adapt_logs(request: HttpRequest, agent: Agent, body: bytes) -> OtlpBatch:
                 )
                 if server_id is not None and (server_id not in batch.seen or batch.seen[server_id] < ts):
                     batch.seen[server_id] = ts
+    batch.timestamped = not clock.defaulted
     return batch
 
 

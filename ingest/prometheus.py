@@ -35,6 +35,7 @@ from google.protobuf.message import DecodeError
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
 from ingest.proto.remote_pb2 import WriteRequest
+from monitoring import partitions
 from monitoring.storage import Batch, WriteResult, labels_key
 from servers.auth import Agent, IngestAuthError
 from servers.registry import server_for
@@ -137,16 +138,18 @@ class WriteRequestReader:
         self.server_label = settings.PROM_SERVER_LABEL
         self.now = datetime.now(UTC)
         self.latest_ms = int((self.now.timestamp() + settings.INGEST_MAX_FUTURE_SECONDS) * 1000)
+        self.earliest_ms = max(1, int(partitions.oldest_writable(self.now).timestamp() * 1000))
         self.servers: dict[str, str | None] = {}
         self.stamps: dict[int, datetime] = {}
         self.skipped = 0
 
     def read(self, write: WriteRequest) -> Batch:
-        batch = Batch()
+        batch = Batch(timestamped=True)  # every remote_write sample carries its time
         append = batch.samples.append
         seen = batch.seen
         stamps = self.stamps
         latest_ms = self.latest_ms
+        earliest_ms = self.earliest_ms
         names = series_names.get
         for i, series in enumerate(write.timeseries):
             name, key_labels, labels = names(tuple([(label.name, label.value) for label in series.labels]))
@@ -164,8 +167,9 @@ class WriteRequestReader:
             for sample in series.samples:
                 value = sample.value
                 ms = sample.timestamp
-                if value - value != 0.0 or ms <= 0 or ms > latest_ms:
-                    # NaN (staleness markers too), infinities, times out of bounds: not stored
+                if value - value != 0.0 or ms < earliest_ms or ms > latest_ms:
+                    # NaN (staleness markers too), infinities, times out of bounds (before the raw
+                    # retention window or too far ahead): skipped and counted, the rest stored
                     self.skipped += 1
                     continue
                 ts = stamps.get(ms)
@@ -175,6 +179,7 @@ class WriteRequestReader:
                 last = ts
             if last is not None and (server_id not in seen or seen[server_id] < last):
                 seen[server_id] = last
+        batch.skipped = self.skipped
         if self.skipped:
             log.debug("remote_write: %d samples not stored (not finite, out of time bounds or unnamed)", self.skipped)
         return batch

@@ -25,7 +25,7 @@ from ingest.wire import Clock, array, decode, kind_of, number, obj, text
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord
 from servers.auth import Agent
-from servers.registry import server_for
+from servers.registry import refuse_other_host, server_for
 
 METRIC_TYPE = "system"
 # Fields of the Go agent's SystemMetrics: when present they must be numbers.
@@ -55,6 +55,11 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     local_alerts = array(data.get("local_alerts"), "local_alerts")
     score = data.get("score")
     score = None if score is None else number(score, "score")
+    values = [
+        (name, number(value, f"metrics.{name}"))
+        for name, value in metrics.items()
+        if name in KNOWN_METRICS or type(value) in (int, float)
+    ]
 
     server_id = server_for(
         agent,
@@ -62,10 +67,10 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
         server_id=external_id,
         defaults={"environment": env, "owner_team": team, "external_id": external_id or ""},
     )
-    batch = Batch()
-    for name, value in metrics.items():
-        if name in KNOWN_METRICS or type(value) in (int, float):
-            batch.add_sample(server_id, METRIC_TYPE, name, None, ts, number(value, f"metrics.{name}"))
+    # every record takes the body's timestamp: with one, a digest of the body names a retry
+    batch = Batch(timestamped=data.get("timestamp") is not None)
+    for name, value in values:
+        batch.add_sample(server_id, METRIC_TYPE, name, None, ts, value)
     if score is not None:
         batch.add_sample(server_id, "agent", "score", None, ts, score)
     batch.events.extend(_docker_events(docker_events, server_id, ts, clock))
@@ -73,6 +78,7 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     batch.logs.extend(_logs(logs, server_id, ts, clock))
     batch.snapshots.append(SnapshotRecord(server_id, ts, payload=data, score=score))
     batch.seen[server_id] = ts
+    refuse_other_host(agent, hostname=host)  # once the body is known to be valid: 400 comes first
     return batch
 
 

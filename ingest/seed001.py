@@ -17,7 +17,7 @@ from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, kind_of, text
 from monitoring.storage import Batch, labels_key
 from servers.auth import Agent
-from servers.registry import server_for
+from servers.registry import refuse_other_host, server_for
 
 _EMPTY_LABELS = labels_key(None)
 
@@ -29,10 +29,11 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
         raise BadInput("server_id", f"must be a string (the server's UUID), got {kind_of(raw_server)}")
     hostname = text(data.get("hostname"), "hostname", required=False) or None
     metrics = array(data.get("metrics"), "metrics", required=True)
+    refuse_other_host(agent, hostname=hostname, server_id=raw_server)
     server_id = server_for(agent, server_id=raw_server, hostname=hostname, field="server_id")
     clock = Clock()
     batch = Batch()
-    batch.samples = _samples(metrics, server_id, clock)
+    batch.samples, batch.timestamped = _samples(metrics, server_id, clock)
     if batch.samples:
         batch.seen[server_id] = max(s[1] for s in batch.samples)
     else:
@@ -40,8 +41,10 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     return batch
 
 
-def _samples(metrics: list, server_id: str, clock: Clock) -> list:
+def _samples(metrics: list, server_id: str, clock: Clock) -> tuple[list, bool]:
+    """The samples, and whether every metric carried its own timestamp."""
     samples = []
+    stamped = True
     append = samples.append
     now = clock.now
     last_labels = last_key = last_raw_ts = last_ts = None
@@ -82,6 +85,7 @@ def _samples(metrics: list, server_id: str, clock: Clock) -> list:
         raw_ts = metric.get("timestamp")
         if raw_ts is None:
             ts = now
+            stamped = False
         elif type(raw_ts) is str and raw_ts == last_raw_ts:  # one stamp for a whole scrape, as a rule
             ts = last_ts
         else:
@@ -89,7 +93,7 @@ def _samples(metrics: list, server_id: str, clock: Clock) -> list:
             last_raw_ts = raw_ts
             last_ts = ts
         append(((server_id, metric_type, name, key_labels), ts, value))
-    return samples
+    return samples, stamped
 
 
 def _text_problem(value, limit: int) -> str:

@@ -26,7 +26,7 @@ from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, number, obj, text
 from monitoring.storage import Batch, SnapshotRecord
 from servers.auth import Agent
-from servers.registry import server_for
+from servers.registry import refuse_other_host, server_for
 
 PROCESS_FIELDS = ("pid", "name", "cpu_percent", "memory_mb")
 
@@ -39,9 +39,10 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
         raise BadInput("total_cpu_percent", "required: a number")
     cpu = number(data.get("total_cpu_percent"), "total_cpu_percent")
     processes = [_process(item, i) for i, item in enumerate(array(data.get("top_processes"), "top_processes"))]
+    refuse_other_host(agent, hostname=_named_host(data))
     server_id = server_for(agent, hostname=_hostname(request, data), field="hostname")
 
-    batch = Batch()
+    batch = Batch(timestamped=True)  # the epoch timestamp is required
     batch.add_sample(server_id, "system", "cpu_usage", None, ts, cpu)
     for name, (cpu_percent, memory_mb, instances) in busiest_names(processes, settings.PROCESS_SERIES_TOP_N):
         labels = {"name": name}
@@ -87,10 +88,17 @@ def _process(item, i: int) -> dict:
     }
 
 
-def _hostname(request: HttpRequest, data: dict) -> str:
+def _named_host(data: dict) -> str | None:
     for key in ("hostname", "host"):
         if data.get(key) is not None:
             return text(data[key], key)
+    return None
+
+
+def _hostname(request: HttpRequest, data: dict) -> str:
+    named = _named_host(data)
+    if named is not None:
+        return named
     header = request.headers.get("X-Agent-Hostname", "").strip()
     if header:
         return header[:255]

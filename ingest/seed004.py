@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ingest.base import error_response, ingest_endpoint, json_response
 from ingest.errors import BadInput
-from monitoring import storage
+from monitoring import partitions, storage
 from monitoring.choices import LogLevel
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 from servers.choices import ServerKind
@@ -59,6 +59,8 @@ def parse_timestamp(raw, field: str, now: datetime, latest: datetime | None = No
         latest = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
     if ts > latest:
         raise BadInput(field, f"more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
+    if ts < partitions.oldest_writable(now):
+        raise BadInput(field, partitions.retention_problem(ts))
     return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
 
 
@@ -143,7 +145,13 @@ def stream_batch(request: HttpRequest, agent: Agent, body: bytes, service_name_i
         log_record(item, service=service, server_id=server_id, field=f"logs[{i}]", now=now, latest=latest)
         for i, item in enumerate(logs)
     ]
-    return batch_of(records, server_id)
+    batch = batch_of(records, server_id)
+    batch.timestamped = all(_stamped(item) for item in logs)
+    return batch
+
+
+def _stamped(item) -> bool:
+    return item.get("timestamp") not in (None, "")
 
 
 def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> storage.Batch:
@@ -151,7 +159,9 @@ def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_
     payload = decode(body)
     server_id = service_server(agent, service)
     record = log_record(payload, service=service, server_id=server_id, field="log", now=datetime.now(UTC))
-    return batch_of([record], server_id)
+    batch = batch_of([record], server_id)
+    batch.timestamped = _stamped(payload)
+    return batch
 
 
 def _accepted(batch: storage.Batch, result: storage.WriteResult) -> dict:

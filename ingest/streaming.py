@@ -32,6 +32,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from ingest.base import rate_limiter
 from ingest.errors import BadInput
 from ingest.seed004 import LineStream, service_name, service_server, store_lines
+from monitoring import partitions, storage
 from servers.auth import IngestAuthError, authenticate_agent
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ def _open_stream(headers: Headers, service_in_path: str) -> tuple[str, str, uuid
     """Authenticate and resolve the service's server: (agent key, service, server id)."""
     agent = authenticate_agent(headers)
     service = service_name(service_in_path)
-    return agent.key, service, service_server(agent, service)
+    server_id = service_server(agent, service)
+    return agent.identity([server_id]), service, server_id
 
 
 async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
@@ -102,7 +104,7 @@ async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
         try:
             stored += await write(records, server_id)
             batches += 1
-        except (OperationalError, InterfaceError, DatabaseError) as exc:
+        except (DatabaseError, storage.StorageUnavailable, storage.StorageRefused, partitions.TooManyNewDays) as exc:
             log.warning("continuous log stream for %s stopped storing: %s", service, exc)
             failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 

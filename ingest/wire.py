@@ -15,6 +15,7 @@ import orjson
 from django.conf import settings
 
 from ingest.errors import BadInput
+from monitoring import partitions
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # An epoch number above this is in milliseconds (1e12 seconds is 31,000 years away).
@@ -102,15 +103,16 @@ class Clock:
     """Parses timestamps for one request: memoized (agents repeat them), bounded in time.
 
     Accepts RFC 3339 / ISO 8601 text (naive means UTC) and epoch seconds (or
-    milliseconds). Refuses times before 1970 or more than
-    INGEST_MAX_FUTURE_SECONDS ahead.
+    milliseconds). Refuses times older than the raw retention window
+    (RAW_RETENTION_DAYS) or more than INGEST_MAX_FUTURE_SECONDS ahead.
     """
 
-    __slots__ = ("now", "latest", "_seen")
+    __slots__ = ("now", "latest", "earliest", "_seen")
 
     def __init__(self):
         self.now = datetime.now(UTC)
         self.latest = self.now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+        self.earliest = max(EPOCH, partitions.oldest_writable(self.now))
         self._seen: dict = {}
 
     def at(self, value, field: str, *, default: datetime | None = None) -> datetime:
@@ -147,6 +149,9 @@ class Clock:
             raise BadInput(field, f"must be a timestamp (RFC 3339 string or epoch number), got {kind_of(value)}")
         if ts > self.latest:
             raise BadInput(field, f"{ts.isoformat()} is more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
-        if ts < EPOCH:
-            raise BadInput(field, f"{ts.isoformat()} is before 1970")
-        return ts
+        if ts < self.earliest:
+            if ts < EPOCH:
+                raise BadInput(field, f"{ts.isoformat()} is before 1970")
+            raise BadInput(field, partitions.retention_problem(ts))
+        # in UTC: PostgreSQL refuses offsets beyond ±15:59 (Python reads up to ±23:59)
+        return ts if ts.tzinfo is UTC else ts.astimezone(UTC)

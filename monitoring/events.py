@@ -36,6 +36,8 @@ class Submitted:
 def record(event: Submitted) -> tuple[int, datetime, evaluator.Verdict]:
     """Judge an event against its source's history, fold it into that history and store both, atomically."""
     ts = event.ts or datetime.now(UTC)
+    with connection.cursor() as cursor:  # a new day's partition in a short transaction of its own
+        partitions.ensure_for_write(cursor.cursor, {TABLE: {partitions.day_of(ts)}})
     with transaction.atomic():
         history = evaluator.fold_in(event.source, evaluator.measures(event.data))
         verdict = evaluator.evaluate(event.data, history)

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
+from django.conf import settings
 from django.db import OperationalError, transaction
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,13 @@ PARTITIONED_TABLES = ("monitoring_sample", "monitoring_logentry", "monitoring_ev
 ROLLUP_TABLES = ("monitoring_rollup1m", "monitoring_rollup1h")
 # tables whose partitions cover a month rather than a day
 MONTHLY = frozenset(ROLLUP_TABLES)
-_NAME = re.compile(r"^(?P<table>monitoring_[a-z0-9_]+)_p(?P<day>\d{8})$")
+# Names are zero-padded (``_p00010101``); an unpadded name from before (``_p10101``) is still found.
+_NAME = re.compile(r"^(?P<table>monitoring_[a-z0-9_]+)_p(?P<year>\d{1,4})(?P<month>\d{2})(?P<day>\d{2})$")
+# A write may create the partitions of this many new days; beyond, it is answered 503 and its
+# retry creates the next ones. Each is created in a short transaction of its own, waiting at most
+# PARTITION_LOCK_TIMEOUT for the parent table: writers never queue behind a long query.
+NEW_DAYS_PER_WRITE = 2
+PARTITION_LOCK_TIMEOUT = "2s"
 
 # (table, day) known to exist in this process; partitions are never dropped for
 # days a writer is still writing, and a stale entry only costs one failed COPY
@@ -34,8 +41,29 @@ _NAME = re.compile(r"^(?P<table>monitoring_[a-z0-9_]+)_p(?P<day>\d{8})$")
 _known: set[tuple[str, date]] = set()
 
 
+class TooManyNewDays(Exception):
+    """A write's timestamps fall on more new days than one request may create partitions for."""
+
+    def __init__(self, created: list[date], left: list[date]):
+        super().__init__(f"{len(created) + len(left)} days without partitions; created {len(created)}, retry")
+        self.created = created
+        self.left = left
+
+
+def oldest_writable(now: datetime) -> datetime:
+    """The oldest time a write may carry: older is past the raw retention window (RAW_RETENTION_DAYS),
+    so it would be dropped at once, or open a partition retention is about to drop."""
+    return now - timedelta(days=settings.RAW_RETENTION_DAYS)
+
+
+def retention_problem(ts: datetime) -> str:
+    days = settings.RAW_RETENTION_DAYS
+    return f"{ts.isoformat()} is older than the raw retention window ({days} days, RAW_RETENTION_DAYS)"
+
+
 def partition_name(table: str, day: date) -> str:
-    return f"{table}_p{day:%Y%m%d}"
+    # zero-padded by hand: strftime's %Y does not pad years before 1000 on Linux
+    return f"{table}_p{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def day_of(ts: datetime) -> date:
@@ -82,6 +110,46 @@ def ensure(cursor, table: str, days: Iterable[date], *, dry_run: bool = False) -
     return created
 
 
+def ensure_for_write(cursor, wanted: dict[str, set[date]]) -> None:
+    """Before a write's transaction: create the partitions its days lack, at most NEW_DAYS_PER_WRITE days.
+
+    Known days cost nothing (no round trip). Each new partition is created in a
+    short transaction of its own with a lock timeout, so the write's own
+    transaction never holds the parent table's lock. Raises TooManyNewDays
+    when more days are missing than one write may create (the days nearest
+    today are created first); OperationalError when the lock was not granted in time.
+    """
+    missing = {(table, bounds(table, day)[0]) for table, days in wanted.items() for day in days} - _known
+    if not missing:
+        return
+    names = {partition_name(table, day): (table, day) for table, day in missing}
+    cursor.execute("SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NOT NULL", [list(names)])
+    for (name,) in cursor.fetchall():
+        _known.add(names.pop(name))
+    today = datetime.now(UTC).date()
+    new_days = sorted({day for _, day in names.values()}, key=lambda day: (abs((day - today).days), day))
+    allowed = new_days[:NEW_DAYS_PER_WRITE]
+    for table, day in sorted(names.values()):
+        if day in allowed:
+            _create_alone(cursor, table, day)
+    if len(new_days) > NEW_DAYS_PER_WRITE:
+        raise TooManyNewDays(allowed, new_days[NEW_DAYS_PER_WRITE:])
+
+
+def _create_alone(cursor, table: str, day: date) -> None:
+    start, end = bounds(table, day)
+    name = partition_name(table, start)
+    with transaction.atomic():
+        cursor.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'")
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+        cursor.execute(
+            f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" '
+            f"FOR VALUES FROM ('{_midnight(start).isoformat()}') TO ('{_midnight(end).isoformat()}')"
+        )
+        cursor.execute("SET LOCAL lock_timeout = DEFAULT")  # inside a caller's transaction (tests) too
+    _known.add((table, start))
+
+
 def drop_before(cursor, table: str, cutoff: datetime, *, dry_run: bool = False) -> list[str]:
     """Drop the partitions of ``table`` holding nothing at or after ``cutoff``; name those dropped.
 
@@ -123,7 +191,7 @@ def existing(cursor, table: str) -> list[tuple[str, date]]:
     for (name,) in cursor.fetchall():
         match = _NAME.match(name)
         if match and match["table"] == table:
-            found.append((name, datetime.strptime(match["day"], "%Y%m%d").date()))
+            found.append((name, date(int(match["year"]), int(match["month"]), int(match["day"]))))
     return sorted(found, key=lambda item: item[1])
 
 

@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from psycopg.types.json import Jsonb
 
+from config.errors import BadInput, Unavailable
 from monitoring import partitions, rollups, selfmetrics
 
 # (server_id, metric_type, name, canonical labels JSON) -> series id
@@ -80,6 +81,11 @@ class Batch:
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     # servers heard from in this request, with the latest time they spoke
     seen: dict[str, datetime] = field(default_factory=dict)
+    # every record carries its own timestamp from the body: only then can a digest of the
+    # body tell a retry from new data (an idle host posts the same values every 10 s)
+    timestamped: bool = False
+    # records a receiver left out (not finite, out of time bounds), counted for its answer
+    skipped: int = 0
 
     def add_sample(self, server_id, metric_type: str, name: str, labels: dict | None, ts: datetime, value: float):
         self.samples.append(((str(server_id), metric_type, name, labels_key(labels)), ts, value))
@@ -339,25 +345,82 @@ def _claim_receipt(cursor, key: str, now: datetime) -> bool:
     return cursor.fetchone() is not None
 
 
+class StorageUnavailable(Unavailable):
+    """The database cannot take the write now (connection lost, restarting, disk full, lock busy):
+    nothing was stored; answer 503 with Retry-After, the one code every agent retries."""
+
+
+class StorageRefused(BadInput):
+    """PostgreSQL refuses a value of the batch (e.g. a series key too long for its index):
+    nothing was stored; answer 400 naming the field, a retry would be refused the same way."""
+
+
+# SQLSTATE classes of faults that pass with time: connection exception (08), transaction
+# rollback such as a deadlock (40), insufficient resources such as a full disk (53), object
+# not in prerequisite state such as a lock timeout (55), operator intervention such as a
+# restart (57), system error such as an I/O error (58). Any other is about the data.
+_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
+
+
+def storage_fault(exc: Exception, field: str) -> Exception:
+    """The StorageUnavailable or StorageRefused a database error during a write stands for."""
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    state = getattr(cause, "sqlstate", None)
+    first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if state is None or state[:2] in _TRANSIENT_CLASSES:
+        return StorageUnavailable(first_line)
+    if state == "54000":  # program_limit_exceeded: an index row over its size limit
+        return StorageRefused(field, f"too long for PostgreSQL to index ({first_line})")
+    return StorageRefused(field, f"PostgreSQL refused it ({first_line})")
+
+
 def write(batch: Batch, *, receipt: str | None = None) -> WriteResult:
-    """Store a batch in one transaction; with ``receipt``, a batch already stored is not stored again."""
+    """Store a batch in one transaction; with ``receipt``, a batch already stored is not stored again.
+
+    Raises StorageUnavailable or StorageRefused (nothing stored) for a database
+    error, TooManyNewDays when its days need more new partitions than one write may create.
+    """
     started = time.perf_counter()
+    stage = ["batch"]  # the part of the batch being written, to name it when PostgreSQL refuses it
     try:
-        return _write(batch, receipt)
-    except psycopg.errors.CheckViolation:
-        # A partition this process believed in was dropped by retention: forget and retry once.
-        partitions.forget()
-        return _write(batch, receipt)
+        try:
+            return _write(batch, receipt, stage)
+        except psycopg.errors.CheckViolation:
+            # A partition this process believed in was dropped by retention: forget and retry once.
+            partitions.forget()
+            return _write(batch, receipt, stage)
+    except (psycopg.Error, DatabaseError) as exc:
+        # the raw psycopg cursor's errors bypass Django's wrapper: flag the connection so that the
+        # request's end closes it if it broke, and the next request gets a fresh one
+        connection.errors_occurred = True
+        raise storage_fault(exc, stage[0]) from exc
     finally:
         selfmetrics.WRITE_SECONDS.observe(time.perf_counter() - started)
 
 
-def _write(batch: Batch, receipt: str | None) -> WriteResult:
+def _partition_days(batch: Batch) -> dict[str, set]:
+    # the days of the distinct timestamps: a request's samples share few of them
+    wanted = {}
+    if batch.samples:
+        wanted["monitoring_sample"] = {partitions.day_of(ts) for ts in {s[1] for s in batch.samples}}
+    if batch.logs:
+        wanted["monitoring_logentry"] = {partitions.day_of(log.ts) for log in batch.logs}
+    if batch.events:
+        wanted["monitoring_event"] = {partitions.day_of(e.ts) for e in batch.events}
+    return wanted
+
+
+def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
     result = WriteResult()
     now = datetime.now(UTC)
+    with connection.cursor() as wrapper:
+        partitions.ensure_for_write(wrapper.cursor, _partition_days(batch))
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor  # the psycopg cursor, for COPY
+        stage[0] = "receipt"
         if receipt is not None and not _claim_receipt(cursor, receipt, now):
+            # a retry stores nothing twice, but its host is alive: it spoke now
+            _touch_servers(cursor, dict.fromkeys(batch.seen, now))
             result.duplicate = True
             return result
         if batch.samples:
@@ -365,23 +428,24 @@ def _write(batch: Batch, receipt: str | None) -> WriteResult:
             keys = [s[0] for s in samples]
             stamps = [s[1] for s in samples]
             values = [s[2] for s in samples]
+            stage[0] = "labels"  # a series key is a metric's type, name and labels
             sids, result.series_created = series_ids(cursor, keys)
-            # the days of the distinct timestamps: a request's samples share few of them
-            partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(ts) for ts in set(stamps)})
+            stage[0] = "samples"
             _copy_samples(cursor, sids, stamps, values)
             # same transaction: a committed sample always has its roll-up bucket queued
             rollups.mark_dirty(cursor, sids, stamps)
             result.samples = len(samples)
             result.series = dict(zip(sids, keys, strict=True))
         if batch.logs:
-            partitions.ensure(cursor, "monitoring_logentry", {partitions.day_of(log.ts) for log in batch.logs})
+            stage[0] = "logs"
             _copy_logs(cursor, batch.logs)
             result.logs = len(batch.logs)
         if batch.events:
-            partitions.ensure(cursor, "monitoring_event", {partitions.day_of(e.ts) for e in batch.events})
+            stage[0] = "events"
             result.event_ids = _insert_events(cursor, batch.events)
             result.events = len(batch.events)
         if batch.snapshots:
+            stage[0] = "snapshot"
             _upsert_snapshots(cursor, batch.snapshots, now)
         _touch_servers(cursor, batch.seen)
     return result

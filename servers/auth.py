@@ -35,6 +35,10 @@ def raw_token(headers, query=None) -> str:
     return ""
 
 
+SHARED = "shared"
+ANONYMOUS = "anonymous"
+
+
 class IngestAuthError(Exception):
     def __init__(self, status: int, detail: str):
         super().__init__(detail)
@@ -46,20 +50,34 @@ class IngestAuthError(Exception):
 class Agent:
     """What an ingest request may do: write for one server, or (fleet) for any."""
 
-    kind: str  # agent, fleet or anonymous
+    kind: str  # agent, fleet, shared (seed 002's AGENT_API_TOKEN) or anonymous
     token_id: int | None = None
     server_id: uuid.UUID | None = None
     # the token's server is disabled (``Server.active`` off): it takes no writes
     disabled: bool = False
+    # the hostname of the token's server (agent tokens), to name it when a body names another host
+    hostname: str = ""
 
     @property
     def may_register(self) -> bool:
-        return self.kind in (TokenKind.FLEET, "anonymous")
+        return self.kind in (TokenKind.FLEET, SHARED, ANONYMOUS)
+
+    @property
+    def is_per_host(self) -> bool:
+        """Many hosts speak under this identity (the shared token, anonymous agents): each host
+        gets its own rate limit and receipts, named by the host a body writes for."""
+        return self.token_id is None
 
     @property
     def key(self) -> str:
-        """The identity throttles and idempotency are kept under."""
-        return f"t{self.token_id}" if self.token_id else "anonymous"
+        """The identity throttles and idempotency are kept under (see ``identity`` for per-host agents)."""
+        return f"t{self.token_id}" if self.token_id else self.kind
+
+    def identity(self, hosts) -> str:
+        """The identity of one request: the token, or for per-host agents the hosts it wrote for."""
+        if not self.is_per_host or not hosts:
+            return self.key
+        return f"{self.kind}:{','.join(sorted(str(host) for host in hosts))}"
 
     def may_write_for(self, server_id) -> bool:
         if self.kind == TokenKind.AGENT:
@@ -108,10 +126,10 @@ def authenticate_agent(headers) -> Agent:
     raw = raw_token(headers)
     if not raw:
         if settings.INGEST_ALLOW_ANONYMOUS:
-            return Agent(kind="anonymous")
+            return Agent(kind=ANONYMOUS)
         raise IngestAuthError(401, "missing agent token: send Authorization: Bearer <token> or X-Agent-Token")
     if settings.AGENT_API_TOKEN and raw == settings.AGENT_API_TOKEN:
-        return Agent(kind=TokenKind.FLEET)
+        return Agent(kind=SHARED)
     digest = hash_token(raw)
     cached = token_cache.get(digest)
     if cached is None:
@@ -119,7 +137,13 @@ def authenticate_agent(headers) -> Agent:
         agent = None
         if token is not None:
             disabled = token.server is not None and not token.server.active
-            agent = Agent(kind=token.kind, token_id=token.pk, server_id=token.server_id, disabled=disabled)
+            agent = Agent(
+                kind=token.kind,
+                token_id=token.pk,
+                server_id=token.server_id,
+                disabled=disabled,
+                hostname=token.server.hostname if token.server is not None else "",
+            )
         token_cache.put(digest, agent)
     else:
         agent = cached[0]

@@ -64,6 +64,27 @@ def _refuse_disabled(server_id: str, active: bool) -> str:
     return server_id
 
 
+def refuse_other_host(agent: Agent, *, hostname: str | None = None, server_id: str | None = None) -> None:
+    """403 when an agent token's body names a host other than the token's own server.
+
+    A token copied to the wrong machine must not merge two hosts' graphs. Fleet
+    tokens, the shared token and anonymous agents name their host in the body.
+    """
+    if agent.server_id is None:
+        return
+    named = None
+    if server_id and str(server_id).lower() != str(agent.server_id):
+        named = f"server_id {server_id}"
+    elif hostname and agent.hostname and hostname.casefold() != agent.hostname.casefold():
+        named = f"host {hostname}"
+    if named is not None:
+        raise IngestAuthError(
+            403,
+            f"this agent token belongs to server {agent.hostname or agent.server_id} ({agent.server_id}), "
+            f"but the body names {named}; nothing was stored. Use that host's own token, or a fleet token",
+        )
+
+
 def server_for(
     agent: Agent,
     *,

@@ -58,11 +58,11 @@ def test_minimal_payload_is_stored(fleet):
     assert not Event.objects.filter(server=server).exists()
 
 
-def test_agent_token_writes_for_its_own_server_whatever_host_says(agent, web01):
+def test_agent_token_writes_for_its_own_server_only(agent, web01):
     response = agent.post("/ingest", SEED000_MINIMAL, content_type="application/json")
 
-    assert response.status_code == 200, response.content
-    assert _values(web01, "system")["tcp_connections"] == 5.0
+    assert response.status_code == 403, response.content
+    assert "test-server" in response.json()["detail"]
     assert not Server.objects.filter(hostname="test-server").exists()
 
 

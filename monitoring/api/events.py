@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import BadInput
-from monitoring import events
+from monitoring import events, partitions
 from monitoring.api.params import bad_request, integer, text, time
 from monitoring.choices import EventStatus
 from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
@@ -75,8 +75,12 @@ def submitted_event(payload, agent: Agent | None) -> events.Submitted:
     elif not isinstance(metadata, dict):
         raise BadInput("metadata", "expected an object")
     ts = time(payload.get("timestamp"), "timestamp")
-    if ts and ts > datetime.now(UTC) + timedelta(hours=1):
+    now = datetime.now(UTC)
+    if ts and ts > now + timedelta(hours=1):
         raise BadInput("timestamp", "more than an hour in the future")
+    if ts and ts < partitions.oldest_writable(now):
+        raise BadInput("timestamp", partitions.retention_problem(ts))
+    ts = ts.astimezone(UTC) if ts else ts  # PostgreSQL refuses offsets beyond ±15:59
     return events.Submitted(
         source=source,
         event_type=event_type,

@@ -80,6 +80,7 @@ def test_retention_drops_exactly_the_expired_partitions(settings, web01, write_s
 
 
 def test_a_dry_run_changes_nothing(settings):
+    settings.RAW_RETENTION_DAYS = 7
     for table in RAW:
         _make(table, [date(2020, 1, 1)])
     report = upkeep.retention(now=datetime(2020, 3, 1, tzinfo=UTC), dry_run=True)
@@ -90,7 +91,8 @@ def test_a_dry_run_changes_nothing(settings):
     assert "monitoring_sample_p20310301" not in _names("monitoring_sample")
 
 
-def test_after_a_drop_the_writer_recreates_the_day(web01, write_samples):
+def test_after_a_drop_the_writer_recreates_the_day(web01, write_samples, settings):
+    settings.RAW_RETENTION_DAYS = 7
     ts = datetime(2020, 5, 5, 5, tzinfo=UTC)
     write_samples(web01, [("cpu", "usage", {}, ts, 1.0)])
     upkeep.retention(now=datetime(2020, 6, 1, tzinfo=UTC))
@@ -109,6 +111,7 @@ def test_upkeep_prunes_old_ingest_receipts(settings):
 
 
 def test_the_upkeep_command_says_what_it_created_and_dropped(settings):
+    settings.RAW_RETENTION_DAYS = 7
     for table in RAW:
         _make(table, [date(2020, 1, 1)])
     out = io.StringIO()

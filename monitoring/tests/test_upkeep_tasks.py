@@ -12,6 +12,7 @@ from monitoring import partitions, tasks
 
 @pytest.mark.slow
 def test_upkeep_and_retention_tasks_run_in_the_worker(celery_worker_live, settings):
+    settings.RAW_RETENTION_DAYS = 7
     with connection.cursor() as cursor:
         partitions.ensure(cursor, "monitoring_event", [datetime(2020, 1, 1, tzinfo=UTC).date()])
     created = tasks.upkeep.delay().get(timeout=30)

@@ -1,0 +1,47 @@
+"""Fifty hosts on seed 002's shared AGENT_API_TOKEN (or anonymous) are fifty agents."""
+
+import pytest
+from django.test import override_settings
+
+from ingest.tests.payloads import SEED002_BODY
+from monitoring.models import Sample
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client, host: str, second: int = 0, **headers):
+    body = {**SEED002_BODY, "hostname": host, "timestamp": SEED002_BODY["timestamp"] + second}
+    return client.post("/ingest/metrics", body, content_type="application/json", **headers)
+
+
+@override_settings(AGENT_API_TOKEN="shared-secret", AGENT_RATE_LIMIT_PER_MINUTE=2)
+def test_hosts_on_the_shared_token_each_have_their_own_rate_limit(client):
+    token = {"HTTP_X_AGENT_TOKEN": "shared-secret"}
+    answers = [_post(client, f"desk-{n}", second, **token).status_code for n in range(5) for second in range(2)]
+    third = _post(client, "desk-0", 2, **token)
+
+    assert answers == [200] * 10
+    assert third.status_code == 429
+    assert Sample.objects.count() == 10 * 3
+
+
+@override_settings(AGENT_API_TOKEN="shared-secret")
+def test_hosts_on_the_shared_token_posting_the_same_body_are_each_stored(client):
+    for host in ("desk-1", "desk-2"):
+        response = client.post(
+            "/ingest/metrics",
+            SEED002_BODY,
+            content_type="application/json",
+            HTTP_X_AGENT_TOKEN="shared-secret",
+            HTTP_X_AGENT_HOSTNAME=host,
+        )
+        assert response.json()["duplicate"] is False
+
+    assert Sample.objects.count() == 2 * 3
+
+
+@override_settings(INGEST_ALLOW_ANONYMOUS=True, AGENT_RATE_LIMIT_PER_MINUTE=1)
+def test_anonymous_hosts_each_have_their_own_rate_limit(client):
+    assert _post(client, "kiosk-1").status_code == 200
+    assert _post(client, "kiosk-2").status_code == 200
+    assert _post(client, "kiosk-1", 1).status_code == 429
