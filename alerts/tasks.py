@@ -66,7 +66,11 @@ def deliver(self, channel_id: int, alert_id: int | None, kind: str) -> str:
         if alert is None:
             return "gone"
     number = self.request.retries + 1
-    delivery = notify.attempt(channel, alert, kind, number, last=number >= settings.NOTIFY_MAX_ATTEMPTS)
+    # a retry is the same task: its id names the delivery on every attempt (a webhook's webhook-id)
+    message_id = f"msg_{self.request.id}" if self.request.id else ""
+    delivery = notify.attempt(
+        channel, alert, kind, number, last=number >= settings.NOTIFY_MAX_ATTEMPTS, message_id=message_id
+    )
     if delivery.status == DeliveryStatus.RETRYING:
         countdown = settings.NOTIFY_RETRY_BACKOFF_SECONDS * 2**self.request.retries
         raise self.retry(countdown=countdown)
@@ -82,4 +86,5 @@ def prune() -> None:
     Notification.objects.filter(read=True, created_at__lt=cutoff).delete()
 
 
+from alerts.analysis import event_review, log_classifier  # noqa: E402,F401  (and the seed 003/004 background ones)
 from alerts.analysis import tasks as analysis_tasks  # noqa: E402,F401  (issue 7: workers know the analysis tasks)

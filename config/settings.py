@@ -5,6 +5,7 @@ Each setting is listed, with its default, in docs/settings.md.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, redis_roles, seed_variables
 from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,26 +26,31 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 LOG_DIR = DATA_DIR / "logs"
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
+# off unless asked for: `make run` and the test settings turn it on explicitly
+DEBUG = env_bool("DEBUG", False)
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# seed 003: the console's own log also goes to this file (JSON lines); empty: only the console/stderr
+LOG_FILE = env_str("LOG_FILE")
 
 
 def _secret_key() -> str:
     key = env_secret("SECRET_KEY")
     if key:
         return key
+    # development: generated once (by a DEBUG run: make run) and kept under DATA_DIR, so sessions survive
+    # restarts and `manage.py issue_token` beside it (DEBUG off) signs with the same key
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    # development: generated once and kept under DATA_DIR, so sessions survive restarts
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    path.write_text(secrets.token_urlsafe(50))
+    path.chmod(0o600)
     return path.read_text().strip()
 
 
@@ -52,14 +58,23 @@ SECRET_KEY = _secret_key()
 
 # --- Storage and broker ------------------------------------------------------
 EMBEDDED_POSTGRES_FAST = env_bool("EMBEDDED_POSTGRES_FAST", False)
-DATABASE_URL = env_secret("DATABASE_URL")
+DATABASE_URL_SET = bool(env_secret("DATABASE_URL"))
+# seed 002's POSTGRES_DSN is the same thing under another name
+DATABASE_URL = env_secret("DATABASE_URL") or env_secret("POSTGRES_DSN")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
     DATABASE_URL = embedded.EmbeddedPostgres(DATA_DIR, fast=EMBEDDED_POSTGRES_FAST).ensure_running()
-REDIS_URL = env_secret("REDIS_URL")
+REDIS_URL_SET = bool(env_secret("REDIS_URL"))
+# seed 002's REDIS_HOST / REDIS_PORT / REDIS_DB when REDIS_URL is unset
+REDIS_URL = env_secret("REDIS_URL") or seed_variables.redis_url_from_parts(os.environ)
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = embedded.EmbeddedRedis(DATA_DIR).ensure_running()
+# Redis per role, each defaulting to REDIS_URL (docs/scale-out.md); sentinel:// URLs where supported
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL
+CHANNEL_REDIS_URL = env_secret("CHANNEL_REDIS_URL") or REDIS_URL
+CACHE_REDIS_URL = env_secret("CACHE_REDIS_URL") or REDIS_URL
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -67,12 +82,18 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+# Behind PgBouncer in transaction pooling (docs/scale-out.md): a transaction may land on any server
+# connection, so no server-side prepared statements (psycopg prepares repeated queries) nor cursors.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": redis_roles.cache_location(CACHE_REDIS_URL),
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
@@ -80,7 +101,11 @@ CHANNEL_LAYERS = {
     "default": {
         # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live.py)
         "BACKEND": "monitoring.live.LiveChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": redis_roles.channel_hosts(CHANNEL_REDIS_URL, REDIS_SENTINEL_MASTER),
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 }
 
@@ -93,6 +118,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -108,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -118,6 +145,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# the debug page and error reports hide connection strings and every NOTIFY_*/GROQ_* setting
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.SettingsFilter"
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = None
@@ -187,10 +216,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# CORS for the seeds' frontends (seeds 003, 004): origins whose pages may call the REST API (and open the
+# WebSocket streams); "*" (any origin) only with DEBUG
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+if "*" in CORS_ALLOWED_ORIGINS and not DEBUG:
+    raise ImproperlyConfigured("CORS_ALLOWED_ORIGINS=* is allowed only with DEBUG on: list the frontends' origins")
+CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ALLOWED_ORIGINS
+if CORS_ALLOW_ALL_ORIGINS:
+    CORS_ALLOWED_ORIGINS = []
+CORS_URLS_REGEX = r"^/(api/.*|health/?|healthz/?)$"
+CORS_ALLOW_CREDENTIALS = False  # pages elsewhere use a person's token, never this console's session cookie
+
 # --- Inventory and ingest ----------------------------------------------------
 SERVER_STALE_SECONDS = env_int("SERVER_STALE_SECONDS", 60)
 SERVER_DOWN_SECONDS = env_int("SERVER_DOWN_SECONDS", 300)
 INGEST_ALLOW_ANONYMOUS = env_bool("INGEST_ALLOW_ANONYMOUS", False)
+# seed 000: each received snapshot pretty-printed on the console (make run); on with DEBUG
+INGEST_PRETTY_PRINT = env_bool("INGEST_PRETTY_PRINT", DEBUG)
+# seed 000: the ingest.log line also carries the request's payload, cut at INGEST_LOG_PAYLOAD_BYTES
+INGEST_LOG_PAYLOADS = env_bool("INGEST_LOG_PAYLOADS", False)
+INGEST_LOG_PAYLOAD_BYTES = env_int("INGEST_LOG_PAYLOAD_BYTES", 4096)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
@@ -216,7 +261,13 @@ RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
 PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_DAYS", 7))
-ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 365)  # 1-hour roll-ups
+ROLLUP_1M_RETENTION_DAYS = env_int("ROLLUP_1M_RETENTION_DAYS", 31)
+# a size cap on the database (bytes; 0: none): over it, retention drops the oldest raw days, then 1-minute roll-ups
+STORAGE_MAX_BYTES = env_int("STORAGE_MAX_BYTES", 0) or None
+# the console alerts on itself when the cap or the disk is this many days away, or the disk this free
+STORAGE_WARN_DAYS = env_int("STORAGE_WARN_DAYS", 7)
+STORAGE_WARN_DISK_FREE_PERCENT = env_float("STORAGE_WARN_DISK_FREE_PERCENT", 10.0)
 UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
 
 # --- Prometheus-compatible query API (/prometheus/api/v1/) -------------------
@@ -236,6 +287,17 @@ EVENT_MEMORY_USAGE = env_float("EVENT_MEMORY_USAGE", 85)
 EVENT_ERROR_RATE = env_float("EVENT_ERROR_RATE", 10)
 EVENT_LATENCY_MS = env_float("EVENT_LATENCY_MS", 3000)
 EVENT_ANOMALY_Z_SCORE = env_float("EVENT_ANOMALY_Z_SCORE", 3)
+# seed 003's automatic re-evaluation: every REEVALUATE_INTERVAL_SECONDS, the events of the last
+# REEVALUATE_LOOKBACK_MINUTES are judged again with today's rules (as POST .../analysis/re-evaluate); 0: off
+REEVALUATE_INTERVAL_SECONDS = env_int("REEVALUATE_INTERVAL_SECONDS", 300)
+REEVALUATE_LOOKBACK_MINUTES = env_int("REEVALUATE_LOOKBACK_MINUTES", 60)
+# seed 004's log classification: every PROCESSING_INTERVAL_SECONDS each service's new lines (at most
+# MAX_LOG_BATCH_SIZE) are grouped into templates in batches of BATCH_SIZE lines and the new templates
+# classified (Groq when a key is set, else rules); AI_CLASSIFICATION_ENABLED=false: no classification
+AI_CLASSIFICATION_ENABLED = env_bool("AI_CLASSIFICATION_ENABLED", True)
+PROCESSING_INTERVAL_SECONDS = env_int("PROCESSING_INTERVAL_SECONDS", 30)
+BATCH_SIZE = env_int("BATCH_SIZE", 100)
+MAX_LOG_BATCH_SIZE = env_int("MAX_LOG_BATCH_SIZE", 1000)
 WARNING_THRESHOLD = env_float("WARNING_THRESHOLD", 0.7)
 CRITICAL_THRESHOLD = env_float("CRITICAL_THRESHOLD", 0.9)
 
@@ -245,6 +307,8 @@ ALERT_CPU_THRESHOLD = env_float("ALERT_CPU_THRESHOLD", 90)
 ALERT_CPU_DURATION_SECONDS = env_int("ALERT_CPU_DURATION_SECONDS", 10)
 REPEAT_INTERVAL = env_int("REPEAT_INTERVAL", 4 * 3600)
 ALERT_RETENTION_SECONDS = env_int("ALERT_RETENTION_SECONDS", 86400)
+# the longest a silence may last (API, admin and console alike)
+SILENCE_MAX_SECONDS = env_int("SILENCE_MAX_SECONDS", 7 * 86400)
 # an alert that fired ALERT_FLAP_THRESHOLD times within ALERT_FLAP_WINDOW_SECONDS is flapping:
 # it resolves only after its condition stays clear for ALERT_FLAP_HOLD_SECONDS
 ALERT_FLAP_THRESHOLD = env_int("ALERT_FLAP_THRESHOLD", 3)
@@ -254,12 +318,14 @@ ALERT_FLAP_HOLD_SECONDS = env_int("ALERT_FLAP_HOLD_SECONDS", 300)
 ALERT_EVAL_THREADS = env_int("ALERT_EVAL_THREADS", 4)
 # the first retry of a failed notification waits this long, then twice as long each time
 NOTIFY_RETRY_BACKOFF_SECONDS = env_float("NOTIFY_RETRY_BACKOFF_SECONDS", 2)
-NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL")
+NOTIFY_WEBHOOK_URL = env_secret("NOTIFY_WEBHOOK_URL")
 NOTIFY_WEBHOOK_SECRET = env_secret("NOTIFY_WEBHOOK_SECRET")
 NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+# Slack and webhook channels may reach loopback, private, link-local and metadata addresses (SSRF guard off)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -284,6 +350,13 @@ ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
+# seed 003's LLM-refined severity: WARNING/CRITICAL events of the last hour, this many a call, every interval
+EVENT_REVIEW_INTERVAL_SECONDS = env_int("EVENT_REVIEW_INTERVAL_SECONDS", 30)
+EVENT_REVIEW_BATCH_SIZE = env_int("EVENT_REVIEW_BATCH_SIZE", 20)
+# background model work (log classification, event reviews): tokens it may spend per hour, and how long
+# it leaves Groq alone after a 429 (or Retry-After, when longer); the rules answer meanwhile
+LLM_TOKENS_PER_HOUR = env_int("LLM_TOKENS_PER_HOUR", 200_000)
+LLM_COOLDOWN_SECONDS = env_int("LLM_COOLDOWN_SECONDS", 60)
 # analyses one person may start per minute (API and button); 0: no limit
 ANALYSIS_REQUESTS_PER_MINUTE = env_int("ANALYSIS_REQUESTS_PER_MINUTE", 10)
 
@@ -292,6 +365,14 @@ WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 # frames waiting for the live publisher thread; beyond that they are dropped (ingest never waits)
 LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
 LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)
+
+# --- Seed 002's Redis side --------------------------------------------------
+# also publish received payloads and fired alerts on Redis as seed 002 did, for tools built on it
+SEED002_REDIS_COMPAT = env_bool("SEED002_REDIS_COMPAT", False)
+REDIS_METRICS_CHANNEL = env_str("REDIS_METRICS_CHANNEL", "metrics:live")
+REDIS_METRICS_KEY = env_str("REDIS_METRICS_KEY", "metrics:timeline")
+REDIS_ALERTS_CHANNEL = env_str("REDIS_ALERTS_CHANNEL", "alerts:live")
+REDIS_ALERTS_KEY = env_str("REDIS_ALERTS_KEY", "alerts:timeline")
 
 # --- Receivers ---------------------------------------------------------------
 PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
@@ -311,8 +392,10 @@ METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.0/8", "::1/1
 METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["celery"])
 
 # --- Celery ------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+if redis_roles.is_sentinel(CELERY_BROKER_URL):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -348,8 +431,35 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
 }
+if AI_CLASSIFICATION_ENABLED and PROCESSING_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["logs-classify"] = {
+        "task": "alerts.analysis.classify_logs",
+        "schedule": timedelta(seconds=PROCESSING_INTERVAL_SECONDS),
+        "options": {"expires": PROCESSING_INTERVAL_SECONDS},
+    }
+if ENABLE_LLM_MONITORING and EVENT_REVIEW_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["events-llm-review"] = {
+        "task": "alerts.analysis.review_events",
+        "schedule": timedelta(seconds=EVENT_REVIEW_INTERVAL_SECONDS),
+        "options": {"expires": EVENT_REVIEW_INTERVAL_SECONDS},
+    }
+if REEVALUATE_INTERVAL_SECONDS > 0 and REEVALUATE_LOOKBACK_MINUTES > 0:
+    CELERY_BEAT_SCHEDULE["events-re-evaluate"] = {
+        "task": "monitoring.tasks.re_evaluate_events",
+        "schedule": timedelta(seconds=REEVALUATE_INTERVAL_SECONDS),
+        "options": {"expires": REEVALUATE_INTERVAL_SECONDS},
+    }
+
 
 # --- Logging -----------------------------------------------------------------
+def _log_file_handler(name: str) -> dict:
+    path = Path(name)
+    if not path.is_absolute():
+        path = BASE_DIR / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {"class": "logging.handlers.WatchedFileHandler", "filename": str(path), "formatter": "json"}
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -364,10 +474,17 @@ LOGGING = {
             "filename": str(LOG_DIR / "ingest.log"),
             "formatter": "json",
         },
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    }
+    | ({"file": _log_file_handler(LOG_FILE)} if LOG_FILE else {}),
+    "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
     "loggers": {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
+        "ingest.snapshots": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Seed variables that change nothing (reported at start-up, see docs/seeds.md) ---
+IGNORED_SEED_VARIABLES = seed_variables.ignored(
+    os.environ, redis_url_set=REDIS_URL_SET, database_url_set=DATABASE_URL_SET, redis_compat=SEED002_REDIS_COMPAT
+)
