@@ -10,6 +10,7 @@ rest are summed into one "other" line, so a host with sixty processes still read
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -61,10 +62,11 @@ def arrange(series: list[Series]) -> list[ChartSpec]:
         if spec is None:
             kind = system_kind(s.metric_type, s.name)
             if kind is not None:
-                rank = (0, SYSTEM_KINDS.index(kind), s.metric_type != "system", s.name)
+                rank = (0, SYSTEM_KINDS.index(kind), s.metric_type != "system", natural(s.name))
                 spec = ChartSpec(s.metric_type, s.name, SYSTEM_GROUP, rank)
             else:
-                spec = ChartSpec(s.metric_type, s.name, s.metric_type, (1, s.metric_type, s.name))
+                group = f"{s.metric_type}: more figures" if s.metric_type == "system" else s.metric_type
+                spec = ChartSpec(s.metric_type, s.name, group, (1, s.metric_type, natural(s.name)))
             charts[(s.metric_type, s.name)] = spec
         spec.series.append(s)
     return sorted(charts.values(), key=lambda c: c.rank)
@@ -104,6 +106,11 @@ def fold(lines: list[dict], limit: int = MAX_LINES) -> list[dict]:
         }
     )
     return kept
+
+
+def natural(name: str) -> tuple:
+    """A sort key that puts load_5m before load_15m."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def label_of(series: Series) -> str:

@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import capacity, charts
+from monitoring.api.snapshots import snapshot_body
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
@@ -131,6 +132,9 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
     alerts = _alerts()
     server_alerts = list(alerts.filter(server=server).order_by("-started_at")[:15]) if alerts is not None else []
     payload = (snapshot.payload or {}) if snapshot else {}
+    if snapshot:
+        snapshot.server = server
+    body = snapshot_body(snapshot) if snapshot else None
     return render(
         request,
         "dashboards/server.html",
@@ -141,10 +145,8 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
             "range": rng,
             "snapshot": snapshot,
             "docker_events": (payload.get("docker_events") or [])[-15:][::-1],
-            "local_alerts": payload.get("local_alerts") or [],
-            "processes": sorted(
-                (snapshot.processes or []) if snapshot else [], key=lambda p: -(p.get("cpu_percent") or 0)
-            )[:12],
+            "snapshot_body": body,
+            "processes": body["processes"] if body else [],
             "logs": logs,
             "events": events,
             "alerts": server_alerts,
@@ -156,7 +158,8 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
 @login_required
 @require_GET
 def series_data(request: HttpRequest, server_id) -> JsonResponse:
-    """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert."""
+    """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert;
+    ?add=type.name,… draws charts picked from the catalog."""
     server = _server_or_404(server_id)
     rng = charts.range_for(request.GET.get("range"))
     series = Series.objects.filter(server=server).order_by("metric_type", "name", "id")
@@ -173,7 +176,8 @@ def series_data(request: HttpRequest, server_id) -> JsonResponse:
             rng = next((r for r in charts.RANGES if r.seconds >= span), charts.RANGES[-1])
     except (ValueError, OverflowError):
         return JsonResponse({"detail": "from and to are epoch seconds"}, status=400)
-    return JsonResponse(charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start))
+    added = frozenset(key for key in request.GET.get("add", "").split(",") if key)
+    return JsonResponse(charts.chart_payload(list(series), rng, end=end, start=start, added=added))
 
 
 @login_required
