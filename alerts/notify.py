@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,23 +25,22 @@ from alerts.transports import Message, TransportError, message_for, test_message
 log = logging.getLogger(__name__)
 
 
+def _queue(alert_id: int, kind: str) -> None:
+    # the task (alerts/tasks.py) is looked up by name: it calls into this module, which must not import it
+    current_app.tasks["alerts.tasks.notify_alert"].delay(alert_id, kind)
+
+
 def dispatch(alert: Alert, kind: str) -> None:
     """Queue the message about an alert once the current transaction commits."""
-    from alerts import tasks
-
-    transaction.on_commit(lambda: tasks.notify_alert.delay(alert.pk, str(kind)))
+    transaction.on_commit(lambda: _queue(alert.pk, str(kind)))
 
 
 def _on_fired(sender, alert: Alert, **kwargs) -> None:
-    from alerts import tasks
-
-    tasks.notify_alert.delay(alert.pk, MessageKind.FIRING.value)
+    _queue(alert.pk, MessageKind.FIRING.value)
 
 
 def _on_resolved(sender, alert: Alert, **kwargs) -> None:
-    from alerts import tasks
-
-    tasks.notify_alert.delay(alert.pk, MessageKind.RESOLVED.value)
+    _queue(alert.pk, MessageKind.RESOLVED.value)
 
 
 def connect() -> None:

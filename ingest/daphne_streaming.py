@@ -74,7 +74,7 @@ class StreamingWebRequest(WebRequest):
         self.method, self.uri, self.clientproto = command, uri, version
         self.path = uri.split(b"?", 1)[0]
         self.args = {}
-        body, self.content = self.content, _NoBodyYet()
+        body, self.content = self.content, _NoBodyYet()  # type: ignore[has-type]  # twisted is untyped
         try:
             self.process()  # create_application is synchronous: done when this returns
         finally:

@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from monitoring.live import headline_kind
+from monitoring.live.groups import headline_kind
 from monitoring.models import Series
 
 SYSTEM_KINDS = ("cpu", "memory", "disk", "network", "load")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitoring import chart_layout, query
-from monitoring.live import headline_kind
+from monitoring.live.groups import headline_kind
 from monitoring.models import Series
 
 
