@@ -21,7 +21,9 @@ def alert_event(alert, state: str, at: datetime, value: float | None) -> dict:
         "timestamp": at.timestamp(),
         "time": at.isoformat(),
         "rule": alert.rule.name,
-        "server": alert.server.hostname if alert.server_id else None,
+        "server_id": str(alert.server_id) if alert.server_id else None,
+        "hostname": alert.server.hostname if alert.server_id else None,
+        "server": alert.server.hostname if alert.server_id else None,  # the name seed 002's tools read
         "state": state,
         "severity": alert.severity,
         "value": value,

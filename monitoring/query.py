@@ -250,18 +250,28 @@ class MetricQuery:
                 )
         else:
             points = bucketed(ids, self.start, self.end, self.step, self.agg, self.chosen_source)
-        return [
-            {
-                "id": row["id"],
-                "server": str(row["server_id"]),
-                "hostname": row["server__hostname"],
-                "metric_type": row["metric_type"],
-                "name": row["name"],
-                "labels": row["labels"],
-                "points": [[rfc3339(ts), value] for ts, value in points.get(row["id"], [])],
-            }
-            for row in found
-        ]
+        return [self._answer(row, points.get(row["id"], [])) for row in found]
+
+    def _answer(self, row: dict, points: list[tuple[datetime, float]]) -> dict:
+        """A series under the read APIs' names (server_id, hostname, metric_type, metric_name, labels);
+        ``id``, ``server`` and ``name`` are kept for scripts that use them. Without a range, the one
+        latest point is also given as ``timestamp`` and ``value``."""
+        server_id = str(row["server_id"])
+        answer = {
+            "id": row["id"],
+            "series_id": row["id"],
+            "server_id": server_id,
+            "server": server_id,
+            "hostname": row["server__hostname"],
+            "metric_type": row["metric_type"],
+            "metric_name": row["name"],
+            "name": row["name"],
+            "labels": row["labels"],
+            "points": [[rfc3339(ts), value] for ts, value in points],
+        }
+        if self.start is None:
+            answer["timestamp"], answer["value"] = (rfc3339(points[-1][0]), points[-1][1]) if points else (None, None)
+        return answer
 
 
 def _one(params, name: str) -> str | None:
@@ -305,16 +315,25 @@ def latest(ids: list[int]) -> dict[int, list[tuple[datetime, float]]]:
 
 
 def _latest(ids: list[int], since: datetime | None) -> dict[int, list[tuple[datetime, float]]]:
-    bound = "AND ts >= %s" if since else ""
+    # the newest row and the newest run of each series, then the newer of the two
+    rows_bound = "AND ts >= %s" if since else ""
+    runs_bound = "AND first_ts >= %s" if since else ""
+    run_since = since - compaction.MAX_RUN_SPAN if since else None
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT s.id, l.ts, l.value FROM unnest(%s::bigint[]) AS s(id)
             CROSS JOIN LATERAL (
-                SELECT ts, value FROM monitoring_sample WHERE series_id = s.id {bound} ORDER BY ts DESC LIMIT 1
+                SELECT ts, value FROM (
+                    (SELECT ts, value FROM monitoring_sample WHERE series_id = s.id {rows_bound}
+                     ORDER BY ts DESC LIMIT 1)
+                    UNION ALL
+                    (SELECT last_ts, value[cardinality(value)] FROM {compaction.RUN_TABLE}
+                     WHERE series_id = s.id {runs_bound} ORDER BY first_ts DESC LIMIT 1)
+                ) newest ORDER BY ts DESC, value DESC LIMIT 1
             ) l
             """,
-            [ids, since] if since else [ids],
+            [ids, since, run_since] if since else [ids],
         )
         return {series_id: [(ts, value)] for series_id, ts, value in cursor.fetchall()}
 
@@ -322,7 +341,7 @@ def _latest(ids: list[int], since: datetime | None) -> dict[int, list[tuple[date
 def raw_points(ids: list[int], start: datetime, end: datetime, limit: int) -> dict[int, list[tuple]]:
     """The samples of [start, end] of each series, at most ``limit`` + 1 each (one more tells it was cut)."""
     samples = compaction.samples_from(start, end, ids)
-    if samples == compaction.SAMPLE_TABLE:
+    if not compaction.reaches_chunks(start):
         # one index range scan per series, stopping at the limit
         sql = f"""
             SELECT s.id, p.ts, p.value FROM unnest(%s::bigint[]) AS s(id)

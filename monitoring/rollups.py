@@ -56,8 +56,15 @@ SELECT t.series_id, t.bucket, a.min, a.max, a.sum, a.count, a.last, a.last_ts
 FROM (SELECT * FROM rollup_touched WHERE bucket >= %s) t CROSS JOIN LATERAL (
     SELECT min(s.value) AS min, max(s.value) AS max, sum(s.value) AS sum, count(*) AS count,
            (array_agg(s.value ORDER BY s.ts DESC, s.value DESC))[1] AS last, max(s.ts) AS last_ts
-    FROM monitoring_sample s
-    WHERE s.series_id = t.series_id AND s.ts >= t.bucket AND s.ts < t.bucket + interval '1 minute'
+    FROM (
+        SELECT ts, value FROM monitoring_sample
+        WHERE series_id = t.series_id AND ts >= t.bucket AND ts < t.bucket + interval '1 minute'
+        UNION ALL
+        SELECT u.ts, u.value FROM {compaction.RUN_TABLE} r CROSS JOIN LATERAL unnest(r.ts, r.value) AS u(ts, value)
+        WHERE r.series_id = t.series_id
+          AND r.first_ts >= t.bucket - interval '{compaction.MAX_RUN_SPAN.seconds} seconds'
+          AND r.first_ts < t.bucket + interval '1 minute' AND u.ts >= t.bucket AND u.ts < t.bucket + interval '1 minute'
+    ) s
 ) a
 WHERE a.count > 0
 {_UPSERT}
