@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 
 from monitoring import compaction, partitions, rollups
+from monitoring.timestamps import iso
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class StorageReport:
 
     def as_dict(self) -> dict:
         return {
-            "now": self.now.isoformat(),
+            "now": iso(self.now),
             "layers": [layer.as_dict() for layer in self.layers],
             "database_bytes": self.database_bytes,
             "cap_bytes": self.cap_bytes,
@@ -327,8 +328,9 @@ def _partitions(cursor, table: str) -> list[tuple[str, int, date]]:
 def _record(now: datetime, cap: int, dropped: list[str]) -> None:
     """An event from the console itself, so the drop shows on the events page and the Storage page."""
     from monitoring import storage  # the writer imports this module's neighbours: import it when needed
+    from monitoring.records import Batch, EventRecord
 
-    record = storage.EventRecord(
+    record = EventRecord(
         ts=now,
         server_id=None,
         source=CONSOLE_METRIC_TYPE,
@@ -337,7 +339,7 @@ def _record(now: datetime, cap: int, dropped: list[str]) -> None:
         status="WARNING",
         reasons=[f"over STORAGE_MAX_BYTES ({cap} bytes): dropped {len(dropped)} partitions, oldest first"],
     )
-    storage.write(storage.Batch(events=[record]))
+    storage.write(Batch(events=[record]))
 
 
 # --- the console's own alert ------------------------------------------------------------------------
@@ -349,11 +351,12 @@ def publish(result: StorageReport) -> None:
     ``storage_days_left`` is HORIZON_DAYS + 1 when neither the cap nor the disk is reached within the horizon.
     """
     from monitoring import storage  # the writer imports this module's neighbours: import it when needed
+    from monitoring.records import Batch
     from servers.enrolment import self_monitor_hostname
     from servers.models import Server
 
     server, _ = Server.objects.get_or_create(hostname=self_monitor_hostname())
-    batch = storage.Batch()
+    batch = Batch()
     days_left = result.days_left
     batch.add_sample(
         server.id,

@@ -32,6 +32,7 @@ from django.db.models.fields.json import KeyTextTransform
 
 from monitoring import compaction, rollups
 from monitoring.models import Series
+from monitoring.timestamps import BadTimestamp, iso, parse_timestamp
 
 AGGREGATES = ("avg", "min", "max", "sum", "count", "last")
 SOURCES = ("auto", "raw", "1m", "1h")
@@ -70,27 +71,10 @@ class QueryError(ValueError):
 
 def parse_time(value: str, name: str) -> datetime:
     """RFC 3339 (``2025-11-20T10:00:00Z``) or Unix epoch seconds (milliseconds when 13 digits or more)."""
-    value = value.strip()
     try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is not None:
-        if not math.isfinite(number):
-            raise QueryError(name, "not a time")
-        if abs(number) >= 1e12:
-            number /= 1000
-        try:
-            return datetime.fromtimestamp(number, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise QueryError(name, "time out of range")
-    try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise QueryError(name, "expected RFC 3339 (2025-11-20T10:00:00Z) or epoch seconds")
-    if parsed.tzinfo is None:
-        raise QueryError(name, "a time zone is required (e.g. Z or +01:00)")
-    return parsed.astimezone(UTC)
+        return parse_timestamp(value.strip(), numbers_in_text=True, require_zone=True)
+    except BadTimestamp as exc:
+        raise QueryError(name, str(exc))
 
 
 def parse_step(value: str) -> int:
@@ -106,11 +90,6 @@ def format_step(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def rfc3339(ts: datetime) -> str:
-    text = ts.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _floor(ts: datetime, step: int) -> datetime:
@@ -267,10 +246,10 @@ class MetricQuery:
             "metric_name": row["name"],
             "name": row["name"],
             "labels": row["labels"],
-            "points": [[rfc3339(ts), value] for ts, value in points],
+            "points": [[iso(ts), value] for ts, value in points],
         }
         if self.start is None:
-            answer["timestamp"], answer["value"] = (rfc3339(points[-1][0]), points[-1][1]) if points else (None, None)
+            answer["timestamp"], answer["value"] = (iso(points[-1][0]), points[-1][1]) if points else (None, None)
         return answer
 
 
@@ -430,7 +409,7 @@ def recent(server: str | None = None, seconds: int | None = None, limit: int | N
         rows = cursor.fetchall()
     return [
         {
-            "timestamp": rfc3339(ts),
+            "timestamp": iso(ts),
             "server_id": str(server_id),
             "hostname": hostname,
             "metric_type": metric_type,
