@@ -171,7 +171,8 @@ TEMPLATES = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/console/login"  # the console's own page: team members need not be staff
+# the console's own page: team members need not be staff
+LOGIN_URL = env_str("LOGIN_URL", "/console/login")
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
