@@ -170,7 +170,8 @@ TEMPLATES = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/console/login"  # the console's own page: team members need not be staff
+# the console's own page: team members need not be staff
+LOGIN_URL = env_str("LOGIN_URL", "/console/login")
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -238,6 +239,8 @@ INGEST_LOG_PAYLOAD_BYTES = env_int("INGEST_LOG_PAYLOAD_BYTES", 4096)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
+# a series with at least this many samples in one request is stored as one row of arrays (a run)
+INGEST_RUN_MIN_SAMPLES = env_int("INGEST_RUN_MIN_SAMPLES", 4)
 # threads (each with its database connection) serving the seed ingest paths under daphne
 INGEST_THREADS = env_int("INGEST_THREADS", 4)
 AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)

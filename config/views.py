@@ -12,9 +12,11 @@ from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from monitoring.timestamps import iso
+
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 @require_GET

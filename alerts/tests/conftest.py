@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitoring.storage import Batch, LogRecord, write
+from monitoring.records import Batch, LogRecord
+from monitoring.storage import write
 
 
 def write_samples(server, metric_type: str, name: str, points: list[tuple[datetime, float]], labels=None) -> None:

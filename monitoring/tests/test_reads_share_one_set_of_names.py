@@ -6,7 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from alerts.models import Alert, AlertRule
-from monitoring.storage import Batch, write
+from monitoring.records import Batch
+from monitoring.storage import write
 
 pytestmark = pytest.mark.django_db
 
