@@ -138,6 +138,7 @@ MIDDLEWARE = [
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.canonical_urls.CanonicalSlashMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -253,6 +254,8 @@ CONSOLE_URL = env_str("CONSOLE_URL", "")
 SELF_MONITOR = env_bool("SELF_MONITOR", True)
 SELF_MONITOR_HOSTNAME = env_str("SELF_MONITOR_HOSTNAME", "")  # default: this machine's hostname
 SELF_MONITOR_INTERVAL = env_int("SELF_MONITOR_INTERVAL", 10)
+# per-process series (seed 002 tables) are kept for the top N process names of each table
+PROCESS_SERIES_TOP_N = env_int("PROCESS_SERIES_TOP_N", 10)
 
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from config.errors import error_body
 from monitoring import capacity, charts, timeline
+from monitoring.api.snapshots import snapshot_body
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
@@ -107,6 +108,9 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
     logs = list(LogEntry.objects.filter(server=server, ts__gte=since).order_by("-ts")[:40])
     events = list(Event.objects.filter(server=server, ts__gte=timezone.now() - timedelta(days=7)).order_by("-ts")[:20])
     payload = (snapshot.payload or {}) if snapshot else {}
+    if snapshot:
+        snapshot.server = server
+    body = snapshot_body(snapshot) if snapshot else None
     return render(
         request,
         "dashboards/server.html",
@@ -117,10 +121,8 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
             "range": rng,
             "snapshot": snapshot,
             "docker_events": (payload.get("docker_events") or [])[-15:][::-1],
-            "local_alerts": payload.get("local_alerts") or [],
-            "processes": sorted(
-                (snapshot.processes or []) if snapshot else [], key=lambda p: -(p.get("cpu_percent") or 0)
-            )[:12],
+            "snapshot_body": body,
+            "processes": body["processes"] if body else [],
             "logs": logs,
             "events": events,
             "series_count": Series.objects.filter(server=server).count(),
@@ -146,7 +148,8 @@ def server_timeline(request: HttpRequest, server_id) -> HttpResponse:
 @login_required
 @require_GET
 def series_data(request: HttpRequest, server_id) -> JsonResponse:
-    """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert."""
+    """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert;
+    ?add=type.name,… draws charts picked from the catalog."""
     server = _server_or_404(server_id)
     rng = charts.range_for(request.GET.get("range"))
     series = Series.objects.filter(server=server).order_by("metric_type", "name", "id")
@@ -165,7 +168,8 @@ def series_data(request: HttpRequest, server_id) -> JsonResponse:
         return JsonResponse(
             error_body("from and to are epoch seconds", [{"field": "from", "message": "epoch seconds"}]), status=400
         )
-    payload = charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start)
+    added = frozenset(key for key in request.GET.get("add", "").split(",") if key)
+    payload = charts.chart_payload(list(series), rng, end=end, start=start, added=added)
     # deploys and notes are drawn on every chart as vertical marks
     payload["annotations"] = [
         {"ts": a.ts.timestamp(), "kind": a.kind, "title": a.title}

@@ -148,6 +148,30 @@ const Console = (() => {
       });
     }
 
+    let lastGroup = null;
+    let maxSeriesId = Infinity; // series above it are new since the load: reload to draw them
+    const folded = new Set(); // series drawn inside an "other" line
+    const pickedKey = `charts:${container.dataset.server || ""}`;
+    const picked = new Set(JSON.parse(localStorage.getItem(pickedKey) || "[]"));
+    function dataUrl() {
+      const url = new URL(container.dataset.url, location.href);
+      if (picked.size) url.searchParams.set("add", Array.from(picked).join(","));
+      return url;
+    }
+    function picker(catalog) {
+      if (!catalog || !catalog.length || !container.dataset.server) return;
+      const box = document.createElement("div");
+      box.className = "chart-picker";
+      box.innerHTML = `<label>Add a chart <select><option value="">${catalog.length} more…</option>${catalog.map((c) => `<option value="${esc(c.key)}">${esc(c.key)} (${c.series})</option>`).join("")}</select></label>`;
+      $("select", box).addEventListener("change", (event) => {
+        if (!event.target.value) return;
+        picked.add(event.target.value);
+        localStorage.setItem(pickedKey, JSON.stringify(Array.from(picked)));
+        load();
+      });
+      container.append(box);
+    }
+
     // The x axis always shows the range asked for (15m … 30d): a series with one or two points
     // must not stretch it over years. Live frames slide it forward with the clock (extend).
     function xRange() {
@@ -162,9 +186,17 @@ const Console = (() => {
       return uPlot.join(lines.map((l) => [l.points.map((p) => p[0]), l.points.map((p) => p[1])]));
     }
     function make(chart) {
+      if (chart.group && chart.group !== lastGroup) {
+        lastGroup = chart.group;
+        const heading = document.createElement("h2");
+        heading.className = "chart-group";
+        heading.textContent = chart.group;
+        container.append(heading);
+      }
       const el = document.createElement("div");
       el.className = "chart";
       el.dataset.chart = chart.key;
+      el.dataset.lines = chart.lines.length;
       el.innerHTML = `<h3><span>${esc(chart.key)}</span><span class="now"></span></h3><div class="plot"></div>`;
       container.append(el);
       const plotEl = $(".plot", el);
@@ -174,7 +206,8 @@ const Console = (() => {
         cursor: { drag: { x: true, y: false } },
         legend: { show: chart.lines.length > 1 },
         scales: { x: { time: true, range: xRange }, y: isNaN(threshold) ? {} : { range: (u, lo, hi) => [Math.min(lo ?? threshold, threshold) * 0.95, Math.max(hi ?? threshold, threshold) * 1.05] } },
-        axes: [axis(), { ...axis(), size: 46 }],
+        // the y axis is as wide as its longest tick label (uptime in seconds, bytes per second)
+        axes: [axis(), { ...axis(), size: (u, values) => Math.max(46, 14 + 7 * Math.max(0, ...(values || []).map((v) => String(v).length))) }],
         series: [{}].concat(chart.lines.map((l, i) => ({
           label: l.label, stroke: css(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true, // uPlot shows the points themselves when they are few
           fill: chart.lines.length === 1 ? `color-mix(in srgb, ${css("--accent")} 12%, transparent)` : undefined,
@@ -196,7 +229,10 @@ const Console = (() => {
       const entry = { key: chart.key, lines: chart.lines, el };
       entry.plot = new uPlot(opts, table(chart.lines), plotEl);
       charts.set(chart.key, entry);
-      chart.lines.forEach((line) => bySeries.set(line.series_id, [entry, line]));
+      chart.lines.forEach((line) => {
+        if (line.other) line.folded.forEach((id) => folded.add(id)); // summed server-side; redrawn on reload
+        else bySeries.set(line.series_id, [entry, line]);
+      });
       showNow(entry);
     }
     function showNow(entry) {
@@ -205,7 +241,7 @@ const Console = (() => {
       $(".now", entry.el).textContent = last ? (+last[1]).toFixed(2) : "";
     }
     async function load() {
-      const response = await fetch(container.dataset.url, { credentials: "same-origin" });
+      const response = await fetch(dataUrl(), { credentials: "same-origin" });
       if (!response.ok) { container.innerHTML = `<div class="card empty">Could not load the charts (${response.status}).</div>`; return; }
       const data = await response.json();
       windowSeconds = data.to - data.from;
@@ -213,10 +249,13 @@ const Console = (() => {
       annotations = data.annotations || [];
       container.dataset.annotations = annotations.length;
       charts.forEach((c) => { c.plot.destroy(); c.el.remove(); });
-      charts.clear(); bySeries.clear();
-      $$(".empty", container).forEach((e) => e.remove());
+      charts.clear(); bySeries.clear(); folded.clear();
+      $$(".empty, .chart-group, .chart-picker", container).forEach((e) => e.remove());
+      lastGroup = null;
+      maxSeriesId = data.max_series_id ?? Infinity;
       if (!data.charts.length) container.innerHTML = `<div class="card empty">No data in this range.</div>`;
       data.charts.forEach(make);
+      picker(data.catalog);
       container.dataset.loaded = "true";
     }
     function extend(frame) {
@@ -224,7 +263,7 @@ const Console = (() => {
       let unknown = false;
       frame.series.forEach((s) => {
         const found = bySeries.get(s.series_id);
-        if (!found) { unknown = true; return; }
+        if (!found) { if (!folded.has(s.series_id) && s.series_id > maxSeriesId) unknown = true; return; }
         const [entry, line] = found;
         s.points.forEach(([iso, v]) => line.points.push([epoch(iso), v]));
         line.points.sort((a, b) => a[0] - b[0]);
@@ -250,11 +289,57 @@ const Console = (() => {
   const logRow = (l, time) => `<tr><td class="nowrap muted">${esc(time)}</td><td><span class="lvl lvl-${esc(l.level)}">${esc(l.level)}</span></td><td class="muted">${esc(l.service)}</td><td class="logmsg">${esc(String(l.message).slice(0, 400))}</td></tr>`;
   const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
 
+  /* The latest snapshot (GET /api/v1/servers/{id}/snapshot): seed 000 figures and the process table. */
+  function figure(key, value) {
+    if (typeof value !== "number") return esc(JSON.stringify(value));
+    if (/_usage$|percent/.test(key)) return `${value.toFixed(1)} %`;
+    if (/bytes_per_sec$/.test(key)) return `${bytes(value)}/s`;
+    if (/bytes$/.test(key)) return bytes(value);
+    if (key === "uptime_seconds") return `${Math.floor(value / 86400)}d ${Math.floor((value % 86400) / 3600)}h ${Math.floor((value % 3600) / 60)}m`;
+    return value.toLocaleString();
+  }
+  function bytes(n) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+    return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+  }
+  function renderSnapshot(s) {
+    const facts = $("#snapshot-facts"), rows = $("#process-rows");
+    if (!facts || !s) return;
+    const p = s.payload || {};
+    const head = [
+      ["Received", `<time data-ts="${epoch(s.received_at)}"></time>`],
+      ["Score", s.score == null ? '<span class="muted">–</span>' : `<span class="score" style="--score: ${+s.score}">${(+s.score).toFixed(2)}</span>`],
+      ["Local alerts", (p.local_alerts || []).map((a) => `<span class="badge sev-warning">${esc(a)}</span>`).join(" ") || '<span class="muted">none</span>'],
+    ];
+    if (p.os || p.agent_version) head.push(["Agent", esc([p.os, p.agent_version && `agent ${p.agent_version}`].filter(Boolean).join(" · "))]);
+    const metrics = Object.entries(p.metrics || {}).map(([k, v]) => [esc(k), figure(k, v)]);
+    facts.innerHTML = head.concat(metrics).map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
+    $("#process-count").textContent = (s.processes || []).length;
+    rows.innerHTML = (s.processes || []).map((r) => `<tr><td class="muted">${esc(r.pid)}</td><td>${esc(r.name)}</td><td class="num">${(+r.cpu_percent).toFixed(1)}</td><td class="num">${(+r.memory_mb).toFixed(1)}</td></tr>`).join("")
+      || '<tr><td colspan="4" class="empty">No process table received.</td></tr>';
+    relativeTimes();
+  }
+  function snapshotCard() {
+    const card = $("#snapshot");
+    const data = $("#snapshot-data");
+    renderSnapshot(data ? JSON.parse(data.textContent) : null);
+    let last = 0;
+    return async () => {
+      if (!card || Date.now() - last < 5000) return;
+      last = Date.now();
+      const response = await fetch(card.dataset.url, { credentials: "same-origin" });
+      if (response.ok) renderSnapshot(await response.json());
+    };
+  }
+
   function serverPage() {
     const container = $("#charts");
     const grid = chartGrid(container);
+    const refreshSnapshot = snapshotCard();
     live([{ subscription_type: "server", server_id: container.dataset.server }], (frame) => {
-      if (frame.type === "metrics") grid.extend(frame);
+      if (frame.type === "metrics") { grid.extend(frame); refreshSnapshot(); }
       else if (frame.type === "log_processed") frame.data.logs.forEach((l) => prependRow($("#server-logs"), logRow(l, clock(l.timestamp)), 40));
       else if (frame.type === "event_processed") {
         const e = frame.data, list = $("#server-events"); const empty = $(".empty", list); if (empty) empty.remove();
@@ -264,6 +349,7 @@ const Console = (() => {
         const t = $("#last-seen"); if (t) { t.dataset.ts = epoch(frame.at); }
         const badge = $("#server-status"); badge.className = "badge status-up"; badge.textContent = "Up";
         relativeTimes();
+        refreshSnapshot();
       }
     });
   }
