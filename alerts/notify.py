@@ -1,11 +1,11 @@
-"""From an alert's transition to messages: in-console notification, mute check, routing, delivery.
+"""From an alert's page to messages: in-console notification, mute check, routing, delivery.
 
-The alerts app listens to its own signals: ``alert_fired`` and
-``alert_resolved`` queue ``alerts.tasks.notify_alert``; reminders are queued by
-evaluation. ``notify`` (in the task) records the in-console notification,
-holds everything back while a silence or maintenance window mutes the alert,
-and queues one ``alerts.tasks.deliver`` per channel that routes it; ``attempt``
-sends once and records the ``Delivery``.
+``alerts.paging.page`` decides, in the transaction that changed the alert,
+whether a message goes out (root cause, flapping, budget) and queues
+``alerts.tasks.notify_alert`` for those that do. ``notify`` (in the task)
+records the in-console notification, holds everything back while a silence or
+maintenance window mutes the alert, and answers the channels that route it;
+``attempt`` sends once and records the ``Delivery``.
 """
 
 from __future__ import annotations
@@ -13,44 +13,19 @@ from __future__ import annotations
 import logging
 import time
 
-from celery import current_app
-from django.db import transaction
 from django.utils import timezone
 
+from alerts import paging
 from alerts.choices import DeliveryStatus, MessageKind, NotificationLevel, Severity
-from alerts.models import Alert, AlertTransition, Delivery, Notification, NotificationChannel
-from alerts.signals import alert_fired, alert_resolved
+from alerts.models import Alert, Delivery, Notification, NotificationChannel, Page
 from alerts.transports import Message, TransportError, message_for, test_message, transport_for
 
 log = logging.getLogger(__name__)
 
 
-def _queue(alert_id: int, kind: str) -> None:
-    # the task (alerts/tasks.py) is looked up by name: it calls into this module, which must not import it
-    current_app.tasks["alerts.tasks.notify_alert"].delay(alert_id, kind)
-
-
-def dispatch(alert: Alert, kind: str) -> None:
-    """Queue the message about an alert once the current transaction commits."""
-    transaction.on_commit(lambda: _queue(alert.pk, str(kind)))
-
-
-def _on_fired(sender, alert: Alert, **kwargs) -> None:
-    _queue(alert.pk, MessageKind.FIRING.value)
-
-
-def _on_resolved(sender, alert: Alert, **kwargs) -> None:
-    _queue(alert.pk, MessageKind.RESOLVED.value)
-
-
-def connect() -> None:
-    alert_fired.connect(_on_fired, dispatch_uid="alerts.notify.fired")
-    alert_resolved.connect(_on_resolved, dispatch_uid="alerts.notify.resolved")
-
-
-def notify(alert: Alert, kind: str) -> list[int]:
+def notify(alert: Alert, kind: str, page: Page | None = None) -> list[int]:
     """Record the in-console notification and answer the channels to deliver to (none when muted)."""
-    message = message_for(alert, kind)
+    message = message_for(alert, kind, page=page)
     muted = alert.muted_by()
     if kind != MessageKind.REMINDER:
         level = (
@@ -69,20 +44,39 @@ def notify(alert: Alert, kind: str) -> list[int]:
             metadata={"kind": str(kind), "state": alert.state, "muted": muted, "server": message.alert["server"]},
         )
     if muted:
-        AlertTransition.objects.create(
-            alert=alert, from_state=alert.state, to_state=alert.state, note=f"{kind} message muted by {muted}"[:500]
-        )
+        alert.note(f"{kind} message muted by {muted}")
         return []
-    return [c.pk for c in NotificationChannel.objects.filter(enabled=True) if c.routes(alert, kind)]
+    return [c.pk for c in channels_for(alert, kind)]
+
+
+def channels_for(alert: Alert, kind: str) -> list[NotificationChannel]:
+    """Where a message goes: the routing channels; the policy's escalation channel only once escalated."""
+    policy = paging.policy_for(alert.rule)
+    second = policy.escalate_to_id if policy is not None else None
+    if kind == MessageKind.ESCALATION:
+        return list(NotificationChannel.objects.filter(pk=second, enabled=True)) if second else []
+    routed = [c for c in NotificationChannel.objects.filter(enabled=True) if c.routes(alert, kind)]
+    if second and alert.escalated_at is None:
+        routed = [c for c in routed if c.pk != second]
+    return routed
 
 
 def attempt(
-    channel: NotificationChannel, alert: Alert | None, kind: str, number: int, *, last: bool, message_id: str = ""
+    channel: NotificationChannel,
+    alert: Alert | None,
+    kind: str,
+    number: int,
+    *,
+    last: bool,
+    page: Page | None = None,
+    message_id: str = "",
 ) -> Delivery:
     """Send one message through one channel once and record how it went.
 
     ``message_id`` is the delivery's id, the same on every attempt (a webhook's webhook-id)."""
-    message: Message = message_for(alert, kind) if alert is not None else test_message(channel)
+    message: Message = (
+        message_for(alert, kind, page=page, channel=channel) if alert is not None else test_message(channel)
+    )
     if message_id:
         message.id = message_id
     started = time.perf_counter()

@@ -167,6 +167,7 @@ MIDDLEWARE = [
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.canonical_urls.CanonicalSlashMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.web_database.StatementTimeout",
@@ -200,7 +201,8 @@ TEMPLATES = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/console/login"  # the console's own page: team members need not be staff
+# the console's own page: team members need not be staff
+LOGIN_URL = env_str("LOGIN_URL", "/console/login")
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -268,6 +270,8 @@ INGEST_LOG_PAYLOAD_BYTES = env_int("INGEST_LOG_PAYLOAD_BYTES", 4096)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
+# a series with at least this many samples in one request is stored as one row of arrays (a run)
+INGEST_RUN_MIN_SAMPLES = env_int("INGEST_RUN_MIN_SAMPLES", 4)
 # threads (each with its database connection) serving the seed ingest paths under daphne
 INGEST_THREADS = env_int("INGEST_THREADS", 4)
 AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)
@@ -280,6 +284,8 @@ CONSOLE_URL = env_str("CONSOLE_URL", "")
 SELF_MONITOR = env_bool("SELF_MONITOR", True)
 SELF_MONITOR_HOSTNAME = env_str("SELF_MONITOR_HOSTNAME", "")  # default: this machine's hostname
 SELF_MONITOR_INTERVAL = env_int("SELF_MONITOR_INTERVAL", 10)
+# per-process series (seed 002 tables) are kept for the top N process names of each table
+PROCESS_SERIES_TOP_N = env_int("PROCESS_SERIES_TOP_N", 10)
 
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
@@ -353,6 +359,18 @@ NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+# less noise (docs: "Less noise"): what a new rule gets unless set, and how much one rule may page
+ALERT_DEFAULT_FOR_SECONDS = env_int("ALERT_DEFAULT_FOR_SECONDS", 60)
+ALERT_DEFAULT_RECOVERY_PERCENT = env_float("ALERT_DEFAULT_RECOVERY_PERCENT", 10)
+# pages (firing, reminder) one rule may send in a clock hour; the rest go into one digest
+NOTIFY_BUDGET_PER_HOUR = env_int("NOTIFY_BUDGET_PER_HOUR", 4)
+# one-click acknowledge / silence links in Slack and e-mail: valid this long, once
+ACTION_LINK_TTL_SECONDS = env_int("ACTION_LINK_TTL_SECONDS", 86400)
+# where people reach the console (links in notifications); empty: http://HOST:PORT
+CONSOLE_URL = env_str("CONSOLE_URL")
+# the console watching itself: stored data later than this, and how many intervals a round may be late
+ALERT_INGEST_LAG_SECONDS = env_int("ALERT_INGEST_LAG_SECONDS", 60)
+ALERT_ROUND_LATE_INTERVALS = env_int("ALERT_ROUND_LATE_INTERVALS", 3)
 # Slack and webhook channels may reach loopback, private, link-local and metadata addresses (SSRF guard off)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -457,6 +475,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.tasks.forget_receipts",
         "schedule": timedelta(minutes=10),
     },
+    "alerts-digests": {
+        "task": "alerts.tasks.send_digests",
+        "schedule": timedelta(minutes=1),
+    },
+    "alerts-watch-console": {
+        "task": "alerts.tasks.watch_console",
+        "schedule": timedelta(seconds=ALERT_EVAL_INTERVAL_SECONDS),
+        "options": {"expires": ALERT_EVAL_INTERVAL_SECONDS},
+    },
+    "service-health-watch": {
+        "task": "monitoring.tasks.watch_service_health",
+        "schedule": timedelta(seconds=ALERT_EVAL_INTERVAL_SECONDS),
+        "options": {"expires": ALERT_EVAL_INTERVAL_SECONDS},
+    },
     "analysis-prune": {
         "task": "alerts.analysis.prune",
         "schedule": timedelta(hours=1),
@@ -517,5 +549,9 @@ LOGGING = {
 
 # --- Seed variables that change nothing (reported at start-up, see docs/seeds.md) ---
 IGNORED_SEED_VARIABLES = seed_variables.ignored(
-    os.environ, redis_url_set=REDIS_URL_SET, database_url_set=DATABASE_URL_SET, redis_compat=SEED002_REDIS_COMPAT
+    os.environ,
+    redis_url_set=REDIS_URL_SET,
+    database_url_set=DATABASE_URL_SET,
+    redis_compat=SEED002_REDIS_COMPAT,
+    defined=set(globals()),
 )

@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
-from monitoring.choices import LogLevel, LogSeverity
+from monitoring.choices import LogLevel, LogSeverity, ServiceState
 from monitoring.log_classification import classified_counts
 from monitoring.log_search import COLUMNS, TABLE, entry
+from monitoring.timestamps import iso_or_none
 from servers.choices import ServerKind
 from servers.models import Server
 
@@ -32,9 +33,9 @@ ERROR_LEVELS = [LogLevel.ERROR.value, LogLevel.CRITICAL.value]
 
 
 class Health:
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    SILENT = "silent"
+    HEALTHY = ServiceState.HEALTHY.value
+    UNHEALTHY = ServiceState.UNHEALTHY.value
+    SILENT = ServiceState.SILENT.value
     ALL = (HEALTHY, UNHEALTHY, SILENT)
 
 
@@ -58,14 +59,10 @@ class ServiceHealth:
             "logs_in_window": self.logs_in_window,
             "errors_in_window": self.errors_in_window,
             "critical_errors_last_hour": self.critical_errors,
-            "last_log_at": _iso(self.last_log_at),
+            "last_log_at": iso_or_none(self.last_log_at),
             "reasons": self.reasons,
             "classification": self.classification or None,
         }
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
 
 
 def _window_counts(cursor, since: datetime, service: str | None) -> dict[str, tuple[int, int]]:
@@ -88,9 +85,13 @@ def _critical_counts(cursor, since: datetime, service: str | None) -> dict[str, 
     return dict(cursor.fetchall())
 
 
-def _last_log(cursor, service: str) -> datetime | None:
-    cursor.execute(f"SELECT max(ts) FROM {TABLE} WHERE service = %s", [service])
-    return cursor.fetchone()[0]
+def _last_logs(cursor, services: list[str]) -> dict[str, datetime | None]:
+    """Each service's latest log time: one statement, each service's max(ts) read from its index."""
+    cursor.execute(
+        f"SELECT s.name, (SELECT max(ts) FROM {TABLE} WHERE service = s.name) FROM unnest(%s::text[]) AS s(name)",
+        [services],
+    )
+    return dict(cursor.fetchall())
 
 
 def judge(
@@ -141,11 +142,12 @@ def services_health(now: datetime | None = None, service: str | None = None) -> 
         else:
             names = set(Server.objects.filter(kind=ServerKind.SERVICE).values_list("hostname", flat=True))
             names |= set(counts) | set(critical)
+        last = _last_logs(cursor, sorted(names))
         found = [
             judge(
                 name,
                 counts.get(name, (0, 0)),
-                _last_log(cursor, name),
+                last[name],
                 critical.get(name, 0),
                 now,
                 classified.get(name),
@@ -181,7 +183,7 @@ def overview(now: datetime | None = None) -> dict:
         overall = Health.HEALTHY
     return {
         "status": overall,
-        "timestamp": _iso(now),
+        "timestamp": iso_or_none(now),
         "services": [s.as_dict() for s in services],
         "summary": {"total": len(services), **summary},
         "recent_critical_errors": recent_critical_errors(now=now),
@@ -191,3 +193,37 @@ def overview(now: datetime | None = None) -> dict:
             "silent_after_seconds": settings.SERVICE_SILENT_SECONDS,
         },
     }
+
+
+LAST_STATUS_KEY = "service_health:last_status"
+
+
+def publish_changes(now: datetime | None = None) -> list[dict]:
+    """Push a health_update for every service whose status changed since the last look.
+
+    A service that goes silent sends nothing that could carry the news, so the
+    console looks every ALERT_EVAL_INTERVAL_SECONDS (``monitoring.tasks.watch_service_health``)
+    and pushes turning unhealthy, turning silent and recovering, not only "up" when data arrives.
+    """
+    from django.core.cache import cache
+
+    from monitoring.live.publisher import publish_health
+
+    now = now or datetime.now(UTC)
+    current = services_health(now)
+    try:
+        previous = cache.get(LAST_STATUS_KEY) or {}
+        cache.set(LAST_STATUS_KEY, {h.name: h.status for h in current}, timeout=None)
+    except Exception:  # Redis down: nothing to compare with, and nobody could receive a frame anyway
+        return []
+    changes = []
+    for health in current:
+        before = previous.get(health.name)
+        if before == health.status or (before is None and health.status == Health.HEALTHY):
+            continue
+        changes.append(
+            {**health.as_dict(), "service": health.name, "previous_status": before, "updated_at": iso_or_none(now)}
+        )
+    for change in changes:
+        publish_health(change)
+    return changes

@@ -5,6 +5,7 @@
 - silences.py: ``Silence``, which mutes notifications, never the alert
 - channels.py: ``NotificationChannel``, ``Delivery`` (one attempt to send) and in-console ``Notification``
 - analysis.py: ``Analysis``, what the LLM (or the fallback) said about an alert's window
+- noise.py: ``NotificationPolicy``, the ``Page`` ledger (sent, suppressed, folded), one-click ``ActionLink``
 
 An ``AlertRule`` is evaluated by Celery (alerts/evaluation.py), one set-based
 query per rule for every server in scope. Silences and maintenance windows
@@ -14,10 +15,14 @@ mute the notifications, never the alert.
 from alerts.models.alerts import Alert, AlertTransition
 from alerts.models.analysis import Analysis
 from alerts.models.channels import Delivery, Notification, NotificationChannel
+from alerts.models.noise import ActionLink, NotificationPolicy, Page
 from alerts.models.rules import AlertRule, matches
 from alerts.models.silences import Silence, SilenceQuerySet
 
 __all__ = [
+    "ActionLink",
+    "NotificationPolicy",
+    "Page",
     "Alert",
     "AlertRule",
     "AlertTransition",

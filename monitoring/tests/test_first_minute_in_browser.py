@@ -18,7 +18,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from monitoring.tests.conftest import ARTIFACTS, _free_port
+from bench.harness import free_port
+from monitoring.tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def make_run(transactional_db, tmp_path):
     """`manage.py console` (what `make run` runs) on a free port, on this test's database."""
     db = connection.settings_dict
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -89,3 +90,12 @@ def test_make_run_shows_its_own_host_with_cpu_memory_and_disk_within_a_minute(ma
     assert row.locator(".badge").first.inner_text().lower() == "up"
     cpu, memory, disk = (float(row.locator(".figure .value").nth(i).inner_text().rstrip("%")) for i in range(3))
     assert 0 <= cpu <= 100 and 0 < memory < 100 and 0 < disk < 100
+
+    # the next host: "Add a server" gives the line to paste on it
+    page.click("#add-server")
+    page.fill("input[name=hostname]", "web-07")
+    page.click("text=Issue a token and show the install line")
+    line = page.locator("#install-line").inner_text()
+    screenshot(page, "add-a-server")
+    assert line.startswith(f"curl -fsSL {make_run}/agent/install.sh | sudo sh -s -- --token mca_")
+    assert line.endswith("--hostname web-07")
