@@ -193,6 +193,11 @@ INGEST_ALLOW_ANONYMOUS = env_bool("INGEST_ALLOW_ANONYMOUS", False)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
+# bytes of request bodies held at once by one web process; beyond, 503 with Retry-After
+INGEST_MAX_INFLIGHT_BYTES = env_int("INGEST_MAX_INFLIGHT_BYTES", 64 * 1024 * 1024)
+# the continuous log stream (seed 004): bytes per stream, and seconds without a byte before it is closed
+INGEST_STREAM_MAX_BYTES = env_int("INGEST_STREAM_MAX_BYTES", 1024 * 1024 * 1024)
+INGEST_STREAM_IDLE_SECONDS = env_int("INGEST_STREAM_IDLE_SECONDS", 60)
 # threads (each with its database connection) serving the seed ingest paths under daphne
 INGEST_THREADS = env_int("INGEST_THREADS", 4)
 AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)

@@ -36,7 +36,8 @@ from ingest.middleware import log_request
 log = logging.getLogger(__name__)
 
 
-def _routes() -> dict:
+def routes() -> dict:
+    """Path -> the view the pool runs for it."""
     from ingest import collectd, otlp, prometheus, urls_seeds
 
     return {
@@ -69,7 +70,7 @@ class IngestFastPath:
 
     def __init__(self, app, threads: int | None = None):
         self.app = app
-        self.routes = _routes()
+        self.routes = routes()
         self.threads = threads or settings.INGEST_THREADS
         self.executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ingest")
         _pools.append(self)
