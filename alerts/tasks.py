@@ -82,4 +82,5 @@ def prune() -> None:
     Notification.objects.filter(read=True, created_at__lt=cutoff).delete()
 
 
+from alerts.analysis import event_review, log_classifier  # noqa: E402,F401  (and the seed 003/004 background ones)
 from alerts.analysis import tasks as analysis_tasks  # noqa: E402,F401  (issue 7: workers know the analysis tasks)

@@ -5,6 +5,7 @@ Each setting is listed, with its default, in docs/settings.md.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, seed_variables
 from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# seed 003: the console's own log also goes to this file (JSON lines); empty: only the console/stderr
+LOG_FILE = env_str("LOG_FILE")
 
 
 def _secret_key() -> str:
@@ -52,11 +55,15 @@ SECRET_KEY = _secret_key()
 
 # --- Storage and broker ------------------------------------------------------
 EMBEDDED_POSTGRES_FAST = env_bool("EMBEDDED_POSTGRES_FAST", False)
-DATABASE_URL = env_secret("DATABASE_URL")
+DATABASE_URL_SET = bool(env_secret("DATABASE_URL"))
+# seed 002's POSTGRES_DSN is the same thing under another name
+DATABASE_URL = env_secret("DATABASE_URL") or env_secret("POSTGRES_DSN")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
     DATABASE_URL = embedded.EmbeddedPostgres(DATA_DIR, fast=EMBEDDED_POSTGRES_FAST).ensure_running()
-REDIS_URL = env_secret("REDIS_URL")
+REDIS_URL_SET = bool(env_secret("REDIS_URL"))
+# seed 002's REDIS_HOST / REDIS_PORT / REDIS_DB when REDIS_URL is unset
+REDIS_URL = env_secret("REDIS_URL") or seed_variables.redis_url_from_parts(os.environ)
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = embedded.EmbeddedRedis(DATA_DIR).ensure_running()
@@ -238,6 +245,17 @@ EVENT_MEMORY_USAGE = env_float("EVENT_MEMORY_USAGE", 85)
 EVENT_ERROR_RATE = env_float("EVENT_ERROR_RATE", 10)
 EVENT_LATENCY_MS = env_float("EVENT_LATENCY_MS", 3000)
 EVENT_ANOMALY_Z_SCORE = env_float("EVENT_ANOMALY_Z_SCORE", 3)
+# seed 003's automatic re-evaluation: every REEVALUATE_INTERVAL_SECONDS, the events of the last
+# REEVALUATE_LOOKBACK_MINUTES are judged again with today's rules (as POST .../analysis/re-evaluate); 0: off
+REEVALUATE_INTERVAL_SECONDS = env_int("REEVALUATE_INTERVAL_SECONDS", 300)
+REEVALUATE_LOOKBACK_MINUTES = env_int("REEVALUATE_LOOKBACK_MINUTES", 60)
+# seed 004's log classification: every PROCESSING_INTERVAL_SECONDS each service's new lines (at most
+# MAX_LOG_BATCH_SIZE) are grouped into templates in batches of BATCH_SIZE lines and the new templates
+# classified (Groq when a key is set, else rules); AI_CLASSIFICATION_ENABLED=false: no classification
+AI_CLASSIFICATION_ENABLED = env_bool("AI_CLASSIFICATION_ENABLED", True)
+PROCESSING_INTERVAL_SECONDS = env_int("PROCESSING_INTERVAL_SECONDS", 30)
+BATCH_SIZE = env_int("BATCH_SIZE", 100)
+MAX_LOG_BATCH_SIZE = env_int("MAX_LOG_BATCH_SIZE", 1000)
 WARNING_THRESHOLD = env_float("WARNING_THRESHOLD", 0.7)
 CRITICAL_THRESHOLD = env_float("CRITICAL_THRESHOLD", 0.9)
 
@@ -286,6 +304,13 @@ ANALYSIS_COOLDOWN_SECONDS = env_int("ANALYSIS_COOLDOWN_SECONDS", 900)
 ANALYSIS_WAIT_SECONDS = env_float("ANALYSIS_WAIT_SECONDS", 20)
 ANALYSIS_TOKEN_BUDGET = env_int("ANALYSIS_TOKEN_BUDGET", 6000)
 ANALYSIS_RETENTION_DAYS = env_int("ANALYSIS_RETENTION_DAYS", 30)
+# seed 003's LLM-refined severity: WARNING/CRITICAL events of the last hour, this many a call, every interval
+EVENT_REVIEW_INTERVAL_SECONDS = env_int("EVENT_REVIEW_INTERVAL_SECONDS", 30)
+EVENT_REVIEW_BATCH_SIZE = env_int("EVENT_REVIEW_BATCH_SIZE", 20)
+# background model work (log classification, event reviews): tokens it may spend per hour, and how long
+# it leaves Groq alone after a 429 (or Retry-After, when longer); the rules answer meanwhile
+LLM_TOKENS_PER_HOUR = env_int("LLM_TOKENS_PER_HOUR", 200_000)
+LLM_COOLDOWN_SECONDS = env_int("LLM_COOLDOWN_SECONDS", 60)
 # analyses one person may start per minute (API and button); 0: no limit
 ANALYSIS_REQUESTS_PER_MINUTE = env_int("ANALYSIS_REQUESTS_PER_MINUTE", 10)
 
@@ -294,6 +319,14 @@ WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 # frames waiting for the live publisher thread; beyond that they are dropped (ingest never waits)
 LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
 LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)
+
+# --- Seed 002's Redis side --------------------------------------------------
+# also publish received payloads and fired alerts on Redis as seed 002 did, for tools built on it
+SEED002_REDIS_COMPAT = env_bool("SEED002_REDIS_COMPAT", False)
+REDIS_METRICS_CHANNEL = env_str("REDIS_METRICS_CHANNEL", "metrics:live")
+REDIS_METRICS_KEY = env_str("REDIS_METRICS_KEY", "metrics:timeline")
+REDIS_ALERTS_CHANNEL = env_str("REDIS_ALERTS_CHANNEL", "alerts:live")
+REDIS_ALERTS_KEY = env_str("REDIS_ALERTS_KEY", "alerts:timeline")
 
 # --- Receivers ---------------------------------------------------------------
 PROM_SERVER_LABEL = env_str("PROM_SERVER_LABEL", "instance")
@@ -350,8 +383,35 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
 }
+if AI_CLASSIFICATION_ENABLED and PROCESSING_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["logs-classify"] = {
+        "task": "alerts.analysis.classify_logs",
+        "schedule": timedelta(seconds=PROCESSING_INTERVAL_SECONDS),
+        "options": {"expires": PROCESSING_INTERVAL_SECONDS},
+    }
+if ENABLE_LLM_MONITORING and EVENT_REVIEW_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["events-llm-review"] = {
+        "task": "alerts.analysis.review_events",
+        "schedule": timedelta(seconds=EVENT_REVIEW_INTERVAL_SECONDS),
+        "options": {"expires": EVENT_REVIEW_INTERVAL_SECONDS},
+    }
+if REEVALUATE_INTERVAL_SECONDS > 0 and REEVALUATE_LOOKBACK_MINUTES > 0:
+    CELERY_BEAT_SCHEDULE["events-re-evaluate"] = {
+        "task": "monitoring.tasks.re_evaluate_events",
+        "schedule": timedelta(seconds=REEVALUATE_INTERVAL_SECONDS),
+        "options": {"expires": REEVALUATE_INTERVAL_SECONDS},
+    }
+
 
 # --- Logging -----------------------------------------------------------------
+def _log_file_handler(name: str) -> dict:
+    path = Path(name)
+    if not path.is_absolute():
+        path = BASE_DIR / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {"class": "logging.handlers.WatchedFileHandler", "filename": str(path), "formatter": "json"}
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -366,10 +426,16 @@ LOGGING = {
             "filename": str(LOG_DIR / "ingest.log"),
             "formatter": "json",
         },
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    }
+    | ({"file": _log_file_handler(LOG_FILE)} if LOG_FILE else {}),
+    "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
     "loggers": {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Seed variables that change nothing (reported at start-up, see docs/seeds.md) ---
+IGNORED_SEED_VARIABLES = seed_variables.ignored(
+    os.environ, redis_url_set=REDIS_URL_SET, database_url_set=DATABASE_URL_SET, redis_compat=SEED002_REDIS_COMPAT
+)

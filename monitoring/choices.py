@@ -60,3 +60,39 @@ class Decision(models.TextChoices):
     REPROCESS = "REPROCESS"
     ESCALATE = "ESCALATE"
     HALT = "HALT"
+
+
+class LogCategory(models.TextChoices):
+    """What a log template is about, as the log classifier (Groq or the rules) answers it."""
+
+    EXCEPTION = "exception", "Exception"
+    TIMEOUT = "timeout", "Timeout"
+    DATABASE = "database", "Database"
+    NETWORK = "network", "Network"
+    AUTHENTICATION = "authentication", "Authentication"
+    RESOURCE = "resource", "Resource"
+    CONFIGURATION = "configuration", "Configuration"
+    APPLICATION = "application", "Application"
+    OTHER = "other", "Other"
+
+
+class LogSeverity(models.TextChoices):
+    """How bad a log template is, as the log classifier answers it; ranked, worst last."""
+
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+    CRITICAL = "critical", "Critical"
+
+    @property
+    def colour(self) -> str:
+        return {"info": "blue", "warning": "orange", "error": "red", "critical": "purple"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        return list(LogSeverity).index(self)
+
+
+class ClassifiedBy(models.TextChoices):
+    GROQ = "groq", "Groq"
+    RULES = "rules", "Rules"

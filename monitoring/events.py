@@ -94,11 +94,15 @@ def _json(value):
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-COLUMNS = "id, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision"
+COLUMNS = (
+    "id, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision, "
+    "llm_review"
+)
 
 
 def _entry(row) -> dict:
-    (id_, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision) = row
+    id_, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision = row[:12]
+    review = row[12]
     return {
         "id": id_,
         "timestamp": ts.isoformat().replace("+00:00", "Z"),
@@ -111,6 +115,8 @@ def _entry(row) -> dict:
         "reasons": _json(reasons),
         "suggestions": _json(suggestions),
         "decision": decision,
+        # the model's second opinion (ENABLE_LLM_MONITORING), beside the rules' verdict; null until given
+        "llm_review": _json(review),
     }
 
 

@@ -540,6 +540,18 @@ def publish_write(batch: Batch, result: WriteResult) -> None:
         log.exception("live publish could not be queued")
 
 
+def publish_health(service: dict) -> None:
+    """Queue a health_update frame with one service's health and log classification (the classification task)."""
+    try:
+        if publisher.nobody_watches():
+            return
+        body = {"type": "health_update", "data": {**service, "service": service.get("service_name")}}
+        built = [([group("health"), group("logs.service", service.get("service_name"))], frame(body)[1])]
+        publisher.submit(lambda watched: [(_only(watched, groups), message) for groups, message in built])
+    except Exception:
+        log.exception("live health publish could not be queued")
+
+
 def publish_alert(alert, event: str) -> None:
     """Queue an alert_triggered frame (called from the alerts app's signals)."""
     try:

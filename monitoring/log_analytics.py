@@ -9,11 +9,13 @@ bounded by ``PATTERN_MAX_LINES``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from monitoring.log_search import TABLE, LogFilter
@@ -88,10 +90,21 @@ class Pattern:
     last_seen: datetime
     example: str
     services: set[str]
+    template_ids: Counter = field(default_factory=Counter)
+
+
+# ids, addresses and numbers become <*> before clustering, so a line seen once already has its lasting template
+_MASKS = [
+    r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",  # UUIDs
+    r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b",  # IPv4 addresses, with a port
+    r"(?i)\b0x[0-9a-f]+\b",  # hex literals
+    r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w.])",  # numbers standing alone
+]
 
 
 def miner() -> TemplateMiner:
     config = TemplateMinerConfig()
+    config.masking_instructions = [MaskingInstruction(pattern, "*") for pattern in _MASKS]
     config.profiling_enabled = False
     config.drain_sim_th = 0.4
     config.drain_depth = 4
@@ -101,19 +114,24 @@ def miner() -> TemplateMiner:
 
 
 def mine(lines) -> list[dict]:
-    """Group (ts, service, message) lines, oldest first, into templates with counts, first/last seen, an example."""
+    """Group (ts, service, message) lines, oldest first, into templates with counts, first/last seen, an example.
+
+    Lines may carry a fourth item, the id of their classified template: a pattern then
+    answers the ids its lines had, most common first (``template_ids``).
+    """
     template_miner = miner()
     patterns: dict[int, Pattern] = {}
-    for ts, service, message in lines:
+    for ts, service, message, *classified in lines:
         cluster_id = template_miner.add_log_message(message)["cluster_id"]
         pattern = patterns.get(cluster_id)
         if pattern is None:
-            patterns[cluster_id] = Pattern(cluster_id, 1, ts, ts, message, {service})
-        else:
-            pattern.count += 1
-            pattern.first_seen = min(pattern.first_seen, ts)
-            pattern.last_seen = max(pattern.last_seen, ts)
-            pattern.services.add(service)
+            pattern = patterns[cluster_id] = Pattern(cluster_id, 0, ts, ts, message, {service})
+        pattern.count += 1
+        pattern.first_seen = min(pattern.first_seen, ts)
+        pattern.last_seen = max(pattern.last_seen, ts)
+        pattern.services.add(service)
+        if classified and classified[0] is not None:
+            pattern.template_ids[classified[0]] += 1
     templates = {cluster.cluster_id: cluster.get_template() for cluster in template_miner.drain.clusters}
     ranked = sorted(patterns.values(), key=lambda p: (-p.count, p.first_seen))
     return [
@@ -124,6 +142,7 @@ def mine(lines) -> list[dict]:
             "last_seen": _iso(p.last_seen),
             "example": p.example,
             "services": sorted(p.services),
+            "template_ids": [template_id for template_id, _ in p.template_ids.most_common()],
         }
         for p in ranked
     ]
@@ -132,7 +151,7 @@ def mine(lines) -> list[dict]:
 def error_patterns(where: LogFilter, *, limit: int) -> dict:
     """The templates of the most recent matching lines (at most PATTERN_MAX_LINES), most frequent first."""
     clauses, params = where.where()
-    sql = f"SELECT ts, service, message FROM {TABLE}"
+    sql = f"SELECT ts, service, message, template_id FROM {TABLE}"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY ts DESC, id DESC LIMIT %s"
@@ -141,9 +160,37 @@ def error_patterns(where: LogFilter, *, limit: int) -> dict:
         lines = cursor.fetchall()
     lines.reverse()
     found = mine(lines)
+    classified = classifications(pattern["template_ids"][0] for pattern in found[:limit] if pattern["template_ids"])
+    for pattern in found[:limit]:
+        ids = pattern.pop("template_ids")
+        pattern["classification"] = classified.get(ids[0]) if ids else None
     return {
         "lines_analysed": len(lines),
         "truncated": len(lines) == PATTERN_MAX_LINES,
         "total_patterns": len(found),
         "patterns": found[:limit],
     }
+
+
+def classifications(template_ids) -> dict[int, dict]:
+    """The stored classification of log templates, by id (one query)."""
+    ids = list(set(template_ids))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, template, category, severity, reason, classified_by FROM monitoring_logtemplate "
+            "WHERE id = ANY(%s)",
+            [ids],
+        )
+        return {
+            id_: {
+                "template_id": id_,
+                "template": template,
+                "category": category,
+                "severity": severity,
+                "reason": reason,
+                "classified_by": by,
+            }
+            for id_, template, category, severity, reason, by in cursor.fetchall()
+        }

@@ -21,6 +21,12 @@ from config.errors import BadInput
 
 TABLE = "monitoring_logentry"
 COLUMNS = "id, ts, server_id, service, level, message, metadata, source"
+# the line's template and its classification (monitoring/log_classification.py), NULL until classified
+CLASSIFICATION = (
+    "(SELECT jsonb_build_object('template_id', t.id, 'template', t.template, 'category', t.category, "
+    "'severity', t.severity, 'reason', t.reason, 'classified_by', t.classified_by) "
+    "FROM monitoring_logtemplate t WHERE t.id = template_id)"
+)
 
 
 @dataclass(slots=True)
@@ -67,18 +73,26 @@ def decode_cursor(raw: str) -> tuple[datetime, int]:
         raise BadInput("cursor", "not a cursor this API gave out")
 
 
+def _json(value):
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def entry(row) -> dict:
-    id_, ts, server_id, service, level, message, metadata, source = row
-    return {
+    """A line as the APIs answer it; rows selected with CLASSIFICATION also carry its classification."""
+    id_, ts, server_id, service, level, message, metadata, source, *classification = row
+    found = {
         "id": id_,
         "timestamp": ts.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "server_id": str(server_id) if server_id else None,
         "service": service,
         "level": level,
         "message": message,
-        "metadata": orjson.loads(metadata) if isinstance(metadata, str) else metadata,
+        "metadata": _json(metadata),
         "source": source,
     }
+    if classification:
+        found["classification"] = _json(classification[0])
+    return found
 
 
 def search(where: LogFilter, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict], str | None]:
@@ -88,7 +102,7 @@ def search(where: LogFilter, *, limit: int = 100, cursor: str | None = None) -> 
         ts, id_ = decode_cursor(cursor)
         clauses.append("(ts, id) < (%s, %s)")
         params += [ts, id_]
-    sql = f"SELECT {COLUMNS} FROM {TABLE}"
+    sql = f"SELECT {COLUMNS}, {CLASSIFICATION} FROM {TABLE}"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY ts DESC, id DESC LIMIT %s"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from monitoring.choices import Decision, EventStatus, LogLevel
+from monitoring.choices import ClassifiedBy, Decision, EventStatus, LogCategory, LogLevel, LogSeverity
 from servers.models import Server
 
 
@@ -46,6 +46,43 @@ class Sample(models.Model):
         db_table = "monitoring_sample"
 
 
+class LogTemplate(models.Model):
+    """A drain3 template of one service's log lines, with its classification (seed 004's AI classifier).
+
+    Lines point at their template (``LogEntry.template``) once the classification
+    task has seen them (monitoring/log_classification.py).
+    """
+
+    service = models.CharField(max_length=255)
+    template = models.TextField()
+    category = models.CharField(max_length=32, choices=LogCategory.choices)
+    severity = models.CharField(max_length=16, choices=LogSeverity.choices)
+    reason = models.TextField(blank=True)
+    classified_by = models.CharField(max_length=16, choices=ClassifiedBy.choices)
+    model = models.CharField(max_length=128, blank=True)
+    count = models.BigIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+    classified_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "template"], name="logtemplate_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.template[:80]}"
+
+    def classification(self) -> dict:
+        return {
+            "template_id": self.pk,
+            "template": self.template,
+            "category": self.category,
+            "severity": self.severity,
+            "reason": self.reason,
+            "classified_by": self.classified_by,
+            "model": self.model or None,
+        }
+
+
 class LogEntry(models.Model):
     pk = models.CompositePrimaryKey("ts", "id")
     id = models.BigIntegerField()
@@ -56,6 +93,8 @@ class LogEntry(models.Model):
     message = models.TextField()
     metadata = models.JSONField(default=dict)
     source = models.CharField(max_length=32)
+    # set by the log classification task; NULL until then
+    template = models.ForeignKey(LogTemplate, null=True, on_delete=models.DO_NOTHING, db_constraint=False)
 
     class Meta:
         managed = False
@@ -79,6 +118,8 @@ class Event(models.Model):
     reasons = models.JSONField(default=list)
     suggestions = models.JSONField(default=list)
     decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.CONTINUE)
+    # the model's second opinion on a WARNING/CRITICAL verdict (severity, explanation, model); NULL until asked
+    llm_review = models.JSONField(null=True)
 
     class Meta:
         managed = False

@@ -3,7 +3,10 @@
 - error rate: ERROR and CRITICAL lines over all lines in the last
   LOG_ERROR_RATE_WINDOW_SECONDS; above LOG_ERROR_RATE_THRESHOLD the service is unhealthy;
 - silent: no log for SERVICE_SILENT_SECONDS;
-- recent critical errors: CRITICAL lines of the last hour (any one makes the service unhealthy).
+- recent critical errors: CRITICAL lines of the last hour (any one makes the service unhealthy);
+- classified critical: lines of the window whose template the log classifier judged critical
+  (monitoring/log_classification.py; any one makes the service unhealthy); the window's
+  classification (lines per severity and category, the worst templates) is part of the answer.
 
 Services are the registered ones (servers of kind service) and every service
 name seen in the window. Each query reads a window or one index entry per
@@ -12,13 +15,14 @@ service, never the whole table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
 
-from monitoring.choices import LogLevel
+from monitoring.choices import LogLevel, LogSeverity
+from monitoring.log_classification import classified_counts
 from monitoring.log_search import COLUMNS, TABLE, entry
 from servers.choices import ServerKind
 from servers.models import Server
@@ -44,6 +48,7 @@ class ServiceHealth:
     last_log_at: datetime | None
     critical_errors: int
     reasons: list[str]
+    classification: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -55,6 +60,7 @@ class ServiceHealth:
             "critical_errors_last_hour": self.critical_errors,
             "last_log_at": _iso(self.last_log_at),
             "reasons": self.reasons,
+            "classification": self.classification or None,
         }
 
 
@@ -88,7 +94,12 @@ def _last_log(cursor, service: str) -> datetime | None:
 
 
 def judge(
-    name: str, counts: tuple[int, int], last_log_at: datetime | None, critical: int, now: datetime
+    name: str,
+    counts: tuple[int, int],
+    last_log_at: datetime | None,
+    critical: int,
+    now: datetime,
+    classification: dict | None = None,
 ) -> ServiceHealth:
     total, errors = counts
     rate = errors / total if total else 0.0
@@ -102,13 +113,19 @@ def judge(
         )
     if critical:
         reasons.append(f"{critical} critical error(s) in the last hour")
+    classified_critical = (classification or {}).get("by_severity", {}).get(LogSeverity.CRITICAL.value, 0)
+    if classified_critical:
+        worst = classification["templates"][0]
+        reasons.append(
+            f"{classified_critical} line(s) classified critical ({worst['category']}: {worst['template'][:120]})"
+        )
     if reasons and reasons[0].startswith("no logs"):
         status = Health.SILENT
     elif reasons:
         status = Health.UNHEALTHY
     else:
         status = Health.HEALTHY
-    return ServiceHealth(name, status, total, errors, rate, last_log_at, critical, reasons)
+    return ServiceHealth(name, status, total, errors, rate, last_log_at, critical, reasons, classification or {})
 
 
 def services_health(now: datetime | None = None, service: str | None = None) -> list[ServiceHealth]:
@@ -118,13 +135,21 @@ def services_health(now: datetime | None = None, service: str | None = None) -> 
     with connection.cursor() as cursor:
         counts = _window_counts(cursor, since, service)
         critical = _critical_counts(cursor, now - timedelta(seconds=CRITICAL_LOOKBACK_SECONDS), service)
+        classified = classified_counts(since, service)
         if service is not None:
             names = {service}
         else:
             names = set(Server.objects.filter(kind=ServerKind.SERVICE).values_list("hostname", flat=True))
             names |= set(counts) | set(critical)
         found = [
-            judge(name, counts.get(name, (0, 0)), _last_log(cursor, name), critical.get(name, 0), now)
+            judge(
+                name,
+                counts.get(name, (0, 0)),
+                _last_log(cursor, name),
+                critical.get(name, 0),
+                now,
+                classified.get(name),
+            )
             for name in sorted(names)
         ]
     order = {Health.UNHEALTHY: 0, Health.SILENT: 1, Health.HEALTHY: 2}

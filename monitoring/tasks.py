@@ -1,11 +1,13 @@
-"""Celery tasks of the storage: upkeep (every UPKEEP_INTERVAL_SECONDS) and retention (hourly)."""
+"""Celery tasks of the storage: upkeep (every UPKEEP_INTERVAL_SECONDS), retention (hourly), event re-evaluation."""
 
 from __future__ import annotations
 
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
+from monitoring import events
 from monitoring import upkeep as storage
 
 logger = logging.getLogger(__name__)
@@ -28,3 +30,14 @@ def retention() -> dict:
     for name in report.dropped:
         logger.info("retention: dropped %s", name)
     return report.as_dict()
+
+
+@shared_task(name="monitoring.tasks.re_evaluate_events")
+def re_evaluate_events() -> dict:
+    """Seed 003's automatic re-evaluation: the last REEVALUATE_LOOKBACK_MINUTES judged again (0: off)."""
+    if settings.REEVALUATE_LOOKBACK_MINUTES <= 0:
+        return {"re_evaluated": 0, "off": True}
+    report = events.re_evaluate(settings.REEVALUATE_LOOKBACK_MINUTES)
+    if report["changed"]:
+        logger.info("re-evaluation: %d of %d events changed verdict", report["changed"], report["re_evaluated"])
+    return report

@@ -304,7 +304,7 @@ def logs(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(service=service)
     if q:
         entries = entries.extra(where=["search @@ websearch_to_tsquery('simple', %s)"], params=[q])  # noqa: S610
-    rows = list(entries.select_related("server").order_by("-ts")[:200])
+    rows = list(entries.select_related("server", "template").order_by("-ts")[:200])
     return render(
         request,
         "dashboards/logs.html",

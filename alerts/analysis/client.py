@@ -24,6 +24,11 @@ _GROQ_PREFIX = "/openai/v1/"
 class LLMUnavailable(Exception):
     """The model could not be asked (no key, disabled, timeout, rate limit, server error)."""
 
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
 
 class GenerationRejected(Exception):
     """Groq's JSON mode refused what the model generated (400 json_validate_failed): an invalid answer."""
@@ -78,7 +83,7 @@ def _openai_style(base_url: str) -> bool:
     return (base_url or "").rstrip("/").endswith("/v1")
 
 
-def make_client() -> groq.Groq:
+def make_client(max_retries: int | None = None) -> groq.Groq:
     base_url = (settings.GROQ_BASE_URL or "").rstrip("/")
     http_client = None
     if _openai_style(base_url):
@@ -88,15 +93,16 @@ def make_client() -> groq.Groq:
         api_key=settings.GROQ_API_KEY or "no-key",
         base_url=base_url or None,
         timeout=settings.GROQ_TIMEOUT_SECONDS,
-        max_retries=settings.GROQ_MAX_RETRIES,
+        max_retries=settings.GROQ_MAX_RETRIES if max_retries is None else max_retries,
         http_client=http_client,
     )
 
 
-def complete(messages: list[dict], *, model: str | None = None) -> Completion:
+def complete(messages: list[dict], *, model: str | None = None, max_retries: int | None = None) -> Completion:
     """One chat completion in JSON mode; raises LLMUnavailable when the model can't answer.
 
-    The SDK retries 429 (honouring Retry-After) and 5xx itself, GROQ_MAX_RETRIES times.
+    The SDK retries 429 (honouring Retry-After) and 5xx itself, GROQ_MAX_RETRIES times
+    (``max_retries`` for this call: background work passes 0 and cools down instead).
     """
     model = model or settings.GROQ_MODEL
     options: dict = {}
@@ -109,7 +115,7 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
         options["reasoning_effort"] = settings.GROQ_REASONING_EFFORT
     started = time.monotonic()
     try:
-        with make_client() as client:
+        with make_client(max_retries) as client:
             response = client.chat.completions.create(
                 model=model,
                 messages=messages,
@@ -125,7 +131,9 @@ def complete(messages: list[dict], *, model: str | None = None) -> Completion:
             raise GenerationRejected(
                 f"the model's JSON did not validate: {_message_of(exc)}", str(error.get("failed_generation") or "")
             )
-        raise LLMUnavailable(scrub(f"HTTP {exc.status_code}: {_message_of(exc)}"))
+        raise LLMUnavailable(
+            scrub(f"HTTP {exc.status_code}: {_message_of(exc)}"), status=exc.status_code, retry_after=_retry_after(exc)
+        )
     except groq.APIConnectionError as exc:
         raise LLMUnavailable(scrub(f"connection failed: {exc.__cause__ or exc}"))
     latency_ms = round((time.monotonic() - started) * 1000)
@@ -155,3 +163,11 @@ def _error_of(exc: groq.APIStatusError) -> dict:
 def _message_of(exc: groq.APIStatusError) -> str:
     message = _error_of(exc).get("message")
     return str(message or exc.message)[:300]
+
+
+def _retry_after(exc: groq.APIStatusError) -> float | None:
+    raw = exc.response.headers.get("retry-after") if exc.response is not None else None
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None  # an HTTP date: the cooldown setting applies

@@ -28,7 +28,8 @@ def test_listing_event_logs_is_one_query_after_authentication(api, django_assert
 def test_health_overview_costs_one_query_per_service_plus_a_fixed_few(api, django_assert_max_num_queries):
     write_logs([(i, f"svc-{i % 5}", "ERROR" if i % 7 == 0 else "INFO", f"line {i}") for i in range(100)])
     api.get("/api/health/")
-    # token, window counts, critical counts, registered services, recent critical errors, one max(ts) per service
-    with django_assert_max_num_queries(5 + 5):
+    # token, window counts, critical counts, classified counts, registered services, recent critical errors,
+    # one max(ts) per service
+    with django_assert_max_num_queries(6 + 5):
         response = api.get("/api/health/")
     assert response.json()["summary"]["total"] == 5
