@@ -206,6 +206,9 @@ def ingest_endpoint(
             # each retry creates the next days' partitions: a backfill gets in, a few days a request
             detail = f"storage for {len(exc.left)} more days is being prepared ({exc}); retry"
             return fail(request, 503, detail, headers={"Retry-After": "1"})
+        except storage.TooManyNewSeries as exc:
+            retry = str(exc.retry_after)
+            return fail(request, throttle_status, str(exc), headers={"Retry-After": retry})
         except storage.StorageUnavailable as exc:
             log.warning("ingest write failed, answering 503: %s", exc)
             return unavailable(request)

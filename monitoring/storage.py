@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from psycopg.types.json import Jsonb
 
@@ -157,6 +158,7 @@ def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, i
             ids[key] = found
     if not missing:
         return ids, 0
+    check_series_shape(missing)
     found, created = _upsert_series(cursor, missing)
     late = [key for key in missing if key not in found]
     if late:
@@ -165,9 +167,71 @@ def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, i
         # statement (READ COMMITTED) sees them.
         more, _ = _upsert_series(cursor, late)
         found.update(more)
-    series_cache.update(found)
+    if created:
+        check_series_counts(cursor, {key[0] for key in missing})
+    # remembered once committed: a write rolled back after this must not leave ids of series
+    # that do not exist in the cache (their samples would be stored under no series)
+    transaction.on_commit(lambda: series_cache.update(found))
     ids.update(found)
     return ids, created
+
+
+class TooManyNewSeries(Exception):
+    """A server created more than SERIES_MAX_NEW_PER_MINUTE series in the last minute: 429, retry later."""
+
+    retry_after = 60
+
+
+def check_series_shape(keys: list[SeriesKey]) -> None:
+    """400 (StorageRefused on ``labels``) for a new series over the label limits."""
+    most = settings.SERIES_MAX_LABELS
+    name_chars = settings.SERIES_MAX_LABEL_NAME_CHARS
+    value_chars = settings.SERIES_MAX_LABEL_VALUE_CHARS
+    for _, metric_type, name, raw in keys:
+        if raw == b"{}":
+            continue
+        labels = orjson.loads(raw)
+        where = f"series {metric_type}/{name}"
+        if len(labels) > most:
+            raise StorageRefused("labels", f"{where}: {len(labels)} labels, more than {most} (SERIES_MAX_LABELS)")
+        for label, value in labels.items():
+            if len(label) > name_chars:
+                raise StorageRefused(
+                    "labels",
+                    f"{where}: label name {label[:40]!r}… over {name_chars} characters (SERIES_MAX_LABEL_NAME_CHARS)",
+                )
+            text = value if type(value) is str else orjson.dumps(value).decode()
+            if len(text) > value_chars:
+                raise StorageRefused(
+                    "labels",
+                    f"{where}: label {label[:40]!r} has a value over {value_chars} characters "
+                    "(SERIES_MAX_LABEL_VALUE_CHARS)",
+                )
+
+
+def check_series_counts(cursor, server_ids: set[str]) -> None:
+    """After a write created series: refuse it when a server now has too many, in a minute or in all."""
+    cursor.execute(
+        """
+        SELECT s.server_id, v.hostname, count(*), count(*) FILTER (WHERE s.created_at > now() - interval '60 seconds')
+        FROM monitoring_series s LEFT JOIN servers_server v ON v.id = s.server_id
+        WHERE s.server_id = ANY(%s::uuid[]) GROUP BY s.server_id, v.hostname
+        """,
+        [list(server_ids)],
+    )
+    for server_id, hostname, total, recent in cursor.fetchall():
+        who = hostname or server_id
+        if recent > settings.SERIES_MAX_NEW_PER_MINUTE:
+            raise TooManyNewSeries(
+                f"server {who} created {recent} series in the last minute, more than "
+                f"{settings.SERIES_MAX_NEW_PER_MINUTE} (SERIES_MAX_NEW_PER_MINUTE); retry later"
+            )
+        if total > settings.SERIES_MAX_PER_SERVER:
+            raise StorageRefused(
+                "labels",
+                f"server {who} would have {total} series, more than {settings.SERIES_MAX_PER_SERVER} "
+                "(SERIES_MAX_PER_SERVER); labels that change with every sample (ids, pids) make a new series each",
+            )
 
 
 def _upsert_series(cursor, keys: list[SeriesKey]) -> tuple[dict[SeriesKey, int], int]:
