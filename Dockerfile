@@ -10,4 +10,5 @@ RUN useradd --system --create-home --uid 10001 console \
 USER console
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --retries=5 CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec daphne -b 0.0.0.0 -p 8000 config.asgi:application"]
+# migrations run apart (compose's one-off migrate service, or `python manage.py migrate` once)
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

@@ -15,8 +15,9 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# development: DEBUG on unless the environment says otherwise (settings default it to off)
 run: $(STAMP)
-	$(PY) manage.py console
+	DEBUG=$${DEBUG:-true} $(PY) manage.py console
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

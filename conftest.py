@@ -82,6 +82,36 @@ def bob(django_user_model):
     return django_user_model.objects.create_user("bob", "bob@example.com", "bob-password-1")
 
 
+ON_CALL_PERMISSIONS = ["alerts.add_silence", "alerts.change_silence", "alerts.delete_silence", "servers.change_server"]
+
+
+@pytest.fixture
+def carol(django_user_model):
+    """A team member on call: no admin rights, but in the group "on-call" that may silence alerts and
+    change servers (maintenance windows, active), as an admin grants it in the admin."""
+    from django.contrib.auth.models import Group, Permission
+
+    on_call = Group.objects.create(name="on-call")
+    for perm in ON_CALL_PERMISSIONS:
+        app, codename = perm.split(".")
+        on_call.permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
+    user = django_user_model.objects.create_user("carol", "carol@example.com", "carol-password-1")
+    user.groups.add(on_call)
+    return user
+
+
+@pytest.fixture
+def carol_api(carol):
+    """A DRF client speaking as carol with her API token."""
+    from rest_framework.test import APIClient
+
+    from servers.models import AgentToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AgentToken.issue('user', user=carol)[1]}")
+    return client
+
+
 @pytest.fixture
 def bob_token(bob):
     from servers.models import AgentToken

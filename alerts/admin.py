@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from alerts.choices import ChannelKind
 from alerts.models import Alert, AlertRule, AlertTransition, Delivery, Notification, NotificationChannel, Silence
+from alerts.outbound import RefusedDestination, check_destination
 
 
 @admin.register(AlertRule)
@@ -91,11 +95,39 @@ class AlertAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} alert(s) acknowledged.")
 
 
+class SilenceForm(forms.ModelForm):
+    match_all = forms.BooleanField(
+        required=False,
+        help_text="Staff only: yes, these matchers (only negations or wildcards) are meant to mute every alert.",
+    )
+
+    class Meta:
+        model = Silence
+        fields = ["matchers", "starts_at", "ends_at", "comment"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            for name in ("matchers", "starts_at", "ends_at"):
+                setattr(self.instance, name, data.get(name))
+            try:
+                self.instance.check_allowed(self.author, match_all=data.get("match_all", False))
+            except ValidationError as exc:
+                for field, problems in exc.message_dict.items():
+                    self.add_error(field, problems)
+        return data
+
+
 @admin.register(Silence)
 class SilenceAdmin(admin.ModelAdmin):
+    form = SilenceForm
     list_display = ["__str__", "starts_at", "ends_at", "active", "comment", "created_by"]
     readonly_fields = ["created_by", "created_at"]
     actions = ["expire"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"author": request.user})
 
     @admin.display(boolean=True)
     def active(self, silence: Silence) -> bool:
@@ -106,7 +138,7 @@ class SilenceAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Expire selected silences now")
+    @admin.action(description="Expire selected silences now", permissions=["change"])
     def expire(self, request, queryset: QuerySet[Silence]) -> None:
         queryset.filter(ends_at__gt=timezone.now()).update(ends_at=timezone.now())
 
@@ -120,15 +152,25 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send test notification")
     def send_test_notification(self, request, queryset: QuerySet[NotificationChannel]) -> None:
+        """Queued like any message, through the same guard; a refused URL is said at once, not queued."""
         from alerts import tasks
 
+        queued = 0
         for channel in queryset:
+            if channel.kind in (ChannelKind.SLACK, ChannelKind.WEBHOOK):
+                try:
+                    check_destination(str(channel.config.get("url", "")))
+                except RefusedDestination as exc:
+                    self.message_user(request, f"{channel.name}: not sent: {exc}", messages.ERROR)
+                    continue
             tasks.deliver.delay(channel.pk, None, "test")
-        self.message_user(
-            request,
-            f"Test notification queued for {queryset.count()} channel(s); see Deliveries for how it went.",
-            messages.SUCCESS,
-        )
+            queued += 1
+        if queued:
+            self.message_user(
+                request,
+                f"Test notification queued for {queued} channel(s); see Deliveries for how it went.",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Delivery)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from alerts import notify
 from alerts.choices import OPEN_STATES, Aggregate, AlertState, MessageKind, RuleKind, Scope
 from alerts.models import Alert, AlertRule
+from monitoring.compaction import samples_from
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,14 @@ def _series_filter(rule: AlertRule) -> tuple[str, list]:
     )
 
 
+def _samples(rule: AlertRule, lo: datetime, hi: datetime) -> str:
+    """The samples relation for the rule's window: over compacted days, only the rule's series are decoded."""
+    series, params = _series_filter(rule)
+    scope, scope_params = _scope(rule, "s.server_id", nullable=False)
+    ids = f"SELECT s.id FROM monitoring_series s JOIN servers_server v ON v.id = s.server_id WHERE {series}{scope}"
+    return samples_from(lo, hi, (ids, [*params, *scope_params]))
+
+
 def _threshold_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
     series, params = _series_filter(rule)
     scope, scope_params = _scope(rule, "s.server_id", nullable=False)
@@ -89,7 +98,8 @@ def _threshold_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
         SELECT s.server_id, s.labels, {AGGREGATES[Aggregate(rule.aggregate)]}
         FROM monitoring_series s
         JOIN servers_server v ON v.id = s.server_id
-        JOIN monitoring_sample x ON x.series_id = s.id AND x.ts > %s AND x.ts <= %s
+        JOIN {_samples(rule, now - timedelta(seconds=rule.window_seconds), now)} x
+            ON x.series_id = s.id AND x.ts > %s AND x.ts <= %s
         WHERE {series}{scope}
         GROUP BY s.id, s.server_id, s.labels"""
     return sql, [now - timedelta(seconds=rule.window_seconds), now, *params, *scope_params]
@@ -108,7 +118,8 @@ def _anomaly_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
                    stddev_samp(x.value) FILTER (WHERE x.ts <= %s) AS sd
             FROM monitoring_series s
             JOIN servers_server v ON v.id = s.server_id
-            JOIN monitoring_sample x ON x.series_id = s.id AND x.ts > %s AND x.ts <= %s
+            JOIN {_samples(rule, window_start - timedelta(seconds=rule.trailing_seconds), now)} x
+                ON x.series_id = s.id AND x.ts > %s AND x.ts <= %s
             WHERE {series}{scope}
             GROUP BY s.id, s.server_id, s.labels
         ) per_series
@@ -140,7 +151,7 @@ def _absence_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
         SELECT s.server_id, s.labels, extract(epoch FROM %s - max(x.ts))::float8
         FROM monitoring_series s
         JOIN servers_server v ON v.id = s.server_id
-        LEFT JOIN monitoring_sample x ON x.series_id = s.id AND x.ts > %s AND x.ts <= %s
+        LEFT JOIN {_samples(rule, since, now)} x ON x.series_id = s.id AND x.ts > %s AND x.ts <= %s
         WHERE {series}{scope}
         GROUP BY s.id, s.server_id, s.labels"""
     return sql, [now, since, now, *params, *scope_params]

@@ -35,6 +35,7 @@ from alerts.choices import (
     Scope,
     Severity,
 )
+from alerts.outbound import RefusedDestination, check_destination, masked_url
 from servers.models import Server
 
 log = logging.getLogger(__name__)
@@ -417,6 +418,30 @@ class Silence(models.Model):
     def mutes(self, alert: Alert) -> bool:
         return matches(self.matchers, alert.labels)
 
+    @property
+    def matches_everything(self) -> bool:
+        """No matcher names a value (only ``!value`` negations and ``*`` wildcards): it would mute every alert."""
+        return all(str(v) == "*" or str(v).startswith("!") for v in (self.matchers or {}).values())
+
+    def check_allowed(self, author, *, match_all: bool = False) -> None:
+        """What anyone may create: at most SILENCE_MAX_SECONDS long; one that mutes every alert only by staff
+        who say so (``match_all``). Raises ValidationError naming the field."""
+        errors: dict[str, str] = {}
+        starts = self.starts_at or timezone.now()
+        most = timedelta(seconds=settings.SILENCE_MAX_SECONDS)
+        if self.ends_at and self.ends_at - starts > most:
+            errors["ends_at"] = f"a silence lasts at most {most} (SILENCE_MAX_SECONDS)"
+        if self.matches_everything:
+            if not (author is not None and author.is_staff):
+                errors["matchers"] = (
+                    "these matchers (none, or only negations and wildcards) would silence every alert; "
+                    "name a label value (only staff may silence everything)"
+                )
+            elif not match_all:
+                errors["matchers"] = "these matchers would silence every alert: send match_all: true if you mean it"
+        if errors:
+            raise ValidationError(errors)
+
     def is_active(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.starts_at <= now < self.ends_at
@@ -457,10 +482,19 @@ class NotificationChannel(models.Model):
 
     @property
     def target(self) -> str:
+        """Where it goes, as people may see it: the addresses, or a URL's scheme and host only
+        (a Slack or webhook URL's path is its credential)."""
         if self.kind == ChannelKind.EMAIL:
             return ", ".join(self.config.get("to", []))
-        url = str(self.config.get("url", ""))
-        return url.split("?")[0][:80]
+        return masked_url(str(self.config.get("url", "")))
+
+    def clean(self) -> None:
+        """A Slack or webhook URL the console may send to (checked again, resolved, at each send)."""
+        if self.kind in (ChannelKind.SLACK, ChannelKind.WEBHOOK):
+            try:
+                check_destination(str((self.config or {}).get("url", "")), resolve=False)
+            except RefusedDestination as exc:
+                raise ValidationError({"config": f"url: {exc}"}) from None
 
 
 class Delivery(models.Model):
@@ -469,6 +503,8 @@ class Delivery(models.Model):
     channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="deliveries")
     alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     kind = models.CharField(max_length=10, choices=MessageKind.choices)
+    # the message's id (a webhook's webhook-id): the same on every attempt, so receivers drop duplicates
+    message_id = models.CharField(max_length=64, blank=True, db_index=True)
     attempt = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)

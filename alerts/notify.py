@@ -76,9 +76,15 @@ def notify(alert: Alert, kind: str) -> list[int]:
     return [c.pk for c in NotificationChannel.objects.filter(enabled=True) if c.routes(alert, kind)]
 
 
-def attempt(channel: NotificationChannel, alert: Alert | None, kind: str, number: int, *, last: bool) -> Delivery:
-    """Send one message through one channel once and record how it went."""
+def attempt(
+    channel: NotificationChannel, alert: Alert | None, kind: str, number: int, *, last: bool, message_id: str = ""
+) -> Delivery:
+    """Send one message through one channel once and record how it went.
+
+    ``message_id`` is the delivery's id, the same on every attempt (a webhook's webhook-id)."""
     message: Message = message_for(alert, kind) if alert is not None else test_message(channel)
+    if message_id:
+        message.id = message_id
     started = time.perf_counter()
     status, code, error = DeliveryStatus.SENT, None, ""
     try:
@@ -94,6 +100,7 @@ def attempt(channel: NotificationChannel, alert: Alert | None, kind: str, number
         channel=channel,
         alert=alert,
         kind=kind,
+        message_id=message.id,
         attempt=number,
         status=status,
         response_code=code,

@@ -1,4 +1,6 @@
-"""What exists without clicking: channels from NOTIFY_* settings and the built-in CPU rule.
+"""What exists without clicking: channels from NOTIFY_* settings, the built-in CPU rule and the console's
+own storage rules (the cap or the disk reached within STORAGE_WARN_DAYS; the disk under
+STORAGE_WARN_DISK_FREE_PERCENT free; figures published hourly by monitoring/capacity.py).
 
 Both are ensured idempotently at the start of every evaluation round (a few
 reads; a write only when a setting changed), so a deployment configured through
@@ -11,6 +13,7 @@ from django.conf import settings
 
 from alerts.choices import Aggregate, ChannelKind, Comparison, RuleKind, Scope, Severity
 from alerts.models import AlertRule, NotificationChannel
+from monitoring import capacity
 
 # seed 000 and seed 002 agents both report CPU as system/cpu_usage (ingest/seed002.py)
 CPU_METRIC = ("system", "cpu_usage")
@@ -73,6 +76,49 @@ def ensure_builtin_rules() -> AlertRule:
     return rule
 
 
+def ensure_storage_rules() -> list[AlertRule]:
+    """The console alerting on itself: its storage fills within STORAGE_WARN_DAYS, or its disk is nearly full."""
+    # the figures come hourly: the last one of the past two hours
+    wanted = {
+        "storage-days": (
+            "Storage fills within days (built-in)",
+            capacity.DAYS_LEFT_METRIC,
+            settings.STORAGE_WARN_DAYS,
+            "At today's ingest rate the console's storage is full in {value:.0f} days (cap or disk): see Storage",
+        ),
+        "disk-free": (
+            "Console disk nearly full (built-in)",
+            capacity.DISK_FREE_METRIC,
+            settings.STORAGE_WARN_DISK_FREE_PERCENT,
+            "Only {value:.1f}% of the console's disk is free (under {threshold:g}%)",
+        ),
+    }
+    rules = []
+    for key, (name, metric, threshold, summary) in wanted.items():
+        rule, created = AlertRule.objects.get_or_create(
+            builtin=key,
+            defaults={
+                "name": name,
+                "kind": RuleKind.THRESHOLD,
+                "severity": Severity.CRITICAL,
+                "metric_type": capacity.CONSOLE_METRIC_TYPE,
+                "metric_name": metric,
+                "aggregate": Aggregate.LAST,
+                "comparison": Comparison.LT,
+                "threshold": threshold,
+                "window_seconds": 2 * 3600,
+                "scope": Scope.ALL,
+                "summary": summary,
+            },
+        )
+        if not created and rule.threshold != threshold:
+            rule.threshold = threshold
+            rule.save(update_fields=["threshold", "updated_at"])
+        rules.append(rule)
+    return rules
+
+
 def ensure() -> None:
     provision_channels()
     ensure_builtin_rules()
+    ensure_storage_rules()

@@ -66,7 +66,11 @@ def deliver(self, channel_id: int, alert_id: int | None, kind: str) -> str:
         if alert is None:
             return "gone"
     number = self.request.retries + 1
-    delivery = notify.attempt(channel, alert, kind, number, last=number >= settings.NOTIFY_MAX_ATTEMPTS)
+    # a retry is the same task: its id names the delivery on every attempt (a webhook's webhook-id)
+    message_id = f"msg_{self.request.id}" if self.request.id else ""
+    delivery = notify.attempt(
+        channel, alert, kind, number, last=number >= settings.NOTIFY_MAX_ATTEMPTS, message_id=message_id
+    )
     if delivery.status == DeliveryStatus.RETRYING:
         countdown = settings.NOTIFY_RETRY_BACKOFF_SECONDS * 2**self.request.retries
         raise self.retry(countdown=countdown)

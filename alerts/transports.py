@@ -4,19 +4,28 @@ A transport sends one ``Message`` and raises ``TransportError`` when it could
 not: ``permanent=True`` means retrying cannot help (a 4xx, no recipients), so
 the delivery task gives up at once; otherwise it retries with backoff.
 
-Webhook signature: the JSON body is signed with HMAC-SHA256 over
-``"{timestamp}.{body}"`` using the channel's secret; the timestamp (Unix
-seconds) travels in ``X-Monitoring-Timestamp`` and the signature, as
-``sha256=<hex>``, in ``X-Monitoring-Signature``. ``verify_signature`` is what a
-receiver runs (README: "Verifying a webhook").
+Webhook signature (the Standard Webhooks scheme, standardwebhooks.com): each
+request carries ``webhook-id`` (the delivery's id, the same on every retry of
+one message, so a receiver drops duplicates), ``webhook-timestamp`` (Unix
+seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256>`` of
+``"{id}.{timestamp}.{body}"`` under the channel's secret. A secret written
+``whsec_<base64>`` is used as those decoded bytes (as Standard Webhooks
+libraries do); any other secret as its UTF-8 bytes. ``verify_webhook`` is what
+a receiver runs (docs: "Verifying a webhook").
+
+Where a message may go (http(s) only, public addresses, no redirects, no
+proxies from the environment) is alerts/outbound.py's business.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import smtplib
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import httpx
@@ -24,10 +33,12 @@ import orjson
 from django.conf import settings
 from django.core.mail import send_mail
 
+from alerts import outbound
 from alerts.choices import ChannelKind, MessageKind
 
-SIGNATURE_HEADER = "X-Monitoring-Signature"
-TIMESTAMP_HEADER = "X-Monitoring-Timestamp"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
 USER_AGENT = "monitoring-console-alerts/1"
 
 
@@ -46,6 +57,8 @@ class Message:
     text: str
     alert: dict | None = None
     extra: dict = field(default_factory=dict)
+    # the delivery's id (webhook-id): the same on every attempt of this message through one channel
+    id: str = field(default_factory=lambda: f"msg_{uuid.uuid4().hex}")
 
     def as_json(self) -> dict:
         return {"kind": self.kind, "title": self.title, "text": self.text, "alert": self.alert, **self.extra}
@@ -81,19 +94,46 @@ def test_message(channel) -> Message:
     )
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def _key(secret: str) -> bytes:
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[len("whsec_") :], validate=True)
+        except binascii.Error:
+            pass
+    return secret.encode()
 
 
-def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300) -> bool:
-    """What a webhook receiver runs: the signature matches and the timestamp is recent."""
-    try:
-        if abs(time.time() - int(timestamp)) > tolerance:
-            return False
-    except (TypeError, ValueError):
+def sign(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest()).decode()
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value if isinstance(value, str) else ""
+
+
+def verify_webhook(secret: str, headers, body: bytes, *, tolerance: int = 300, now: float | None = None) -> bool:
+    """What a webhook receiver runs: the signature matches and the timestamp is recent.
+
+    Any header value (missing, empty, not a number, not base64, several signatures
+    separated by spaces, wrong version) answers False, never an exception."""
+    lower = {str(k).lower(): v for k, v in dict(headers or {}).items()}
+    message_id, timestamp, signatures = (
+        _text(lower.get(name)) for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+    )
+    if not (message_id.isascii() and message_id.isprintable() and 0 < len(message_id) <= 256):
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature or "")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+        return False
+    if isinstance(body, str):
+        body = body.encode()
+    expected = sign(secret, message_id, timestamp, bytes(body)).encode()
+    return any(hmac.compare_digest(expected, candidate.encode(errors="replace")) for candidate in signatures.split())
 
 
 class Transport:
@@ -112,12 +152,19 @@ class HttpTransport(Transport):
             raise TransportError("no URL configured", permanent=True)
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
         try:
-            response = httpx.post(url, content=body, headers=headers, timeout=settings.NOTIFY_TIMEOUT_SECONDS)
+            response = outbound.post(url, body, headers, settings.NOTIFY_TIMEOUT_SECONDS)
+        except outbound.RefusedDestination as exc:
+            raise TransportError(f"refused: {exc}", permanent=True) from None
         except httpx.TimeoutException:
             raise TransportError(f"timed out after {settings.NOTIFY_TIMEOUT_SECONDS:g}s") from None
         except httpx.HTTPError as exc:
-            raise TransportError(f"connection failed: {exc}") from None
+            # the error may quote the URL, whose path is the credential
+            raise TransportError(f"connection failed: {str(exc).replace(url, outbound.masked_url(url))}") from None
         code = response.status_code
+        if 300 <= code < 400:
+            raise TransportError(
+                f"received a redirect ({code}), which webhooks do not follow", permanent=True, status=code
+            )
         if code >= 500 or code == 429:
             raise TransportError(f"received status {code}", status=code)
         if code >= 400:
@@ -132,7 +179,11 @@ class Webhook(HttpTransport):
         secret = self.config.get("secret") or ""
         if secret:
             timestamp = str(int(time.time()))
-            headers = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
+            headers = {
+                ID_HEADER: message.id,
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(secret, message.id, timestamp, body),
+            }
         return self.post(str(self.config.get("url", "")), body, headers)
 
 

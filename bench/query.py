@@ -13,13 +13,17 @@ straight into their day partitions, then roll-ups are built from them
   (b) a 24-hour query at step 5m of one series   (289 points, 1-minute roll-ups)
   (c) a 30-day query at step 1h of one series    (721 points, 1-hour roll-ups)
   (d) the latest values of all series of one server (10 series)
+  (e) a 24-hour query at step 90s of one series over a closed day still
+      held as rows                               (960 points, 1,440 raw samples)
+  (f) the same over a closed day compacted by upkeep (monitoring/compaction.py;
+      compacted here before timing, once)
 
 through the DRF view in process (authentication with a person's token, series
 lookup, query, JSON) and, for the same parameters, monitoring/query.py alone
 (the database's share). The sizes are timed in alternating rounds (3 by
 default) and each keeps its best p50, so that other work on a shared machine
 weighs on both alike. Prints the table and the ratios large / small.
-Targets: p50 < 20 ms for a, b, d, < 50 ms for c; ratio <= 1.3.
+Targets: p50 < 20 ms for a, b, d, < 50 ms for c; ratio <= 1.3; (f) at most 2x (e).
 
     .venv/bin/python bench/query.py                 # both sizes (the 20M load takes a few minutes)
     .venv/bin/python bench/query.py --sizes small   # 1M only
@@ -59,14 +63,18 @@ SERIES_PER_SERVER = [
     ("load", "load5", {}),
 ]
 INTERVAL = 60
-QUERIES = ("a", "b", "c", "d")
+QUERIES = ("a", "b", "c", "d", "e", "f")
 LABELS = {
     "a": "1 h raw, one series",
     "b": "24 h step 5m, one series",
     "c": "30 d step 1h, one series",
     "d": "latest, all series of a server",
+    "e": "24 h step 90s (raw), a closed day as rows",
+    "f": "24 h step 90s (raw), a compacted day",
 }
-TARGETS = {"a": 20, "b": 20, "c": 50, "d": 20}
+TARGETS = {"a": "< 20", "b": "< 20", "c": "< 50", "d": "< 20", "e": "-", "f": "<= 2x (e)"}
+# the closed days of (e) and (f), counted back from the end of the loaded data
+ROWS_DAY, COMPACTED_DAY = 4, 3
 
 
 # --- parent: one child process per size (each its own database and Django setup) --------------------
@@ -146,7 +154,7 @@ def report(results: dict) -> None:
             t = result["timings"][q]
             print(
                 f"| ({q}) {LABELS[q]} | {size} | {result['samples']:,} | {t['points']} | "
-                f"{t['p50']:.1f} | {t['p95']:.1f} | {t['query_p50']:.2f} | < {TARGETS[q]} |"
+                f"{t['p50']:.1f} | {t['p95']:.1f} | {t['query_p50']:.2f} | {TARGETS[q]} |"
             )
     if "small" in results and "large" in results:
         print()
@@ -158,6 +166,13 @@ def report(results: dict) -> None:
                 f"| ({q}) | {large['p50'] / small['p50']:.2f} | {large['p95'] / small['p95']:.2f} | "
                 f"{large['query_p50'] / small['query_p50']:.2f} |"
             )
+    print()
+    for size, result in results.items():
+        e, f = result["timings"]["e"], result["timings"]["f"]
+        print(
+            f"{size}: a compacted day costs {f['p50'] / e['p50']:.2f}x a day of rows through the API, "
+            f"{f['query_p50'] / e['query_p50']:.2f}x in the query layer (target <= 2x)"
+        )
 
 
 # --- child: load one size if needed, then time the queries -------------------------------------------
@@ -175,6 +190,7 @@ def child(size: str, reload: bool, runs: int) -> None:
     end = loaded_until(days)
     if end is None or reload:
         end = load(size, days)
+    compact_one_day(end)
     result = time_queries(end, runs)
     result["samples"] = count_samples()
     print(json.dumps(result))
@@ -280,6 +296,18 @@ def load(size: str, days: int):
     return end
 
 
+def compact_one_day(end) -> None:
+    """Compact the day of (f), as upkeep would once it closed (nothing to do when a previous run did)."""
+    from datetime import timedelta
+
+    from monitoring import compaction
+
+    day = (end - timedelta(days=COMPACTED_DAY)).date()
+    done = compaction.compact_day(day)
+    if done and done.samples:
+        log(f"compacted {day}: {done.samples:,} samples of {done.series} series")
+
+
 def time_queries(end, runs: int) -> dict:
     import random
     import statistics
@@ -303,6 +331,10 @@ def time_queries(end, runs: int) -> dict:
     def iso(ts):
         return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    def closed_day(back: int) -> dict:
+        midnight = (end - timedelta(days=back)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return {"from": iso(midnight), "to": iso(midnight + timedelta(days=1) - timedelta(seconds=1))}
+
     def one_series(**extra):
         _, server_id, metric_type, name, labels = rng.choice(series)
         params = {"server_id": str(server_id), "metric_type": metric_type, "metric_name": name, **extra}
@@ -314,6 +346,8 @@ def time_queries(end, runs: int) -> dict:
         "b": lambda: one_series(**{"from": iso(end - timedelta(hours=24)), "to": iso(end), "step": "5m"}),
         "c": lambda: one_series(**{"from": iso(end - timedelta(days=30)), "to": iso(end), "step": "1h"}),
         "d": lambda: {"server_id": rng.choice(servers)},
+        "e": lambda: one_series(**closed_day(ROWS_DAY), step="90s"),
+        "f": lambda: one_series(**closed_day(COMPACTED_DAY), step="90s"),
     }
     timings = {}
     for q in QUERIES:

@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded, seed_variables
+from config import embedded, redis_roles, seed_variables
 from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,7 +26,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 LOG_DIR = DATA_DIR / "logs"
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
+# off unless asked for: `make run` and the test settings turn it on explicitly
+DEBUG = env_bool("DEBUG", False)
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -41,13 +42,15 @@ def _secret_key() -> str:
     key = env_secret("SECRET_KEY")
     if key:
         return key
+    # development: generated once (by a DEBUG run: make run) and kept under DATA_DIR, so sessions survive
+    # restarts and `manage.py issue_token` beside it (DEBUG off) signs with the same key
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    # development: generated once and kept under DATA_DIR, so sessions survive restarts
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    path.write_text(secrets.token_urlsafe(50))
+    path.chmod(0o600)
     return path.read_text().strip()
 
 
@@ -67,6 +70,11 @@ REDIS_URL = env_secret("REDIS_URL") or seed_variables.redis_url_from_parts(os.en
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = embedded.EmbeddedRedis(DATA_DIR).ensure_running()
+# Redis per role, each defaulting to REDIS_URL (docs/scale-out.md); sentinel:// URLs where supported
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL
+CHANNEL_REDIS_URL = env_secret("CHANNEL_REDIS_URL") or REDIS_URL
+CACHE_REDIS_URL = env_secret("CACHE_REDIS_URL") or REDIS_URL
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -74,12 +82,18 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+# Behind PgBouncer in transaction pooling (docs/scale-out.md): a transaction may land on any server
+# connection, so no server-side prepared statements (psycopg prepares repeated queries) nor cursors.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": redis_roles.cache_location(CACHE_REDIS_URL),
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
@@ -87,7 +101,11 @@ CHANNEL_LAYERS = {
     "default": {
         # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live.py)
         "BACKEND": "monitoring.live.LiveChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": redis_roles.channel_hosts(CHANNEL_REDIS_URL, REDIS_SENTINEL_MASTER),
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 }
 
@@ -100,6 +118,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -115,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "monitoring.selfmetrics.RequestMetrics",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,6 +144,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# the debug page and error reports hide connection strings and every NOTIFY_*/GROQ_* setting
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.SettingsFilter"
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = None
@@ -193,10 +215,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# CORS for the seeds' frontends (seeds 003, 004): origins whose pages may call the REST API (and open the
+# WebSocket streams); "*" (any origin) only with DEBUG
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+if "*" in CORS_ALLOWED_ORIGINS and not DEBUG:
+    raise ImproperlyConfigured("CORS_ALLOWED_ORIGINS=* is allowed only with DEBUG on: list the frontends' origins")
+CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ALLOWED_ORIGINS
+if CORS_ALLOW_ALL_ORIGINS:
+    CORS_ALLOWED_ORIGINS = []
+CORS_URLS_REGEX = r"^/(api/.*|health/?|healthz/?)$"
+CORS_ALLOW_CREDENTIALS = False  # pages elsewhere use a person's token, never this console's session cookie
+
 # --- Inventory and ingest ----------------------------------------------------
 SERVER_STALE_SECONDS = env_int("SERVER_STALE_SECONDS", 60)
 SERVER_DOWN_SECONDS = env_int("SERVER_DOWN_SECONDS", 300)
 INGEST_ALLOW_ANONYMOUS = env_bool("INGEST_ALLOW_ANONYMOUS", False)
+# seed 000: each received snapshot pretty-printed on the console (make run); on with DEBUG
+INGEST_PRETTY_PRINT = env_bool("INGEST_PRETTY_PRINT", DEBUG)
+# seed 000: the ingest.log line also carries the request's payload, cut at INGEST_LOG_PAYLOAD_BYTES
+INGEST_LOG_PAYLOADS = env_bool("INGEST_LOG_PAYLOADS", False)
+INGEST_LOG_PAYLOAD_BYTES = env_int("INGEST_LOG_PAYLOAD_BYTES", 4096)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
@@ -232,7 +270,13 @@ RETENTION_SECONDS = env_int("RETENTION_SECONDS", 300)
 ROLLUP_LATE_SECONDS = env_int("ROLLUP_LATE_SECONDS", 3600)
 PARTITION_PREMAKE_DAYS = env_int("PARTITION_PREMAKE_DAYS", 3)
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", env_int("POSTGRES_RETENTION_DAYS", 7))
-ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400)
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 365)  # 1-hour roll-ups
+ROLLUP_1M_RETENTION_DAYS = env_int("ROLLUP_1M_RETENTION_DAYS", 31)
+# a size cap on the database (bytes; 0: none): over it, retention drops the oldest raw days, then 1-minute roll-ups
+STORAGE_MAX_BYTES = env_int("STORAGE_MAX_BYTES", 0) or None
+# the console alerts on itself when the cap or the disk is this many days away, or the disk this free
+STORAGE_WARN_DAYS = env_int("STORAGE_WARN_DAYS", 7)
+STORAGE_WARN_DISK_FREE_PERCENT = env_float("STORAGE_WARN_DISK_FREE_PERCENT", 10.0)
 UPKEEP_INTERVAL_SECONDS = env_int("UPKEEP_INTERVAL_SECONDS", 60)
 
 # --- Prometheus-compatible query API (/prometheus/api/v1/) -------------------
@@ -272,6 +316,8 @@ ALERT_CPU_THRESHOLD = env_float("ALERT_CPU_THRESHOLD", 90)
 ALERT_CPU_DURATION_SECONDS = env_int("ALERT_CPU_DURATION_SECONDS", 10)
 REPEAT_INTERVAL = env_int("REPEAT_INTERVAL", 4 * 3600)
 ALERT_RETENTION_SECONDS = env_int("ALERT_RETENTION_SECONDS", 86400)
+# the longest a silence may last (API, admin and console alike)
+SILENCE_MAX_SECONDS = env_int("SILENCE_MAX_SECONDS", 7 * 86400)
 # an alert that fired ALERT_FLAP_THRESHOLD times within ALERT_FLAP_WINDOW_SECONDS is flapping:
 # it resolves only after its condition stays clear for ALERT_FLAP_HOLD_SECONDS
 ALERT_FLAP_THRESHOLD = env_int("ALERT_FLAP_THRESHOLD", 3)
@@ -281,12 +327,14 @@ ALERT_FLAP_HOLD_SECONDS = env_int("ALERT_FLAP_HOLD_SECONDS", 300)
 ALERT_EVAL_THREADS = env_int("ALERT_EVAL_THREADS", 4)
 # the first retry of a failed notification waits this long, then twice as long each time
 NOTIFY_RETRY_BACKOFF_SECONDS = env_float("NOTIFY_RETRY_BACKOFF_SECONDS", 2)
-NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL")
+NOTIFY_WEBHOOK_URL = env_secret("NOTIFY_WEBHOOK_URL")
 NOTIFY_WEBHOOK_SECRET = env_secret("NOTIFY_WEBHOOK_SECRET")
 NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+# Slack and webhook channels may reach loopback, private, link-local and metadata addresses (SSRF guard off)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -353,8 +401,10 @@ METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.0/8", "::1/1
 METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["celery"])
 
 # --- Celery ------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+if redis_roles.is_sentinel(CELERY_BROKER_URL):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -438,6 +488,7 @@ LOGGING = {
     "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
     "loggers": {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
+        "ingest.snapshots": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
     },
 }

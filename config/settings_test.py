@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("DATA_DIR", ".data/test")
+# DEBUG is off by default; the suite runs as development does (pytest-django still runs views with DEBUG off)
+os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("EMBEDDED_POSTGRES_FAST", "true")
 os.environ.setdefault("AGENT_RATE_LIMIT_PER_MINUTE", "0")
 # The seeds' example bodies the tests post are dated 2024-2025: keep them writable. Tests of the

@@ -54,7 +54,7 @@ def _check_database() -> dict:
 
 
 def _check_redis() -> dict:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    client = redis.Redis.from_url(settings.CACHE_REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
         client.ping()
     finally:
@@ -70,9 +70,25 @@ def _check_broker() -> dict:
         return {"transport": conn.transport_cls}
 
 
+def _signed_in(request: HttpRequest) -> bool:
+    """A person: a session, or a person's API token. Agents and anonymous callers are not."""
+    if request.user.is_authenticated:
+        return True
+    from servers.auth import raw_token
+    from servers.choices import TokenKind
+    from servers.models import AgentToken
+
+    raw = raw_token(request.headers)
+    token = AgentToken.find(raw) if raw.startswith(AgentToken.PREFIXES[TokenKind.USER]) else None
+    return token is not None and token.user is not None and token.user.is_active
+
+
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Readiness: each dependency with its status and latency; 503 when the database is down."""
+    """Readiness: each dependency's status; 503 when the database is down.
+
+    Signed-in people also get each check's latency and error text; anonymous callers (a load
+    balancer, the Internet) get statuses only: an error can name hosts, ports and users."""
     checks = {
         "database": _timed(_check_database),
         "redis": _timed(_check_redis),
@@ -83,6 +99,8 @@ def health(request: HttpRequest) -> JsonResponse:
         connection.close_if_unusable_or_obsolete()
     healthy = checks["database"]["status"] == "up"
     degraded = any(c["status"] != "up" for c in checks.values())
+    if not _signed_in(request):
+        checks = {name: {"status": check["status"]} for name, check in checks.items()}
     body = {
         "status": "ok" if not degraded else ("degraded" if healthy else "unavailable"),
         "timestamp": _now(),

@@ -59,8 +59,8 @@ class RateLimiter:
         self._down_until = 0.0
 
     def client(self):
-        if self._client is None or self._url != settings.REDIS_URL:
-            self._url = settings.REDIS_URL
+        if self._client is None or self._url != settings.CACHE_REDIS_URL:
+            self._url = settings.CACHE_REDIS_URL
             self._client = redis.Redis.from_url(
                 self._url, socket_connect_timeout=0.2, socket_timeout=0.2, health_check_interval=30
             )

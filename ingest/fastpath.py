@@ -149,6 +149,7 @@ def _handle(view, scope, body: bytes) -> HttpResponse:
         size=len(body),
         started=started,
         remote=(scope.get("client") or [None])[0],
+        body=body,
     )
     return response
 

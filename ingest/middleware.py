@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
+from django.conf import settings
+
 from monitoring import selfmetrics
 
 log = logging.getLogger("ingest.requests")
@@ -31,23 +34,53 @@ def route_of(path: str, status: int) -> str:
     return path.rstrip("/") or "/"
 
 
-def log_request(request, *, path: str, status: int, size: int, started: float, remote: str | None) -> None:
+def payload_fields(body: bytes) -> dict:
+    """The request's payload for its log line (INGEST_LOG_PAYLOADS): JSON as JSON, text cut, binary left out."""
+    limit = settings.INGEST_LOG_PAYLOAD_BYTES
+    if len(body) <= limit:
+        try:
+            return {"payload": orjson.loads(body)}
+        except orjson.JSONDecodeError:
+            pass
+    head = body[:limit]
+    try:
+        text = head.decode()
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not a character cut at the limit: a binary body (protobuf, snappy)
+            return {"payload_omitted": "binary body"}
+        text = head[: exc.start].decode()
+    return {"payload": text, "payload_truncated": len(body) > limit}
+
+
+def log_request(
+    request, *, path: str, status: int, size: int, started: float, remote: str | None, body: bytes | None = None
+) -> None:
     """The ingest.log line of one ingest request, wherever it was served (middleware or fast path)."""
     stats = getattr(request, "ingest_stats", {}) or {}
     seconds = time.perf_counter() - started
     selfmetrics.observe_ingest(route_of(path, status), status, size, seconds, stats)
-    log.info(
-        "ingest",
-        extra={
-            "method": "POST",
-            "path": path,
-            "status": status,
-            "bytes": size,
-            "duration_ms": round(seconds * 1000, 2),
-            "remote": remote,
-            **stats,
-        },
-    )
+    extra = {
+        "method": "POST",
+        "path": path,
+        "status": status,
+        "bytes": size,
+        "duration_ms": round(seconds * 1000, 2),
+        "remote": remote,
+        **stats,
+    }
+    if settings.INGEST_LOG_PAYLOADS and body is not None:
+        extra.update(payload_fields(body))
+    log.info("ingest", extra=extra)
+
+
+def _body(request) -> bytes | None:
+    """The body the view read, for the payload log; None when it was not read (too large, streamed)."""
+    if not settings.INGEST_LOG_PAYLOADS:
+        return None
+    try:
+        return request.body
+    except Exception:  # RawPostDataException, RequestDataTooBig: nothing to show
+        return None
 
 
 class IngestRequestLog:
@@ -66,5 +99,6 @@ class IngestRequestLog:
             size=int(request.headers.get("Content-Length") or 0),
             started=started,
             remote=request.META.get("REMOTE_ADDR"),
+            body=_body(request),
         )
         return response

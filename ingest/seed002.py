@@ -87,3 +87,15 @@ def _hostname(request: HttpRequest, data: dict) -> str:
     if header:
         return header[:255]
     return f"agent-{request.META.get('REMOTE_ADDR') or 'unknown'}"
+
+
+def as_received(batch: Batch) -> tuple[dict, float]:
+    """The payload of a stored seed 002 batch as the agent sent it (for seed 002's Redis side), and its time."""
+    snapshot = batch.snapshots[-1]
+    cpu = next(value for (_, metric_type, name, _), _, value in batch.samples if name == "cpu_usage")
+    ts = snapshot.ts.timestamp()
+    payload = {"timestamp": int(ts) if ts.is_integer() else ts, "total_cpu_percent": cpu}
+    payload.update(snapshot.payload or {})
+    payload["top_processes"] = snapshot.processes
+    payload["server_id"] = str(snapshot.server_id)
+    return payload, ts

@@ -4,11 +4,14 @@ from datetime import UTC, datetime
 
 from django.urls import path
 
-from ingest import seed000, seed001, seed002
+from ingest import seed000, seed001, seed002, snapshot_print
 from ingest.base import ingest_endpoint
+from monitoring import seed002_redis
 
 
 def _seed000_answer(batch, result) -> dict:
+    if not result.duplicate and batch.snapshots:  # after the commit, as seed 000 printed what it received
+        snapshot_print.print_snapshot(batch.snapshots[-1].payload or {})
     # seed 000 answered a success message with a timestamp
     return {
         "status": "success",
@@ -23,6 +26,10 @@ def _seed001_answer(batch, result) -> dict:
 
 
 def _seed002_answer(batch, result) -> dict:
+    # after the commit: the payload to seed 002's Redis side too (a queue put; nothing when it is off)
+    if not result.duplicate:
+        payload, ts = seed002.as_received(batch)
+        seed002_redis.publish_metrics(payload, ts)
     return {"status": "ok", **result.as_dict()}
 
 

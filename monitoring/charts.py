@@ -11,8 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
-
+from monitoring import query
 from monitoring.live import HEADLINE_KINDS, headline_kind
 from monitoring.models import Series
 
@@ -46,28 +45,8 @@ def points(ids: list[int], start: datetime, end: datetime, step: int) -> dict[in
     """Average per step bucket of each series, from the source the step calls for."""
     if not ids:
         return {}
-    try:
-        from monitoring import query
-    except ImportError:  # before the query layer: raw samples, bucketed here
-        return _raw_buckets(ids, start, end, step)
     source = "1h" if step % 3600 == 0 else "1m" if step % 60 == 0 else "raw"
     return query.bucketed(ids, start, end, step, "avg", source)
-
-
-def _raw_buckets(ids: list[int], start: datetime, end: datetime, step: int) -> dict:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT series_id, date_bin(%s::interval, ts, timestamptz '1970-01-01 00:00:00+00') AS b, avg(value)
-            FROM monitoring_sample WHERE series_id = ANY(%s::bigint[]) AND ts >= %s AND ts < %s
-            GROUP BY 1, 2 ORDER BY 1, 2
-            """,
-            [f"{step} seconds", ids, start, end],
-        )
-        found: dict[int, list] = defaultdict(list)
-        for series_id, bucket, value in cursor.fetchall():
-            found[series_id].append((bucket, value))
-        return found
 
 
 def chart_payload(series: list[Series], rng: Range, end: datetime | None = None, start: datetime | None = None) -> dict:

@@ -200,6 +200,12 @@ def existing(cursor, table: str) -> list[tuple[str, date]]:
     return sorted(found, key=lambda item: item[1])
 
 
+def day_of_partition(name: str) -> date | None:
+    """The first day the partition ``name`` covers (``<table>_pYYYYMMDD``), None for another name."""
+    match = _NAME.match(name)
+    return date(int(match["year"]), int(match["month"]), int(match["day"])) if match else None
+
+
 def forget(table: str | None = None) -> None:
     """Drop this process's memory of existing partitions (after a drop, or in tests)."""
     if table is None:

@@ -30,7 +30,7 @@ from django.db import connection
 from django.db.models import Q
 from django.db.models.fields.json import KeyTextTransform
 
-from monitoring import rollups
+from monitoring import compaction, rollups
 from monitoring.models import Series
 
 AGGREGATES = ("avg", "min", "max", "sum", "count", "last")
@@ -297,6 +297,10 @@ def latest(ids: list[int]) -> dict[int, list[tuple[datetime, float]]]:
     silent = [series_id for series_id in ids if series_id not in found]
     if silent:
         found.update(_latest(silent, None))
+        # their last sample may sit in a compacted day: the newer of the two (late rows beside chunks)
+        for series_id, (ts, value) in compaction.latest_compacted(silent).items():
+            if series_id not in found or (ts, value) > found[series_id][0]:
+                found[series_id] = [(ts, value)]
     return found
 
 
@@ -317,17 +321,26 @@ def _latest(ids: list[int], since: datetime | None) -> dict[int, list[tuple[date
 
 def raw_points(ids: list[int], start: datetime, end: datetime, limit: int) -> dict[int, list[tuple]]:
     """The samples of [start, end] of each series, at most ``limit`` + 1 each (one more tells it was cut)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
+    samples = compaction.samples_from(start, end, ids)
+    if samples == compaction.SAMPLE_TABLE:
+        # one index range scan per series, stopping at the limit
+        sql = f"""
             SELECT s.id, p.ts, p.value FROM unnest(%s::bigint[]) AS s(id)
             CROSS JOIN LATERAL (
-                SELECT ts, value FROM monitoring_sample
+                SELECT ts, value FROM {samples} x
                 WHERE series_id = s.id AND ts >= %s AND ts <= %s ORDER BY ts LIMIT %s
             ) p
-            """,
-            [ids, start, end, limit + 1],
-        )
+            """
+    else:
+        # compacted days come as one array: read it once, number each series' samples
+        sql = f"""
+            SELECT series_id, ts, value FROM (
+                SELECT series_id, ts, value, row_number() OVER (PARTITION BY series_id ORDER BY ts) AS n
+                FROM {samples} x WHERE series_id = ANY(%s::bigint[]) AND ts >= %s AND ts <= %s
+            ) p WHERE n <= %s ORDER BY series_id, ts
+            """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids, start, end, limit + 1])
         return _grouped(cursor.fetchall())
 
 
@@ -346,7 +359,7 @@ def bucketed(ids: list[int], start: datetime, end: datetime, step: int, agg: str
             params += [f"{step} seconds", ids, lo, split]
         lo = split
     if lo < hi:
-        parts.append(_bucket_sql("monitoring_sample", "ts", _RAW_AGG[agg]))
+        parts.append(_bucket_sql(compaction.samples_from(lo, hi, ids), "ts", _RAW_AGG[agg]))
         params += [f"{step} seconds", ids, lo, hi]
     if not parts:
         return {}
@@ -358,7 +371,7 @@ def bucketed(ids: list[int], start: datetime, end: datetime, step: int, agg: str
 def _bucket_sql(table: str, column: str, aggregate: str) -> str:
     return f"""
         (SELECT series_id, date_bin(%s::interval, {column}, {_EPOCH}) AS b, {aggregate} AS v
-         FROM {table} WHERE series_id = ANY(%s::bigint[]) AND {column} >= %s AND {column} < %s
+         FROM {table} x WHERE series_id = ANY(%s::bigint[]) AND {column} >= %s AND {column} < %s
          GROUP BY 1, 2)
     """
 
@@ -376,17 +389,19 @@ def recent(server: str | None = None, seconds: int | None = None, limit: int | N
     limit = settings.MAX_QUERY_POINTS if limit is None else limit
     since = datetime.now(UTC) - timedelta(seconds=seconds)
     where, params = "s.ts >= %s", [since]
+    ids = None
     if server:
         ids = list(Series.objects.filter(_server_filter(server)).values_list("id", flat=True))
         if not ids:
             return []
         where += " AND s.series_id = ANY(%s::bigint[])"
         params.append(ids)
+    samples = compaction.samples_from(since, datetime.now(UTC), ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT s.ts, s.value, r.server_id, v.hostname, r.metric_type, r.name, r.labels::text
-            FROM (SELECT series_id, ts, value FROM monitoring_sample s WHERE {where} ORDER BY ts DESC LIMIT %s) s
+            FROM (SELECT series_id, ts, value FROM {samples} s WHERE {where} ORDER BY ts DESC LIMIT %s) s
             JOIN monitoring_series r ON r.id = s.series_id
             JOIN servers_server v ON v.id = r.server_id
             ORDER BY s.ts DESC, r.id

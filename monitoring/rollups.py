@@ -3,13 +3,14 @@
 How they stay current, at a cost proportional to new data:
 
 1. The writer, in the same transaction as the samples, appends the minute
-   buckets the batch touched to ``monitoring_rollupdirty`` (``mark_dirty``).
-   Samples that arrive more than ROLLUP_LATE_SECONDS late are stored but do
-   not mark buckets dirty: those buckets are final (a replay or a wrong clock
-   cannot make upkeep recompute months of history; ``rebuild`` can).
+   buckets the batch touched to ``monitoring_rollupdirty`` (``mark_dirty``),
+   however old: a backfill is rolled up like live data (ingest refuses
+   samples older than the raw retention, so a replay cannot queue more).
 2. Upkeep (``refresh``) claims the queued buckets, recomputes each minute from
    the raw samples and upserts it, then recomputes the hours those minutes
-   belong to from the minute roll-ups.
+   belong to from the minute roll-ups. Minutes of closed days (which may be
+   compacted, monitoring/compaction.py) are recomputed a series-day at a
+   time from the rows and chunks together.
 
 Recomputing from raw (never adding deltas) makes it idempotent: running twice
 gives the same rows, and a bucket queued twice is computed once per pass.
@@ -22,21 +23,19 @@ writer still in flight is invisible to the claim and is handled next time.
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 
-from monitoring import partitions
+from monitoring import compaction, partitions
 
 MINUTE_TABLE = "monitoring_rollup1m"
 HOUR_TABLE = "monitoring_rollup1h"
 DIRTY_TABLE = "monitoring_rollupdirty"
-# pg_advisory lock key of the refresh ("rollup" in ASCII)
-LOCK_KEY = 0x726F6C6C7570
+# pg_advisory lock key of the refresh ("rollup" in ASCII), shared with compaction: they never interleave
+LOCK_KEY = compaction.LOCK_KEY
 # binary COPY framing (as in storage): signature, flags, header extension length; trailer
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
 _COPY_TRAILER = b"\xff\xff"
@@ -54,13 +53,24 @@ ON CONFLICT (series_id, bucket) DO UPDATE SET
 _MINUTES_FROM_RAW = f"""
 INSERT INTO {MINUTE_TABLE} (series_id, bucket, min, max, sum, count, last, last_ts)
 SELECT t.series_id, t.bucket, a.min, a.max, a.sum, a.count, a.last, a.last_ts
-FROM rollup_touched t CROSS JOIN LATERAL (
+FROM (SELECT * FROM rollup_touched WHERE bucket >= %s) t CROSS JOIN LATERAL (
     SELECT min(s.value) AS min, max(s.value) AS max, sum(s.value) AS sum, count(*) AS count,
            (array_agg(s.value ORDER BY s.ts DESC, s.value DESC))[1] AS last, max(s.ts) AS last_ts
     FROM monitoring_sample s
     WHERE s.series_id = t.series_id AND s.ts >= t.bucket AND s.ts < t.bucket + interval '1 minute'
 ) a
 WHERE a.count > 0
+{_UPSERT}
+"""
+
+# every minute of [lo, hi) from the samples relation (monitoring.compaction.samples_from), formatted in
+_MINUTES_OF_RANGE = f"""
+INSERT INTO {MINUTE_TABLE} (series_id, bucket, min, max, sum, count, last, last_ts)
+SELECT series_id, date_bin('1 minute', ts, timestamptz '1970-01-01 00:00:00+00'),
+       min(value), max(value), sum(value), count(*),
+       (array_agg(value ORDER BY ts DESC, value DESC))[1], max(ts)
+FROM {{samples}} x WHERE ts >= %s AND ts < %s {{series}}
+GROUP BY 1, 2
 {_UPSERT}
 """
 
@@ -105,25 +115,17 @@ def _pg_microseconds(minute: int) -> int:
 def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
     """Queue the minute buckets of samples (their series ids and times, side by side); called by the
     writer in its transaction."""
-    horizon = time.time() - settings.ROLLUP_LATE_SECONDS
     # a batch holds few distinct timestamps (an agent stamps a whole scrape once): convert each once
-    minute_of: dict[datetime, int | None] = {}
-    for ts in set(stamps):
-        seconds = ts.timestamp()
-        minute_of[ts] = int(seconds // 60) if seconds >= horizon else None
+    minute_of = {ts: int(ts.timestamp() // 60) for ts in set(stamps)}
     # binary COPY built by hand, as the samples' (storage._copy_samples): 2 fields, int8 and timestamptz
     pack = _DIRTY_ROW.pack
     if len(minute_of) == 1:  # the common case: one timestamp for the whole batch
         (minute,) = minute_of.values()
-        if minute is None:
-            return 0
         bucket = _pg_microseconds(minute)
         rows = [pack(2, 8, series_id, 8, bucket) for series_id in set(series_ids)]
     else:
         minutes = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
-        rows = [
-            pack(2, 8, series_id, 8, _pg_microseconds(minute)) for series_id, minute in minutes if minute is not None
-        ]
+        rows = [pack(2, 8, series_id, 8, _pg_microseconds(minute)) for series_id, minute in minutes]
     if not rows:
         return 0
     data = b"".join([_COPY_SIGNATURE, *rows, _COPY_TRAILER])
@@ -146,12 +148,15 @@ def refresh(*, chunk: int = 100_000, max_passes: int = 20) -> RefreshResult:
                 "CREATE TEMP TABLE IF NOT EXISTS rollup_touched (series_id bigint, bucket timestamptz) ON COMMIT DROP"
             )
             cursor.execute("TRUNCATE rollup_touched")
+            # claimed by (series, bucket), not by ctid: rows keep no physical address on a
+            # distributed table (Citus), and a bucket queued twice is claimed, and computed, once
             cursor.execute(
                 f"""
-                WITH claimed AS (
-                    DELETE FROM {DIRTY_TABLE}
-                    WHERE ctid = ANY(ARRAY(SELECT ctid FROM {DIRTY_TABLE} LIMIT %s))
-                    RETURNING series_id, bucket
+                WITH picked AS (SELECT DISTINCT series_id, bucket FROM {DIRTY_TABLE} LIMIT %s),
+                claimed AS (
+                    DELETE FROM {DIRTY_TABLE} d USING picked p
+                    WHERE d.series_id = p.series_id AND d.bucket = p.bucket
+                    RETURNING d.series_id, d.bucket
                 )
                 INSERT INTO rollup_touched SELECT DISTINCT series_id, bucket FROM claimed
                 """,
@@ -164,12 +169,33 @@ def refresh(*, chunk: int = 100_000, max_passes: int = 20) -> RefreshResult:
             cursor.execute("ANALYZE rollup_touched")
             cursor.execute("SELECT DISTINCT (bucket AT TIME ZONE 'UTC')::date FROM rollup_touched")
             _ensure_partitions(cursor, [row[0] for row in cursor.fetchall()])
-            cursor.execute(_MINUTES_FROM_RAW)
+            closed = compaction.horizon()
+            result.minutes += _minutes_of_closed_days(cursor, closed)
+            cursor.execute(_MINUTES_FROM_RAW, [closed])
             result.minutes += cursor.rowcount
             cursor.execute(_HOURS_FROM_MINUTES)
             result.hours += cursor.rowcount
     result.pending = True
     return result
+
+
+def _minutes_of_closed_days(cursor, closed: datetime) -> int:
+    """Recompute the minutes of the touched series of each touched day before ``closed`` (rows and chunks)."""
+    cursor.execute(
+        "SELECT (bucket AT TIME ZONE 'UTC')::date, array_agg(DISTINCT series_id) FROM rollup_touched "
+        "WHERE bucket < %s GROUP BY 1 ORDER BY 1",
+        [closed],
+    )
+    minutes = 0
+    for day, ids in cursor.fetchall():
+        lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        hi = lo + timedelta(days=1)
+        cursor.execute(
+            _MINUTES_OF_RANGE.format(samples=compaction.samples_from(lo, hi, ids), series="AND series_id = ANY(%s)"),
+            [lo, hi, ids],
+        )
+        minutes += cursor.rowcount
+    return minutes
 
 
 def rebuild(start: datetime, end: datetime, progress: Callable[[datetime], None] | None = None) -> RefreshResult:
@@ -184,18 +210,7 @@ def rebuild(start: datetime, end: datetime, progress: Callable[[datetime], None]
         upto = min(day + timedelta(days=1), end)
         with transaction.atomic(), connection.cursor() as cursor:
             _ensure_partitions(cursor, [day.date(), (upto - timedelta(microseconds=1)).date()])
-            cursor.execute(
-                f"""
-                INSERT INTO {MINUTE_TABLE} (series_id, bucket, min, max, sum, count, last, last_ts)
-                SELECT series_id, date_bin('1 minute', ts, timestamptz '1970-01-01 00:00:00+00'),
-                       min(value), max(value), sum(value), count(*),
-                       (array_agg(value ORDER BY ts DESC, value DESC))[1], max(ts)
-                FROM monitoring_sample WHERE ts >= %s AND ts < %s
-                GROUP BY 1, 2
-                {_UPSERT}
-                """,
-                [day, upto],
-            )
+            cursor.execute(_MINUTES_OF_RANGE.format(samples=compaction.samples_from(day, upto), series=""), [day, upto])
             result.minutes += cursor.rowcount
             cursor.execute(
                 f"""

@@ -20,7 +20,10 @@ websocket_urlpatterns: list = [
 
 
 class ConsoleOriginValidator(OriginValidator):
-    """Browsers must come from one of our hosts (ALLOWED_HOSTS) or WS_ALLOWED_ORIGINS.
+    """Browsers must come from one of our hosts (ALLOWED_HOSTS), WS_ALLOWED_ORIGINS or CORS_ALLOWED_ORIGINS.
+
+    The seeds' frontends that may call the REST API (CORS_ALLOWED_ORIGINS) may open
+    the streams too; "*" there (any origin, DEBUG only) holds here as well.
 
     A client that sends no Origin is not a browser (agents, scripts, wscat): a
     cross-site page cannot omit it, so it is let through to authentication.
@@ -32,7 +35,9 @@ class ConsoleOriginValidator(OriginValidator):
     def valid_origin(self, parsed_origin) -> bool:
         if parsed_origin is None:
             return True
-        allowed = list(settings.ALLOWED_HOSTS) + list(settings.WS_ALLOWED_ORIGINS)
+        allowed = list(settings.ALLOWED_HOSTS) + list(settings.WS_ALLOWED_ORIGINS) + list(settings.CORS_ALLOWED_ORIGINS)
+        if settings.CORS_ALLOW_ALL_ORIGINS:
+            allowed.append("*")
         if settings.DEBUG and not settings.ALLOWED_HOSTS:
             allowed += ["localhost", "127.0.0.1", "[::1]"]
         return any(pattern == "*" or self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed)

@@ -115,10 +115,10 @@ def register(provider: Callable[[], Iterable[Metric]]) -> None:
 
 
 def celery_queue_depth() -> Iterable[Metric]:
-    import redis
+    from config import redis_roles
 
     family = GaugeMetricFamily("console_celery_queue_depth", "Tasks waiting in each Celery queue", labels=["queue"])
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+    client = redis_roles.client(settings.CELERY_BROKER_URL, settings.REDIS_SENTINEL_MASTER, socket_timeout=2)
     for queue in settings.METRICS_CELERY_QUEUES:
         family.add_metric([queue], client.llen(queue))
     yield family

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from monitoring import events
+from monitoring import capacity, events
 from monitoring import upkeep as storage
 
 logger = logging.getLogger(__name__)
@@ -25,10 +25,12 @@ def upkeep() -> dict:
 
 @shared_task(name="monitoring.tasks.retention")
 def retention() -> dict:
-    """Whole partitions past RAW_RETENTION_DAYS / ROLLUP_RETENTION_DAYS dropped."""
+    """Whole partitions past their retention dropped, then the size cap; the storage figures the console
+    alerts on published."""
     report = storage.retention()
     for name in report.dropped:
         logger.info("retention: dropped %s", name)
+    capacity.publish(capacity.report())
     return report.as_dict()
 
 

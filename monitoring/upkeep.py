@@ -2,9 +2,12 @@
 
 Upkeep: day partitions PARTITION_PREMAKE_DAYS ahead for samples, log entries
 and events (and the month partitions of the roll-ups), ingest receipts older
-than INGEST_IDEMPOTENCY_SECONDS pruned, roll-ups refreshed.
-Retention: whole partitions dropped once past RAW_RETENTION_DAYS (samples, log
-entries, events) or ROLLUP_RETENTION_DAYS (roll-ups); never a row-by-row DELETE.
+than INGEST_IDEMPOTENCY_SECONDS pruned, roll-ups refreshed, then closed days
+compacted and late samples of compacted days folded in (monitoring/compaction.py).
+Retention: whole partitions dropped once past RAW_RETENTION_DAYS (samples, their
+compacted chunks, log entries, events), ROLLUP_1M_RETENTION_DAYS (1-minute
+roll-ups) or ROLLUP_RETENTION_DAYS (1-hour roll-ups); never a row-by-row DELETE.
+Then the size cap, STORAGE_MAX_BYTES (monitoring/capacity.py).
 Both are safe to run twice or at once (advisory locks, IF NOT EXISTS, upserts).
 """
 
@@ -16,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from monitoring import partitions, rollups
+from monitoring import capacity, compaction, partitions, rollups
 
 RECEIPT_CHUNK = 10_000
 
@@ -28,6 +31,8 @@ class UpkeepReport:
     dropped: list[str] = field(default_factory=list)
     receipts_pruned: int = 0
     rollups: rollups.RefreshResult | None = None
+    compaction: compaction.CompactionResult | None = None
+    capped: list[str] = field(default_factory=list)  # partitions dropped by the size cap
 
     def as_dict(self) -> dict:
         return {
@@ -36,12 +41,15 @@ class UpkeepReport:
             "dropped": self.dropped,
             "receipts_pruned": self.receipts_pruned,
             "rollups": self.rollups.as_dict() if self.rollups else None,
+            "compaction": self.compaction.as_dict() if self.compaction else None,
+            "capped": self.capped,
         }
 
     def lines(self) -> list[str]:
         verb = "would " if self.dry_run else ""
         out = [f"{verb}create partition {name}" for name in self.created]
         out += [f"{verb}drop partition {name}" for name in self.dropped]
+        out += [f"{verb}drop partition {name} (over STORAGE_MAX_BYTES)" for name in self.capped]
         if self.receipts_pruned:
             out.append(f"{verb}prune {self.receipts_pruned} ingest receipts")
         if self.rollups is not None:
@@ -50,16 +58,21 @@ class UpkeepReport:
                 out.append("roll-ups: another upkeep is refreshing them, skipped")
             else:
                 out.append(f"roll-ups: {r.minutes} minute and {r.hours} hour buckets recomputed")
+        if self.compaction is not None:
+            out += self.compaction.lines(dry_run=self.dry_run)
         return out or ["nothing to do"]
 
 
-def upkeep(*, now: datetime | None = None, dry_run: bool = False) -> UpkeepReport:
+def upkeep(*, now: datetime | None = None, dry_run: bool = False, compact: bool = True) -> UpkeepReport:
     now = now or datetime.now(UTC)
     report = UpkeepReport(dry_run=dry_run)
     report.created = create_ahead(now, dry_run=dry_run)
     report.receipts_pruned = prune_receipts(now - timedelta(seconds=settings.INGEST_IDEMPOTENCY_SECONDS), dry_run)
     if not dry_run:
+        # roll-ups first: the minutes of a day about to close are computed from its rows, not its chunks
         report.rollups = rollups.refresh()
+    if compact:
+        report.compaction = compaction.compact(now, dry_run=dry_run)
     return report
 
 
@@ -67,12 +80,16 @@ def retention(*, now: datetime | None = None, dry_run: bool = False) -> UpkeepRe
     now = now or datetime.now(UTC)
     report = UpkeepReport(dry_run=dry_run)
     raw_cutoff = now - timedelta(days=settings.RAW_RETENTION_DAYS)
-    rollup_cutoff = now - timedelta(days=settings.ROLLUP_RETENTION_DAYS)
+    cutoffs = {
+        rollups.MINUTE_TABLE: now - timedelta(days=settings.ROLLUP_1M_RETENTION_DAYS),
+        rollups.HOUR_TABLE: now - timedelta(days=settings.ROLLUP_RETENTION_DAYS),
+    }
     with connection.cursor() as cursor:
-        for table in partitions.PARTITIONED_TABLES:
+        for table in (*partitions.PARTITIONED_TABLES, compaction.CHUNK_TABLE):
             report.dropped += partitions.drop_before(cursor, table, raw_cutoff, dry_run=dry_run)
         for table in partitions.ROLLUP_TABLES:
-            report.dropped += partitions.drop_before(cursor, table, rollup_cutoff, dry_run=dry_run)
+            report.dropped += partitions.drop_before(cursor, table, cutoffs[table], dry_run=dry_run)
+    report.capped = capacity.enforce_cap(now, dry_run=dry_run)
     return report
 
 

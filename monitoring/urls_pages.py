@@ -24,6 +24,7 @@ pages = [
     path("logs", views.logs, name="logs"),
     path("services", views.services, name="services"),
     path("events", views.events, name="events"),
+    path("storage", views.storage, name="storage"),
 ]
 
 urlpatterns = [path("console/", include(pages))]

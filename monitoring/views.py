@@ -13,14 +13,16 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import charts
+from monitoring import capacity, charts
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
@@ -28,6 +30,7 @@ from monitoring.models import Event, LogEntry, Series, Snapshot
 from monitoring.service_health import services_health
 from servers.choices import ServerKind, ServerStatus
 from servers.models import Server, status_for
+from servers.permissions import may
 
 try:  # the alerts app lands in parallel; pages show what exists
     from alerts.choices import OPEN_STATES, AlertState
@@ -244,8 +247,12 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 def _back(request: HttpRequest, default: str):
+    """Back to the page the form was on, when ``next`` points into this console; else ``default``."""
     target = request.POST.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else default)
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(target if safe else default)
 
 
 @login_required
@@ -268,12 +275,14 @@ SILENCE_CHOICES = {"1h": 3600, "4h": 4 * 3600, "24h": 86400}
 def alert_silence(request: HttpRequest, alert_id: int) -> HttpResponse:
     """Silence notifications of alerts with this alert's labels for 1h, 4h or 24h; the alert stays visible."""
     alert = _alert_or_404(alert_id)
+    if not may(request.user, "alerts.add_silence"):
+        raise PermissionDenied("silencing needs staff or the permission alerts.add_silence")
     seconds = SILENCE_CHOICES.get(request.POST.get("duration", "1h"))
     if seconds is None:
         messages.error(request, "Choose a silence of 1h, 4h or 24h.")
         return _back(request, reverse("dashboards:alert", args=[alert.pk]))
     matchers = dict(alert.labels or {}) or {"alertname": alert.rule.name}
-    Silence.objects.create(
+    silence = Silence(
         matchers=matchers,
         ends_at=timezone.now() + timedelta(seconds=seconds),
         comment=(request.POST.get("comment") or f"silenced from the console for {request.POST.get('duration', '1h')}")[
@@ -281,6 +290,12 @@ def alert_silence(request: HttpRequest, alert_id: int) -> HttpResponse:
         ],
         created_by=request.user,
     )
+    try:
+        silence.check_allowed(request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _back(request, reverse("dashboards:alert", args=[alert.pk]))
+    silence.save()
     messages.success(request, f"Silenced {alert.rule.name} for {request.POST.get('duration', '1h')}.")
     return _back(request, reverse("dashboards:alert", args=[alert.pk]))
 
@@ -406,3 +421,37 @@ def events(request: HttpRequest) -> HttpResponse:
             "decisions": sorted(decisions.items(), key=lambda kv: -kv[1]),
         },
     )
+
+
+@login_required
+@require_GET
+def storage(request: HttpRequest) -> HttpResponse:
+    """Storage: each layer's size, days held and bytes per sample; today's rate; when the cap or the disk fills."""
+    report = capacity.report()
+    capped = Event.objects.filter(source=capacity.CONSOLE_METRIC_TYPE, event_type="storage_cap").order_by("-ts")[:10]
+    return render(
+        request,
+        "dashboards/storage.html",
+        {
+            "report": report,
+            "chart": _projection_chart(report),
+            "capped": list(capped),
+            "horizon": capacity.HORIZON_DAYS,
+        },
+    )
+
+
+def _projection_chart(report: capacity.StorageReport, width: int = 720, height: int = 220) -> dict:
+    """An SVG polyline of the projected database size, with the cap and the disk as horizontal lines."""
+    limits = {"cap": report.cap_bytes}
+    if report.disk_free is not None:
+        limits["disk"] = report.database_bytes + report.disk_free
+    top = max([size for _, size in report.projection] + [v for v in limits.values() if v]) * 1.05 or 1
+
+    def y(size: float) -> float:
+        return round(height - size / top * height, 1)
+
+    last = max(len(report.projection) - 1, 1)
+    points = " ".join(f"{round(i / last * width, 1)},{y(size)}" for i, (_, size) in enumerate(report.projection))
+    lines = {name: y(value) for name, value in limits.items() if value}
+    return {"width": width, "height": height, "points": points, "lines": lines, "top": top}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from servers.choices import TokenKind
 from servers.models import AgentToken, hash_token
@@ -121,6 +122,11 @@ class _TokenCache:
 token_cache = _TokenCache()
 
 
+def is_shared_agent_token(raw: str) -> bool:
+    """Whether ``raw`` is seed 002's shared AGENT_API_TOKEN, compared in constant time (no timing oracle)."""
+    return hmac.compare_digest(raw.encode(), settings.AGENT_API_TOKEN.encode())
+
+
 def authenticate_agent(headers) -> Agent:
     """The Agent behind an ingest request; IngestAuthError(401/403) when there is none."""
     agent = known_agent(headers)
@@ -154,7 +160,7 @@ def known_agent(headers) -> Agent | None:
         if settings.INGEST_ALLOW_ANONYMOUS:
             return Agent(kind=ANONYMOUS)
         raise IngestAuthError(401, "missing agent token: send Authorization: Bearer <token> or X-Agent-Token")
-    if settings.AGENT_API_TOKEN and raw == settings.AGENT_API_TOKEN:
+    if settings.AGENT_API_TOKEN and is_shared_agent_token(raw):
         return Agent(kind=SHARED)
     cached = token_cache.get(hash_token(raw))
     if cached is None:
@@ -201,7 +207,8 @@ def basic_auth_password(headers) -> str:
 class PersonTokenAuthentication(authentication.BaseAuthentication):
     """DRF authentication for people's API tokens (``issue_token --user``).
 
-    Agent and fleet tokens are refused with 403: they may only write.
+    Agent and fleet tokens are refused with 403: they may only write. A read-only
+    person's token is refused with 403 on anything but GET, HEAD and OPTIONS.
     """
 
     def authenticate(self, request):
@@ -209,11 +216,14 @@ class PersonTokenAuthentication(authentication.BaseAuthentication):
         if not raw:
             return None
         try:
-            return person_token(raw)
+            user, token = person_token(raw)
         except IngestAuthError as exc:
             if exc.status == 403:
                 raise exceptions.PermissionDenied(exc.detail)
             raise exceptions.AuthenticationFailed(exc.detail)
+        if token.read_only and request.method not in permissions.SAFE_METHODS:
+            raise exceptions.PermissionDenied("this token is read-only: it can only read")
+        return user, token
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

@@ -123,6 +123,9 @@ class AgentToken(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
     )
     name = models.CharField(max_length=128, blank=True)
+    read_only = models.BooleanField(
+        default=False, help_text="a person's token that may only read (GET), whatever its owner may do"
+    )
     prefix = models.CharField(max_length=16, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -141,11 +144,19 @@ class AgentToken(models.Model):
         return self.revoked_at is None
 
     @classmethod
-    def issue(cls, kind: str, *, server: Server | None = None, user=None, name: str = "") -> tuple[AgentToken, str]:
+    def issue(
+        cls, kind: str, *, server: Server | None = None, user=None, name: str = "", read_only: bool = False
+    ) -> tuple[AgentToken, str]:
         """Create a token; answer it with the plain secret, which is never stored."""
         raw = cls.PREFIXES[TokenKind(kind)] + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            kind=kind, server=server, user=user, name=name, prefix=raw[:12], digest=hash_token(raw)
+            kind=kind,
+            server=server,
+            user=user,
+            name=name,
+            read_only=read_only,
+            prefix=raw[:12],
+            digest=hash_token(raw),
         )
         return token, raw
 

@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from monitoring import log_analytics
+from monitoring.compaction import samples_from
 from monitoring.models import Event, LogEntry, Snapshot
 
 # Sources under which ingest stores docker events and agents' own alerts (see ingest/).
@@ -144,19 +145,24 @@ def series_summaries(window: Window) -> list[dict]:
         "words": _focus_words(window.focus_areas),
         "limit": MAX_SERIES,
     }
+    chosen = None
     if window.server_ids:
         where.append("series_id IN (SELECT id FROM monitoring_series WHERE server_id = ANY(%(servers)s::uuid[]))")
         params["servers"] = [str(s) for s in window.server_ids]
+        chosen = ("SELECT id FROM monitoring_series WHERE server_id = ANY(%s::uuid[])", [params["servers"]])
+    # over compacted days the chunks of each range are decoded once, for the servers asked about
+    in_window = samples_from(window.start, window.end, chosen)
+    in_baseline = samples_from(window.baseline_start, window.start, chosen)
     sql = f"""
         WITH w AS (
             SELECT series_id, min(value) AS mn, max(value) AS mx, avg(value) AS mean, count(*) AS n,
                    (array_agg(value ORDER BY ts DESC))[1] AS last
-            FROM monitoring_sample WHERE {" AND ".join(where)}
+            FROM {in_window} x WHERE {" AND ".join(where)}
             GROUP BY series_id
         ), b AS (
             SELECT series_id, min(value) AS mn, max(value) AS mx, avg(value) AS mean,
                    stddev_pop(value) AS sd, count(*) AS n
-            FROM monitoring_sample
+            FROM {in_baseline} x
             WHERE ts >= %(bstart)s AND ts < %(start)s AND series_id IN (SELECT series_id FROM w)
             GROUP BY series_id
         ), scored AS (

@@ -15,7 +15,7 @@ import logging
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.analysis import client, evidence, fallback, prompt
+from alerts.analysis import client, evidence, fallback, prompt, redact
 from alerts.analysis.answer import InvalidAnswer, parse_answer
 from alerts.analysis.choices import AnalysisStatus
 from alerts.models import Analysis
@@ -40,7 +40,7 @@ def run(analysis: Analysis) -> Analysis:
 
 
 def gather(analysis: Analysis) -> dict:
-    """The evidence pack of the analysis' window (an alert's, or a lookback)."""
+    """The evidence pack of the analysis' window (an alert's, or a lookback), secrets redacted."""
     if analysis.window_start is None or analysis.window_end is None:
         analysis.set_window()
     window = evidence.Window(
@@ -56,7 +56,8 @@ def gather(analysis: Analysis) -> dict:
         if alert.server_id:
             window.server_ids = [str(alert.server_id)]
         window.series_ids = affected_series(alert)
-    return evidence.build(window, head=head)
+    # redacted before it is stored or sent: the pack is shown to readers and sent to the model's provider
+    return redact.redact(evidence.build(window, head=head))
 
 
 def alert_head(alert) -> dict:

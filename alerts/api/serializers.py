@@ -77,26 +77,39 @@ class AlertDetailSerializer(AlertSerializer):
 class SilenceSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     active = serializers.SerializerMethodField()
+    match_all = serializers.BooleanField(
+        write_only=True,
+        default=False,
+        help_text="staff only: yes, these matchers (only negations or wildcards) are meant to mute every alert",
+    )
 
     class Meta:
         model = Silence
-        fields = ["id", "matchers", "starts_at", "ends_at", "comment", "created_by", "created_at", "active"]
+        fields = [
+            "id", "matchers", "starts_at", "ends_at", "comment", "created_by", "created_at", "active", "match_all",
+        ]  # fmt: skip
         read_only_fields = ["created_by", "created_at"]
 
     def get_active(self, silence: Silence) -> bool:
         return silence.is_active()
 
     def validate_matchers(self, value):
-        value = _string_map(value, "matchers")
-        if not value:
-            raise serializers.ValidationError("at least one matcher (a silence of everything is a mistake)")
-        return value
+        return _string_map(value, "matchers")
 
     def validate(self, attrs: dict) -> dict:
+        match_all = attrs.pop("match_all", False)
         starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None)) or timezone.now()
         ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
         if starts and ends and ends <= starts:
             raise serializers.ValidationError({"ends_at": "must be after starts_at"})
+        matchers = attrs.get("matchers", getattr(self.instance, "matchers", None))
+        request = self.context.get("request")
+        try:
+            Silence(matchers=matchers or {}, starts_at=starts, ends_at=ends).check_allowed(
+                getattr(request, "user", None), match_all=match_all
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
         return attrs
 
 

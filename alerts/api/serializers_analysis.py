@@ -47,6 +47,8 @@ class Seed003Analysis(serializers.Serializer):
     status = serializers.CharField()
     is_fallback = serializers.BooleanField(help_text="rule-based, no language model")
     model = serializers.CharField()
+    generated_by = serializers.ChoiceField(choices=["model", "rules"], help_text="who wrote the result")
+    notice = serializers.CharField(help_text="the label pages show: model-generated (check it) or rule-based")
     url = serializers.CharField()
 
 
@@ -74,6 +76,8 @@ class Insights(serializers.Serializer):
     status = serializers.CharField()
     is_fallback = serializers.BooleanField()
     model = serializers.CharField()
+    generated_by = serializers.ChoiceField(choices=["model", "rules"], help_text="who wrote the result")
+    notice = serializers.CharField(help_text="the label pages show: model-generated (check it) or rule-based")
 
 
 class AnalysisOut(serializers.Serializer):
@@ -89,6 +93,8 @@ class AnalysisOut(serializers.Serializer):
     window_end = serializers.DateTimeField(allow_null=True)
     result = Seed003Analysis(allow_null=True, help_text="analysis, severity, key_findings, recommendations, confidence")
     is_fallback = serializers.BooleanField()
+    generated_by = serializers.ChoiceField(choices=["model", "rules"], help_text="who wrote the result")
+    notice = serializers.CharField(help_text="the label pages show: model-generated (check it) or rule-based")
     fallback_reason = serializers.CharField()
     error = serializers.CharField()
     model = serializers.CharField()

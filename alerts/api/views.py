@@ -11,12 +11,13 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from alerts import seed002
 from alerts.api.serializers import (
     AlertDetailSerializer,
     AlertRuleSerializer,
@@ -28,20 +29,15 @@ from alerts.api.serializers import (
 )
 from alerts.choices import OPEN_STATES, AlertState, Severity
 from alerts.models import Alert, AlertRule, AlertTransition, Notification, NotificationChannel, Silence
-
-
-class StaffWrites(permissions.BasePermission):
-    """Everyone signed in reads; changing rules takes staff."""
-
-    def has_permission(self, request, view) -> bool:
-        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
+from servers.permissions import StaffOrModelPermission, may
 
 
 class AlertRuleViewSet(viewsets.ModelViewSet):
-    """Alert rules. Reading is open to the team; creating, changing and deleting takes staff."""
+    """Alert rules. Reading is open to the team; creating, changing and deleting takes staff or the
+    matching model permission (alerts.add_alertrule, change_alertrule, delete_alertrule)."""
 
     serializer_class = AlertRuleSerializer
-    permission_classes = [permissions.IsAuthenticated, StaffWrites]
+    permission_classes = [StaffOrModelPermission]
     queryset = AlertRule.objects.select_related("created_by").order_by("name")
 
     def perform_create(self, serializer):
@@ -96,9 +92,11 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class SilenceViewSet(viewsets.ModelViewSet):
-    """Silences; DELETE expires a silence now (it stays in the history). ``?active=true`` for current ones."""
+    """Silences; DELETE expires a silence now (it stays in the history). ``?active=true`` for current ones.
+    Reading is open to the team; the rest takes staff or alerts.add_silence / change_silence / delete_silence."""
 
     serializer_class = SilenceSerializer
+    permission_classes = [StaffOrModelPermission]
 
     def get_queryset(self):
         silences = Silence.objects.select_related("created_by").order_by("-starts_at", "-id")
@@ -140,23 +138,7 @@ def recent_alerts(request: Request) -> Response:
         .select_related("alert__rule", "alert__server")
         .order_by("-at", "-id")[: _limit(request)]
     )
-    return Response(
-        [
-            {
-                "id": step.alert_id,
-                "timestamp": step.at.timestamp(),
-                "time": step.at.isoformat(),
-                "rule": step.alert.rule.name,
-                "server": step.alert.server.hostname if step.alert.server_id else None,
-                "state": step.to_state,
-                "severity": step.alert.severity,
-                "value": step.value,
-                "threshold": step.alert.rule.threshold,
-                "message": step.alert.summary,
-            }
-            for step in steps
-        ]
-    )
+    return Response([seed002.alert_event(step.alert, step.to_state, step.at, step.value) for step in steps])
 
 
 # --- seed 004 -----------------------------------------------------------------------
@@ -237,6 +219,8 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewse
         if not body.validated_data["all"]:
             notices = notices.filter(pk__in=body.validated_data["ids"])
         act = body.validated_data["action"]
+        if act == "delete" and not may(request.user, "alerts.delete_notification"):
+            raise PermissionDenied("deleting notifications needs staff or the permission alerts.delete_notification")
         if act == "delete":
             count = notices.delete()[0]
         elif act == "mark_unread":

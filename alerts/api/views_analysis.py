@@ -150,6 +150,8 @@ def _as_insights(analysis: Analysis) -> dict:
         "status": analysis.status,
         "is_fallback": analysis.is_fallback,
         "model": analysis.model,
+        "generated_by": analysis.generated_by,
+        "notice": analysis.notice,
     }
 
 

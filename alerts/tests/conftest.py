@@ -36,6 +36,7 @@ class Receiver:
     def __init__(self):
         self.requests: list[dict] = []
         self.codes: list[int] = []  # answered in turn; 200 once exhausted
+        self.location = ""  # sent as Location (a redirect's target) when set
         self.arrived = threading.Condition()
         receiver = self
 
@@ -55,6 +56,8 @@ class Receiver:
                     )
                     receiver.arrived.notify_all()
                 self.send_response(code)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -139,13 +139,14 @@ def test_seed002_recent_alerts(api, firing):
     assert events[0]["server"] == "web-01" and events[1]["value"] == 97
 
 
-def test_bob_silences_a_server_and_expires_the_silence(api, bob):
+def test_carol_on_call_silences_a_server_and_expires_the_silence(carol_api, carol):
+    api = carol_api
     ends = (timezone.now() + timedelta(hours=2)).isoformat()
     response = api.post("/api/v1/silences", {"matchers": {"server": "web-01"}, "ends_at": ends,
                                              "comment": "reboot"}, format="json")  # fmt: skip
     assert response.status_code == 201, response.json()
     silence = Silence.objects.get()
-    assert silence.created_by == bob and response.json()["active"] is True
+    assert silence.created_by == carol and response.json()["active"] is True
     assert api.get("/api/v1/silences?active=true").json()["count"] == 1
     assert api.delete(f"/api/v1/silences/{silence.pk}").status_code == 204
     assert api.get("/api/v1/silences?active=true").json()["count"] == 0
@@ -162,9 +163,9 @@ def test_bob_silences_a_server_and_expires_the_silence(api, bob):
         ({"matchers": {"server": "web-01"}, "ends_at": "tomorrow"}, "ends_at"),
     ],
 )
-def test_a_bad_silence_is_refused(api, body, field):
+def test_a_bad_silence_is_refused(carol_api, body, field):
     body.setdefault("ends_at", (timezone.now() + timedelta(hours=1)).isoformat())
-    response = api.post("/api/v1/silences", body, format="json")
+    response = carol_api.post("/api/v1/silences", body, format="json")
     assert response.status_code == 400 and field in response.json()
 
 

@@ -54,3 +54,30 @@ def test_compose_config_validates():
         argv, cwd=ROOT, capture_output=True, text=True, env={"SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_migrations_run_once_in_a_one_off_service(compose):
+    services = compose["services"]
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert services["migrate"]["restart"] == "no"
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+        assert "migrate" not in " ".join(services[name].get("command", [])), name
+    assert "migrate" not in (ROOT / "Dockerfile").read_text().split("\nCMD")[-1]
+
+
+def test_the_scale_profile_puts_nginx_before_two_daphnes(compose):
+    services = compose["services"]
+    scaled = [name for name, service in services.items() if "scale" in service.get("profiles", [])]
+    assert set(scaled) == {"web-2", "nginx"}
+    assert services["web-2"]["command"][0] == "daphne" and services["web"]["command"][0] == "daphne"
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server web:8000;" in nginx and "server web-2:8000;" in nginx
+    stream = nginx.split("location /api/logs/stream/")[1].split("}")[0]
+    assert "proxy_request_buffering off;" in stream
+    assert any("deploy/nginx.conf" in volume for volume in services["nginx"]["volumes"])
+
+
+def test_a_dead_beat_fails_its_health_check(compose):
+    check = " ".join(compose["services"]["beat"]["healthcheck"]["test"])
+    assert "/health" in check and "evaluation" in check

@@ -20,7 +20,8 @@ def test_healthz_answers_like_seed_000(client):
 
 
 @pytest.mark.django_db
-def test_health_reports_each_dependency(client):
+def test_health_reports_each_dependency_to_a_signed_in_person(client, bob):
+    client.force_login(bob)
     health.record_round({"rules": 3, "errors": 0, "seconds": 0.01})
     response = client.get("/health")
     assert response.status_code == 200
@@ -33,7 +34,25 @@ def test_health_reports_each_dependency(client):
 
 
 @pytest.mark.django_db
-def test_an_evaluation_round_older_than_three_intervals_is_degraded(client, settings):
+def test_health_gives_a_person_token_the_details(client, bob_token):
+    response = client.get("/health", HTTP_AUTHORIZATION=f"Bearer {bob_token}")
+    assert "latency_ms" in response.json()["checks"]["database"]
+
+
+@pytest.mark.django_db
+def test_health_gives_anonymous_callers_statuses_only(client, settings):
+    settings.REDIS_URL = "redis://nobody:hunter2@127.0.0.1:1/0"  # a Redis that is down
+    response = client.get("/health")
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["database"] == {"status": "up"} and body["checks"]["redis"] == {"status": "down"}
+    assert all(set(check) == {"status"} for check in body["checks"].values())
+    assert "hunter2" not in response.content.decode() and "127.0.0.1" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_evaluation_round_older_than_three_intervals_is_degraded(client, settings, bob):
+    client.force_login(bob)  # the detail is for signed-in people
     settings.ALERT_EVAL_INTERVAL_SECONDS = 10
     health.record_round({"rules": 3, "errors": 0, "seconds": 0.01}, now=time.time() - 31)
     response = client.get("/health")
@@ -73,7 +92,7 @@ def test_health_is_503_when_the_database_is_stopped(client, tmp_path):
         response = client.get("/health")
         assert response.status_code == 503
         body = response.json()
-        assert body["checks"]["database"]["status"] == "down"
+        assert body["checks"]["database"] == {"status": "down"}  # anonymous: no error text
         assert body["checks"]["redis"]["status"] == "up"
     finally:
         connection.close()

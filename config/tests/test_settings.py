@@ -93,3 +93,23 @@ def test_environment_overrides_reach_settings(tmp_path):
     result = _settings_in_subprocess(env, "(settings.ALLOWED_HOSTS, settings.TIME_ZONE, settings.PORT, settings.DEBUG)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(['console.example.com', '10.0.0.5'], 'Europe/Paris', 9001, False)"
+
+
+def test_debug_is_off_unless_asked_for(tmp_path):
+    env = _base_env(tmp_path) | {"SECRET_KEY": "k" * 50}
+    result = _settings_in_subprocess(env, "settings.DEBUG")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_a_command_beside_a_development_run_uses_its_key_with_debug_off(tmp_path):
+    development = _settings_in_subprocess(_base_env(tmp_path) | {"DEBUG": "true"}, "settings.SECRET_KEY")
+    command = _settings_in_subprocess(_base_env(tmp_path), "settings.SECRET_KEY")
+    assert command.returncode == 0, command.stderr
+    assert command.stdout == development.stdout
+
+
+def test_make_run_turns_debug_on_explicitly():
+    makefile = (ROOT / "Makefile").read_text()
+    run = makefile[makefile.index("\nrun:") :].split("\n\n")[0]
+    assert "DEBUG=$${DEBUG:-true}" in run

@@ -56,7 +56,7 @@ def test_the_rate_limit_is_per_agent(client, agent_token, fleet_token, web01):
 
 def test_redis_down_never_fails_ingest(agent, web01, settings):
     settings.AGENT_RATE_LIMIT_PER_MINUTE = 1
-    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.CACHE_REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
 
     for second in range(3):
         body = {**SEED002_BODY, "timestamp": SEED002_BODY["timestamp"] + second}

@@ -66,6 +66,17 @@ def test_the_shared_agent_api_token_registers_by_hostname_header(client):
     assert Sample.objects.filter(series__server__hostname="desk-7").count() == 3
 
 
+@override_settings(AGENT_API_TOKEN="shared-secret")
+@pytest.mark.parametrize("near_miss", ["shared-secre", "shared-secretx", "shared-secr\xe9t"])
+def test_a_near_miss_of_the_shared_agent_api_token_is_refused(client, near_miss):
+    response = client.post(
+        "/ingest/metrics", SEED002_BODY, content_type="application/json", HTTP_X_AGENT_TOKEN=near_miss
+    )
+
+    assert response.status_code == 401
+    assert not Sample.objects.exists()
+
+
 @override_settings(INGEST_ALLOW_ANONYMOUS=True)
 def test_an_anonymous_agent_is_named_after_its_address(client):
     response = client.post("/ingest/metrics", SEED002_BODY, content_type="application/json", REMOTE_ADDR="10.0.0.5")

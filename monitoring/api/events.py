@@ -4,7 +4,7 @@ Who may do what:
 - POST events: agent and fleet tokens (an agent token's events belong to its
   server) and people (API token or session).
 - GET/POST reads, re-evaluate: people.
-- maintenance/cleanup: staff only (it deletes data).
+- maintenance/cleanup: staff or monitoring.delete_event (it deletes data).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from monitoring import events, partitions
 from monitoring.api.params import bad_request, integer, text, time
 from monitoring.choices import EventStatus
 from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
+from servers.permissions import staff_or
 
 MAX_LIMIT = 1000
 
@@ -216,7 +217,9 @@ class ReEvaluateView(APIView):
     parameters=[OpenApiParameter("older_than_hours", int)], request=None, responses={200: OpenApiTypes.OBJECT}
 )
 class CleanupView(APIView):
-    permission_classes = [permissions.IsAdminUser]
+    """Deletes old events: staff, or a person granted monitoring.delete_event."""
+
+    permission_classes = [permissions.IsAuthenticated, staff_or("monitoring.delete_event")]
 
     def post(self, request: Request) -> Response:
         try:

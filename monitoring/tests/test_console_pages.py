@@ -140,17 +140,17 @@ def test_acknowledge_with_htmx_answers_the_row(client, bob, firing):
     assert response.status_code == 200 and "✓ bob" in response.content.decode()
 
 
-def test_silence_from_the_page_moves_the_alert_to_silenced(client, bob, firing):
-    client.force_login(bob)
+def test_silence_from_the_page_moves_the_alert_to_silenced(client, carol, firing):
+    client.force_login(carol)
     client.post(reverse("dashboards:alert-silence", args=[firing.pk]), {"duration": "4h"})
     silence = Silence.objects.get()
-    assert silence.matchers == {"alertname": "cpu high"} and silence.created_by == bob
+    assert silence.matchers == {"alertname": "cpu high"} and silence.created_by == carol
     assert "cpu high" in client.get(reverse("dashboards:alerts") + "?state=silenced").content.decode()
     assert "cpu high" not in client.get(reverse("dashboards:alerts") + "?state=firing").content.decode()
 
 
-def test_a_silence_of_an_unknown_length_is_refused(client, bob, firing):
-    client.force_login(bob)
+def test_a_silence_of_an_unknown_length_is_refused(client, carol, firing):
+    client.force_login(carol)
     client.post(reverse("dashboards:alert-silence", args=[firing.pk]), {"duration": "forever"})
     assert not Silence.objects.exists()
 

@@ -54,6 +54,7 @@ def test_a_premade_partition_takes_samples(web01, write_samples, settings):
 def test_retention_drops_exactly_the_expired_partitions(settings, web01, write_samples):
     settings.RAW_RETENTION_DAYS = 7
     settings.ROLLUP_RETENTION_DAYS = 400
+    settings.ROLLUP_1M_RETENTION_DAYS = 400
     days = [date(2020, 2, 26) + timedelta(days=i) for i in range(14)]  # 2020-02-26 .. 2020-03-10
     for table in RAW:
         _make(table, days)
@@ -129,3 +130,16 @@ def test_the_upkeep_command_rebuilds_rollups(web01, write_samples):
     out = io.StringIO()
     call_command("upkeep", "--rebuild-rollups", "3", stdout=out)
     assert "rebuilt 1 minute and 1 hour buckets" in out.getvalue()
+    bars = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    assert bars[-1].startswith("[" + "#" * 30 + "] 4/4 days, up to ")  # a day at a time, today included
+
+
+def test_one_minute_rollups_are_kept_a_month_and_one_hour_rollups_a_year(settings):
+    settings.ROLLUP_1M_RETENTION_DAYS = 31
+    settings.ROLLUP_RETENTION_DAYS = 365
+    months = [date(2030, 5, 1)] + [date(2030 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(6, 19)]
+    for table in ("monitoring_rollup1m", "monitoring_rollup1h"):
+        _make(table, months)
+    upkeep.retention(now=datetime(2031, 6, 15, tzinfo=UTC))
+    assert [n[-8:] for n in _names("monitoring_rollup1m") if "_p203" in n] == ["20310501", "20310601"]
+    assert [n[-8:] for n in _names("monitoring_rollup1h") if "_p203" in n][0] == "20300601"

@@ -17,6 +17,7 @@ from servers.api.serializers import RegistrationSerializer, ServerSerializer
 from servers.auth import Agent, PersonTokenAuthentication, RegistrationAuthentication, token_cache
 from servers.choices import ServerStatus, TokenKind
 from servers.models import Server
+from servers.permissions import may
 
 
 class PeopleReadAgentsRegister(permissions.BasePermission):
@@ -31,12 +32,19 @@ class PeopleReadAgentsRegister(permissions.BasePermission):
 
 
 class StaffDeletes(permissions.BasePermission):
-    """Anyone signed in reads and changes a server; deleting one (and its series) takes staff."""
+    """Anyone signed in reads and describes a server; deleting one (and its series) takes staff or
+    ``servers.delete_server``."""
+
+    message = "deleting a server needs staff or the permission servers.delete_server"
 
     def has_permission(self, request, view) -> bool:
         if request.method == "DELETE":
-            return bool(request.user and request.user.is_staff)
+            return may(request.user, "servers.delete_server")
         return True
+
+
+# what decides whether a server's alerts page people: changing them takes staff or servers.change_server
+PAGING_FIELDS = ("active", "maintenance_until")
 
 
 def _query(name: str, description: str, many: bool = False) -> OpenApiParameter:
@@ -110,6 +118,16 @@ class ServerDetail(generics.RetrieveUpdateDestroyAPIView):
     queryset = Server.objects.all()
 
     def perform_update(self, serializer) -> None:
+        server = serializer.instance
+        changed = [
+            f
+            for f in PAGING_FIELDS
+            if f in serializer.validated_data and serializer.validated_data[f] != getattr(server, f)
+        ]
+        if changed and not may(self.request.user, "servers.change_server"):
+            raise PermissionDenied(
+                f"changing {' and '.join(changed)} needs staff or the permission servers.change_server"
+            )
         serializer.save()
         registry.forget()  # active or hostname may have changed
         token_cache.clear()

@@ -13,24 +13,34 @@ def admin_client(client, alice):
     return client
 
 
-def _messages(response):
-    return [str(m) for m in response.context["messages"]]
+def _shown(response) -> list[str]:
+    return [t["raw"] for t in response.context["tokens"]]
 
 
 def test_issue_an_agent_token_shows_it_once(admin_client, web01):
-    response = admin_client.post(
-        "/admin/servers/server/",
-        {"action": "issue_agent_token", "_selected_action": [str(web01.pk)]},
-        follow=True,
+    action = admin_client.post(
+        "/admin/servers/server/", {"action": "issue_agent_token", "_selected_action": [str(web01.pk)]}
     )
+    response = admin_client.get(action["Location"])
 
     assert response.status_code == 200
     token = AgentToken.objects.get(server=web01)
-    shown = next(m for m in _messages(response) if "shown once" in m)
-    raw = shown.rsplit(" ", 1)[-1]
+    (raw,) = _shown(response)
     assert raw.startswith(token.prefix)
     assert AgentToken.find(raw) == token
+    assert "no-store" in response["Cache-Control"]
+    assert raw not in admin_client.get(action["Location"]).content.decode()  # once
     assert raw not in admin_client.get(f"/admin/servers/server/{web01.pk}/change/").content.decode()
+
+
+def test_an_issued_token_never_travels_in_a_cookie(admin_client, web01):
+    action = admin_client.post(
+        "/admin/servers/server/", {"action": "issue_agent_token", "_selected_action": [str(web01.pk)]}
+    )
+    raw = _shown(admin_client.get(action["Location"]))[0]
+
+    assert all(raw not in morsel.value for morsel in action.cookies.values())
+    assert all(raw not in morsel.value for morsel in admin_client.cookies.values())
 
 
 def test_revoke_tokens_of_a_server(admin_client, web01, agent_token, client):
@@ -68,7 +78,7 @@ def test_issue_a_fleet_token_from_the_add_form(admin_client):
     response = admin_client.post("/admin/servers/agenttoken/add/", {"kind": "fleet", "name": "k8s"}, follow=True)
 
     token = AgentToken.objects.get(kind="fleet")
-    raw = next(m for m in _messages(response) if "shown once" in m).rsplit(" ", 1)[-1]
+    (raw,) = _shown(response)
     assert AgentToken.find(raw) == token
     assert token.name == "k8s"
 
@@ -85,3 +95,18 @@ def test_the_server_list_and_its_token_list_open(admin_client, web01, agent_toke
         assert admin_client.get("/admin/servers/server/").status_code == 200
     assert admin_client.get("/admin/servers/agenttoken/").status_code == 200
     assert admin_client.get(f"/admin/servers/server/{web01.pk}/change/").status_code == 200
+
+
+def test_issue_a_read_only_token_for_a_person_from_the_add_form(admin_client, bob):
+    response = admin_client.post(
+        "/admin/servers/agenttoken/add/", {"kind": "user", "user": bob.pk, "read_only": "on"}, follow=True
+    )
+
+    (raw,) = _shown(response)
+    assert AgentToken.find(raw).read_only
+
+
+def test_an_agent_token_cannot_be_read_only(admin_client, web01):
+    admin_client.post("/admin/servers/agenttoken/add/", {"kind": "agent", "server": web01.pk, "read_only": "on"})
+
+    assert not AgentToken.objects.exists()

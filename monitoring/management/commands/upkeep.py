@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -39,5 +41,28 @@ class Command(BaseCommand):
                 self.stdout.write(f"would rebuild roll-ups of the last {rebuild_rollups} days")
                 return
             now = datetime.now(UTC)
-            result = rollups.rebuild(now - timedelta(days=rebuild_rollups), now + timedelta(minutes=1))
+            start = now - timedelta(days=rebuild_rollups)
+            result = rollups.rebuild(start, now + timedelta(minutes=1), self._progress(start, rebuild_rollups + 1))
+            if self.stdout.isatty():
+                self.stdout.write("")  # end the bar's line
             self.stdout.write(f"rebuilt {result.minutes} minute and {result.hours} hour buckets")
+
+    def _progress(self, start: datetime, days: int):
+        """A progress bar, a day per step: redrawn in place on a terminal, a line per tenth otherwise."""
+        terminal = self.stdout.isatty()
+        began = time.monotonic()
+        shown = -1
+
+        def progress(upto: datetime) -> None:
+            nonlocal shown
+            done = min(max(math.ceil((upto - start) / timedelta(days=1)), 1), days)
+            tenth = done * 10 // days
+            if not terminal and tenth == shown:
+                return
+            shown = tenth
+            bar = "#" * (done * 30 // days)
+            line = f"[{bar:<30}] {done}/{days} days, up to {upto:%Y-%m-%d %H:%M}, {time.monotonic() - began:.0f} s"
+            self.stdout.write(("\r" if terminal else "") + line, ending="" if terminal else "\n")
+            self.stdout.flush()
+
+        return progress
