@@ -259,7 +259,9 @@ class Alert(models.Model):
             self.value = value
         self.cleared_at = None
         self.flapping = self.recently_fired(now) >= settings.ALERT_FLAP_THRESHOLD
-        self.save()
+        with transaction.atomic():  # the message is owed exactly when the state change is stored
+            self.save()
+            PendingNotification.objects.create(alert=self, kind=MessageKind.FIRING, created_at=now)
         self._announce(signals.alert_fired)
 
     def resolve(self, value: float | None = None, now: datetime | None = None, note: str = "") -> None:
@@ -272,7 +274,10 @@ class Alert(models.Model):
         self.state, self.resolved_at, self.cleared_at = AlertState.RESOLVED, now, None
         if value is not None:
             self.value = value
-        self.save()
+        with transaction.atomic():
+            self.save()
+            if was_firing:
+                PendingNotification.objects.create(alert=self, kind=MessageKind.RESOLVED, created_at=now)
         if was_firing:
             self._announce(signals.alert_resolved)
         else:
@@ -495,6 +500,29 @@ class NotificationChannel(models.Model):
                 check_destination(str((self.config or {}).get("url", "")), resolve=False)
             except RefusedDestination as exc:
                 raise ValidationError({"config": f"url: {exc}"}) from None
+
+
+class PendingNotification(models.Model):
+    """A message owed about an alert (firing, resolved, reminder): the notification outbox.
+
+    Written in the transaction that changes the alert's state, so a message is owed exactly
+    when the change is stored, whether or not Redis can take a task at that moment. The
+    worker sends it right after commit when it can (``alerts.tasks.send_notifications``);
+    a periodic sweep sends whatever is still owed. ``sent_at`` is set in the transaction that
+    records the in-console notification and queues the deliveries: sent once.
+    """
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="pending_notifications")
+    kind = models.CharField(max_length=10, choices=MessageKind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["id"], name="alerts_pending_unsent", condition=Q(sent_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.alert_id}: {'sent' if self.sent_at else 'owed'}"
 
 
 class Delivery(models.Model):

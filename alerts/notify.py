@@ -1,8 +1,11 @@
 """From an alert's transition to messages: in-console notification, mute check, routing, delivery.
 
-The alerts app listens to its own signals: ``alert_fired`` and
-``alert_resolved`` queue ``alerts.tasks.notify_alert``; reminders are queued by
-evaluation. ``notify`` (in the task) records the in-console notification,
+A message owed is a ``PendingNotification`` (the outbox), written in the
+transaction that changes the alert (``Alert.fire``/``resolve``; reminders by
+``dispatch``). After commit the alerts app's receivers of ``alert_fired`` and
+``alert_resolved`` ask the worker to send it at once; when Redis cannot take
+that request, the periodic sweep (``alerts.tasks.send_notifications``) sends it
+once Redis is back. ``notify`` (in the task) records the in-console notification,
 holds everything back while a silence or maintenance window mutes the alert,
 and queues one ``alerts.tasks.deliver`` per channel that routes it; ``attempt``
 sends once and records the ``Delivery``.
@@ -17,7 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.choices import DeliveryStatus, MessageKind, NotificationLevel, Severity
-from alerts.models import Alert, AlertTransition, Delivery, Notification, NotificationChannel
+from alerts.models import (
+    Alert,
+    AlertTransition,
+    Delivery,
+    Notification,
+    NotificationChannel,
+    PendingNotification,
+)
 from alerts.signals import alert_fired, alert_resolved
 from alerts.transports import Message, TransportError, message_for, test_message, transport_for
 
@@ -25,22 +35,52 @@ log = logging.getLogger(__name__)
 
 
 def dispatch(alert: Alert, kind: str) -> None:
-    """Queue the message about an alert once the current transaction commits."""
+    """Owe a message about an alert (in the current transaction); ask for it to be sent after commit."""
+    PendingNotification.objects.create(alert=alert, kind=kind)
+    transaction.on_commit(lambda: send_soon(alert))
+
+
+def send_soon(alert: Alert) -> None:
+    """Ask the worker to send what is owed for ``alert`` now; when Redis cannot take the request,
+    the periodic sweep sends it once Redis is back (nothing is lost, nothing is sent twice)."""
     from alerts import tasks
 
-    transaction.on_commit(lambda: tasks.notify_alert.delay(alert.pk, str(kind)))
+    try:
+        tasks.send_notifications.apply_async((alert.pk,), retry=False)
+    except Exception as exc:  # the broker is down: the outbox keeps the message
+        log.warning("notification of alert %s left to the sweep: %s", alert.pk, exc)
 
 
 def _on_fired(sender, alert: Alert, **kwargs) -> None:
-    from alerts import tasks
-
-    tasks.notify_alert.delay(alert.pk, MessageKind.FIRING.value)
+    send_soon(alert)
 
 
 def _on_resolved(sender, alert: Alert, **kwargs) -> None:
+    send_soon(alert)
+
+
+def send_owed(pending_id: int) -> bool:
+    """Send one owed message, once: claimed in a transaction (a concurrent sender skips it), the
+    in-console notification recorded and the deliveries queued in it, then marked sent.
+
+    When Redis refuses a delivery task the transaction rolls back and the message stays owed.
+    """
     from alerts import tasks
 
-    tasks.notify_alert.delay(alert.pk, MessageKind.RESOLVED.value)
+    with transaction.atomic():
+        pending = (
+            PendingNotification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("alert__rule", "alert__server", "alert__acknowledged_by")
+            .filter(pk=pending_id, sent_at__isnull=True)
+            .first()
+        )
+        if pending is None:
+            return False
+        for channel_id in notify(pending.alert, pending.kind):
+            tasks.deliver.apply_async((channel_id, pending.alert_id, pending.kind), retry=False)
+        pending.sent_at = timezone.now()
+        pending.save(update_fields=["sent_at"])
+    return True
 
 
 def connect() -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from alerts import evaluation, health, notify, provisioning
 from alerts.choices import DeliveryStatus
-from alerts.models import Alert, Delivery, Notification, NotificationChannel
+from alerts.models import Alert, Delivery, Notification, NotificationChannel, PendingNotification
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,15 @@ def notify_alert(alert_id: int, kind: str) -> int:
     return len(channel_ids)
 
 
+@shared_task(ignore_result=True)
+def send_notifications(alert_id: int | None = None) -> int:
+    """Send the messages owed (for one alert, or all of them: the periodic sweep), oldest first, each once."""
+    owed = PendingNotification.objects.filter(sent_at__isnull=True)
+    if alert_id is not None:
+        owed = owed.filter(alert_id=alert_id)
+    return sum(notify.send_owed(pending_id) for pending_id in owed.values_list("id", flat=True)[:1000])
+
+
 @shared_task(bind=True, ignore_result=True, max_retries=None)
 def deliver(self, channel_id: int, alert_id: int | None, kind: str) -> str:
     """Send through one channel; on failure retry with exponential backoff up to NOTIFY_MAX_ATTEMPTS."""
@@ -84,6 +93,7 @@ def prune() -> None:
     Alert.objects.filter(state="resolved", resolved_at__lt=cutoff).delete()
     Delivery.objects.filter(alert__isnull=True, created_at__lt=cutoff).delete()
     Notification.objects.filter(read=True, created_at__lt=cutoff).delete()
+    PendingNotification.objects.filter(sent_at__lt=cutoff).delete()
 
 
 from alerts.analysis import event_review, log_classifier  # noqa: E402,F401  (and the seed 003/004 background ones)

@@ -333,6 +333,8 @@ NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+# how often the worker sends the notifications still owed (e.g. after Redis was down when an alert fired)
+NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 15)
 # Slack and webhook channels may reach loopback, private, link-local and metadata addresses (SSRF guard off)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -422,6 +424,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.upkeep",
         "schedule": timedelta(seconds=UPKEEP_INTERVAL_SECONDS),
         "options": {"expires": UPKEEP_INTERVAL_SECONDS},
+    },
+    "alerts-send-notifications": {
+        "task": "alerts.tasks.send_notifications",
+        "schedule": timedelta(seconds=NOTIFY_SWEEP_SECONDS),
+        "options": {"expires": NOTIFY_SWEEP_SECONDS},
     },
     "alerts-prune": {
         "task": "alerts.tasks.prune",
