@@ -247,6 +247,8 @@ SERIES_MAX_LABEL_NAME_CHARS = env_int("SERIES_MAX_LABEL_NAME_CHARS", 128)
 SERIES_MAX_LABEL_VALUE_CHARS = env_int("SERIES_MAX_LABEL_VALUE_CHARS", 1024)
 SERIES_MAX_NEW_PER_MINUTE = env_int("SERIES_MAX_NEW_PER_MINUTE", 2000)
 SERIES_MAX_PER_SERVER = env_int("SERIES_MAX_PER_SERVER", 10_000)
+# a longer log message is stored cut to this many bytes (UTF-8), with a marker saying how much was cut
+LOG_MESSAGE_MAX_BYTES = env_int("LOG_MESSAGE_MAX_BYTES", 16 * 1024)
 # the continuous log stream (seed 004): bytes per stream, and seconds without a byte before it is closed
 INGEST_STREAM_MAX_BYTES = env_int("INGEST_STREAM_MAX_BYTES", 1024 * 1024 * 1024)
 INGEST_STREAM_IDLE_SECONDS = env_int("INGEST_STREAM_IDLE_SECONDS", 60)

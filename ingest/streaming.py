@@ -92,17 +92,19 @@ async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
     lines = LineStream(service, server_id)
     write = database_sync_to_async(store_lines)
     pending: list = []
-    stored = batches = 0
+    stored = batches = truncated = 0
     failure: str | None = None
     last_flush = time.monotonic()
 
     async def flush(records: list) -> None:
-        nonlocal stored, batches, failure, last_flush
+        nonlocal stored, batches, truncated, failure, last_flush
         last_flush = time.monotonic()
         if not records or failure:
             return
         try:
-            stored += await write(records, server_id)
+            result = await write(records, server_id)
+            stored += result.logs
+            truncated += result.logs_truncated
             batches += 1
         except (DatabaseError, storage.StorageUnavailable, storage.StorageRefused, partitions.TooManyNewDays) as exc:
             log.warning("continuous log stream for %s stopped storing: %s", service, exc)
@@ -150,7 +152,7 @@ async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
         if not more or cut:
             break
 
-    summary = lines.summary(stored, batches)
+    summary = lines.summary(stored, batches, truncated)
     if failure:
         summary["status"] = "interrupted"
         summary["detail"] = f"storage failed, lines after the first {stored} stored were not kept: {failure}"

@@ -105,15 +105,20 @@ class WriteResult:
     # series id -> (server_id, metric_type, name, labels) for the series this batch touched
     series: dict[int, tuple[str, str, str, bytes]] = field(default_factory=dict)
     event_ids: list[int] = field(default_factory=list)
+    # log messages stored cut to LOG_MESSAGE_MAX_BYTES
+    logs_truncated: int = 0
 
     def as_dict(self) -> dict:
-        return {
+        counts = {
             "samples": self.samples,
             "logs": self.logs,
             "events": self.events,
             "series_created": self.series_created,
             "duplicate": self.duplicate,
         }
+        if self.logs_truncated:
+            counts["logs_truncated"] = self.logs_truncated
+        return counts
 
 
 class SeriesCache:
@@ -308,24 +313,43 @@ def _copy_samples(cursor, sids: list[int], stamps: list[datetime], values: list[
         copy.write(data)
 
 
-def _copy_logs(cursor, logs: list[LogRecord]) -> None:
+def bounded_message(message: str, limit: int) -> tuple[str, bool]:
+    """A log message of at most ``limit`` UTF-8 bytes: a longer one is cut, with a marker saying how
+    much (never refused whole: the start of a stack trace is what people read)."""
+    if len(message) * 4 <= limit:  # no character takes more than 4 bytes: cheap for the usual line
+        return message, False
+    raw = message.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return message, False
+    marker = f" …[truncated {len(raw)} bytes to {limit}, LOG_MESSAGE_MAX_BYTES]"
+    keep = raw[: max(0, limit - len(marker.encode()))].decode("utf-8", "ignore")
+    return keep + marker, True
+
+
+def _copy_logs(cursor, logs: list[LogRecord]) -> int:
+    """COPY the log records; answers how many messages were cut to LOG_MESSAGE_MAX_BYTES."""
+    limit = settings.LOG_MESSAGE_MAX_BYTES
+    truncated = 0
     sql = (
         "COPY monitoring_logentry (ts, server_id, service, level, message, metadata, source) FROM STDIN (FORMAT BINARY)"
     )
     with cursor.copy(sql) as copy:
         copy.set_types(["timestamptz", "uuid", "text", "text", "text", "jsonb", "text"])
         for log in logs:
+            message, cut = bounded_message(log.message.replace("\x00", ""), limit)
+            truncated += cut
             copy.write_row(
                 (
                     log.ts,
                     _uuid(log.server_id),
                     log.service,
                     log.level,
-                    log.message.replace("\x00", ""),
+                    message,
                     Jsonb(log.metadata or {}),
                     log.source,
                 )
             )
+    return truncated
 
 
 def _insert_events(cursor, events: list[EventRecord]) -> list[int]:
@@ -502,7 +526,7 @@ def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
             result.series = dict(zip(sids, keys, strict=True))
         if batch.logs:
             stage[0] = "logs"
-            _copy_logs(cursor, batch.logs)
+            result.logs_truncated = _copy_logs(cursor, batch.logs)
             result.logs = len(batch.logs)
         if batch.events:
             stage[0] = "events"
