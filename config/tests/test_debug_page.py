@@ -13,6 +13,8 @@ SECRETS = {
     "DATABASE_URL": f"postgres://console:{PASSWORD}@db.internal:5432/monitoring",
     "REDIS_URL": f"redis://:{PASSWORD}@cache.internal:6379/0",
     "CELERY_BROKER_URL": f"redis://:{PASSWORD}@cache.internal:6379/0",
+    "CACHE_REDIS_URL": f"redis://:{PASSWORD}@cache.internal:6379/1",
+    "CHANNEL_REDIS_URL": f"redis://:{PASSWORD}@cache.internal:6379/2",
     "NOTIFY_SLACK_WEBHOOK_URL": f"https://hooks.slack.com/services/T000/B000/{secrets.token_hex(8)}",
     "NOTIFY_WEBHOOK_URL": f"https://hooks.example.com/{secrets.token_hex(8)}",
     "NOTIFY_EMAIL_TO": [f"{secrets.token_hex(8)}@example.com"],

@@ -41,7 +41,7 @@ def test_health_gives_a_person_token_the_details(client, bob_token):
 
 @pytest.mark.django_db
 def test_health_gives_anonymous_callers_statuses_only(client, settings):
-    settings.REDIS_URL = "redis://nobody:hunter2@127.0.0.1:1/0"  # a Redis that is down
+    settings.CACHE_REDIS_URL = "redis://nobody:hunter2@127.0.0.1:1/0"  # a Redis that is down
     response = client.get("/health")
     body = response.json()
     assert body["status"] == "degraded"
