@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import ApplicationCommunicator
 from django.db import connection
 
@@ -46,7 +47,10 @@ def test_a_quiet_stream_is_closed_after_its_idle_time(fleet_token, service, sett
 
 
 def _database_goes_away() -> dict:
-    """As PostgreSQL stopping does: every session cut, no new one accepted. Answers what to restore."""
+    """As PostgreSQL stopping does: every session cut, no new one accepted. Answers what to restore.
+
+    Run in the thread that writes the stream's lines, so its own connection goes too (behind
+    PgBouncer, cutting the server's sessions alone would not reach the client's)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -75,12 +79,12 @@ def test_a_stream_answers_503_at_its_first_storage_failure(fleet_token, service)
         communicator = ApplicationCommunicator(application, scope_for(service, fleet_token))
         await communicator.send_input({"type": "http.request", "body": line("stored"), "more_body": True})
         await until_stored(1)
-        saved = await asyncio.to_thread(_database_goes_away)
+        saved = await database_sync_to_async(_database_goes_away)()
         try:
             await communicator.send_input({"type": "http.request", "body": line("lost"), "more_body": True})
             return await response_of(communicator)  # answered while the body is still open
         finally:
-            await asyncio.to_thread(_database_comes_back, saved)
+            await database_sync_to_async(_database_comes_back)(saved)
 
     status, summary = async_to_sync(scenario)()
     assert status == 503
