@@ -8,8 +8,18 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from alerts.analysis.admin import AnalysisAdmin, analyse_alerts
 from alerts.choices import ChannelKind
-from alerts.models import Alert, AlertRule, AlertTransition, Delivery, Notification, NotificationChannel, Silence
+from alerts.models import (
+    Alert,
+    AlertRule,
+    AlertTransition,
+    Analysis,
+    Delivery,
+    Notification,
+    NotificationChannel,
+    Silence,
+)
 from alerts.outbound import RefusedDestination, check_destination
 
 
@@ -77,7 +87,7 @@ class AlertAdmin(admin.ModelAdmin):
     show_full_result_count = False  # lists stay fast on big tables: no COUNT(*) of everything
     readonly_fields = [f.name for f in Alert._meta.fields]
     inlines = [TransitionInline, DeliveryInline]
-    actions = ["acknowledge", "resolve"]
+    actions = ["acknowledge", "resolve", analyse_alerts]  # "Analyze with the LLM": alerts/analysis/admin.py
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -194,4 +204,4 @@ class NotificationAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-from alerts.analysis import admin as analysis_admin  # noqa: E402,F401  (issue 7: analyses, "Analyze with the LLM")
+admin.site.register(Analysis, AnalysisAdmin)

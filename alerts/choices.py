@@ -105,3 +105,23 @@ class NotificationLevel(models.TextChoices):
         return {"info": "blue", "success": "green", "warning": "orange", "error": "red", "critical": "purple"}[
             self.value
         ]
+
+
+# an analysis: its state and what asked for it
+class AnalysisStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+    @property
+    def colour(self) -> str:
+        return {"pending": "grey", "running": "blue", "done": "green", "failed": "red"}[self.value]
+
+
+class AnalysisTrigger(models.TextChoices):
+    API = "api", "API (seed 003)"
+    INSIGHTS = "insights", "Insights (seed 004)"
+    ALERT_PAGE = "alert_page", "Alert page"
+    ADMIN = "admin", "Admin action"
+    ALERT_FIRED = "alert_fired", "Critical alert fired"

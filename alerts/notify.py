@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,6 +35,11 @@ from alerts.transports import Message, TransportError, message_for, test_message
 log = logging.getLogger(__name__)
 
 
+def _task(name: str):
+    # the tasks (alerts/tasks.py) are looked up by name: they call into this module, which must not import them
+    return current_app.tasks[f"alerts.tasks.{name}"]
+
+
 def dispatch(alert: Alert, kind: str) -> None:
     """Owe a message about an alert (in the current transaction); ask for it to be sent after commit."""
     PendingNotification.objects.create(alert=alert, kind=kind)
@@ -43,10 +49,8 @@ def dispatch(alert: Alert, kind: str) -> None:
 def send_soon(alert: Alert) -> None:
     """Ask the worker to send what is owed for ``alert`` now; when Redis cannot take the request,
     the periodic sweep sends it once Redis is back (nothing is lost, nothing is sent twice)."""
-    from alerts import tasks
-
     try:
-        tasks.send_notifications.apply_async((alert.pk,), retry=False)
+        _task("send_notifications").apply_async((alert.pk,), retry=False)
     except Exception as exc:  # the broker is down: the outbox keeps the message
         log.warning("notification of alert %s left to the sweep: %s", alert.pk, exc)
 
@@ -65,8 +69,6 @@ def send_owed(pending_id: int) -> bool:
 
     When Redis refuses a delivery task the transaction rolls back and the message stays owed.
     """
-    from alerts import tasks
-
     with transaction.atomic():
         pending = (
             PendingNotification.objects.select_for_update(skip_locked=True, of=("self",))
@@ -77,7 +79,7 @@ def send_owed(pending_id: int) -> bool:
         if pending is None:
             return False
         for channel_id in notify(pending.alert, pending.kind):
-            tasks.deliver.apply_async((channel_id, pending.alert_id, pending.kind), retry=False)
+            _task("deliver").apply_async((channel_id, pending.alert_id, pending.kind), retry=False)
         pending.sent_at = timezone.now()
         pending.save(update_fields=["sent_at"])
     return True

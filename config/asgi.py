@@ -19,11 +19,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from alerts.routing import websocket_urlpatterns as alert_streams  # noqa: E402
 from ingest import daphne_streaming  # noqa: E402
 from ingest.fastpath import IngestFastPath  # noqa: E402
 from ingest.gate import IngestGate  # noqa: E402
 from ingest.streaming import LogStreamRouter  # noqa: E402
 from monitoring.routing import websocket_application  # noqa: E402
+from monitoring.routing import websocket_urlpatterns as monitoring_streams  # noqa: E402
 
 # daphne hands the continuous log stream its body as it arrives (not at the end)
 daphne_streaming.install()
@@ -31,7 +33,7 @@ daphne_streaming.install()
 application = ProtocolTypeRouter(
     {
         "http": IngestGate(IngestFastPath(LogStreamRouter(django_asgi_app))),
-        "websocket": websocket_application(URLRouter),
+        "websocket": websocket_application(URLRouter, monitoring_streams + alert_streams),
     }
 )
 

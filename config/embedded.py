@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 PREFERRED_POSTGRES_PORT = 55432
 PREFERRED_REDIS_PORT = 56379
@@ -211,7 +212,7 @@ class EmbeddedPostgres(EmbeddedService):
     def stop(self) -> bool:
         if self.port() is None:
             return False
-        as_user = {}
+        as_user: dict[str, Any] = {}
         if os.geteuid() == 0:
             entry = pwd.getpwnam(self.SYSTEM_USER)
             as_user = {"user": entry.pw_uid, "group": entry.pw_gid}

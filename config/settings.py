@@ -99,8 +99,8 @@ CACHES = {
 }
 CHANNEL_LAYERS = {
     "default": {
-        # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live.py)
-        "BACKEND": "monitoring.live.LiveChannelLayer",
+        # channels_redis, plus: a group_add tells the live publishers somebody watches (monitoring/live/publisher.py)
+        "BACKEND": "monitoring.live.publisher.LiveChannelLayer",
         "CONFIG": {
             "hosts": redis_roles.channel_hosts(CHANNEL_REDIS_URL, REDIS_SENTINEL_MASTER),
             "capacity": 1000,

@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from alerts import urls_pages as alert_pages
 from config import views
 from monitoring import selfmetrics
+from monitoring import urls_pages as monitoring_pages
 
 admin.site.site_header = "Monitoring console"
 admin.site.site_title = "Monitoring console"
@@ -22,4 +24,6 @@ urlpatterns = [
     path("", include("ingest.urls")),
     path("", include("monitoring.urls")),
     path("", include("alerts.urls")),
+    # the console's pages: one "dashboards" namespace, each app's pages from its own urls_pages
+    path("console/", include((monitoring_pages.pages + alert_pages.pages, "dashboards"))),
 ]

@@ -54,11 +54,14 @@ def _check_database() -> dict:
 
 
 def _check_redis() -> dict:
-    client = redis.Redis.from_url(settings.CACHE_REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    # REDIS_URL and the roles' own Redis servers (Sentinel URLs are the broker's and layer's to check)
+    urls = {settings.REDIS_URL, settings.CACHE_REDIS_URL, settings.CHANNEL_REDIS_URL}
+    for url in sorted(u for u in urls if not u.startswith("sentinel://")):
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
     return {}
 
 

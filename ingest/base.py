@@ -22,14 +22,16 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest.errors import BadInput, Refused
-from monitoring import live, partitions, storage
-from servers.auth import Agent, IngestAuthError, authenticate_agent
+from monitoring import partitions, storage
+from monitoring.live.publisher import publish_write
+from servers.auth import IngestAuthError, authenticate_agent
 from servers.throttle import rate_limiter
 
 log = logging.getLogger(__name__)
 
 # An adapter turns (request, agent, body) into a Batch, or raises BadInput / Refused / IngestAuthError.
-Adapter = Callable[[HttpRequest, Agent, bytes], storage.Batch]
+# (request, agent, body, **the URL's keyword arguments) -> the normalized batch
+Adapter = Callable[..., storage.Batch]
 # Shapes a refusal for a wire format whose clients expect their own error body:
 # (request, status, detail, errors, headers) -> response.
 Refuse = Callable[[HttpRequest, int, str, list | None, dict | None], HttpResponse]
@@ -43,7 +45,7 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> HttpR
 
 
 def error_response(status: int, detail: str, errors: list | None = None, headers: dict | None = None):
-    body = {"detail": detail}
+    body: dict[str, object] = {"detail": detail}
     if errors:
         body["errors"] = errors
     return json_response(body, status=status, headers=headers)
@@ -167,9 +169,9 @@ def ingest_endpoint(
         except storage.StorageRefused as exc:  # before the adapter's BadInput: nothing was stored
             log.warning("ingest write refused: %s", exc)
             return fail(request, 400, f"invalid payload: {exc}", errors=[exc.as_dict()])
-        request.ingest_stats = result.as_dict()
+        request.ingest_stats = result.as_dict()  # type: ignore[attr-defined]  # read by the request log
         if not result.duplicate and (live_setting is None or getattr(settings, live_setting)):
-            live.publish_write(batch, result)
+            publish_write(batch, result)
         body_out = respond(batch, result) if respond else {"status": "accepted", **result.as_dict()}
         if isinstance(body_out, HttpResponse):
             return body_out

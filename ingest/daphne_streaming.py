@@ -32,6 +32,7 @@ module-level name ``WebRequest`` each time it builds a protocol.
 
 from __future__ import annotations
 
+from typing import Any, cast
 from urllib.parse import unquote
 
 import daphne.http_protocol
@@ -111,7 +112,7 @@ class StreamingWebRequest(WebRequest):
         self.method, self.uri, self.clientproto = command, uri, version
         self.path = uri.split(b"?", 1)[0]
         self.args = {}
-        body, self.content = self.content, _NoBodyYet()
+        body, self.content = self.content, _NoBodyYet()  # type: ignore[has-type]  # twisted is untyped
         try:
             self.process()  # create_application is synchronous: done when this returns
         finally:
@@ -172,19 +173,15 @@ class StreamingWebRequest(WebRequest):
         if data and self.application_queue is not None and not self.finished:
             self.application_queue.put_nowait({"type": "http.request", "body": data, "more_body": True})
             if self.application_queue.qsize() > QUEUE_CHUNKS and self.channel is not None:
-                from twisted.internet import reactor  # daphne's, installed before the app loads
-
                 self.channel._networkProducer.pauseProducing()
-                reactor.callLater(RESUME_CHECK_SECONDS, self._resume_when_drained)
+                _later(RESUME_CHECK_SECONDS, self._resume_when_drained)
 
     def _resume_when_drained(self) -> None:
         """Read from the socket again once the application has taken half of what waits."""
         if self.finished or self.channel is None or self.application_queue is None:
             return
         if self.application_queue.qsize() > QUEUE_CHUNKS // 2:
-            from twisted.internet import reactor
-
-            reactor.callLater(RESUME_CHECK_SECONDS, self._resume_when_drained)
+            _later(RESUME_CHECK_SECONDS, self._resume_when_drained)
             return
         self.channel._networkProducer.resumeProducing()
 
@@ -215,6 +212,12 @@ class StreamingWebRequest(WebRequest):
         if self.reserved:
             gate.inflight.release(self.reserved)
             self.reserved = 0
+
+
+def _later(seconds: float, call) -> None:
+    from twisted.internet import reactor  # daphne's, installed before the application loads
+
+    cast(Any, reactor).callLater(seconds, call)
 
 
 def install() -> None:

@@ -39,6 +39,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -302,7 +303,7 @@ class MetricsReader:
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
                 latest = self.metric(metric, latest)
-        if latest is not None:
+        if latest is not None and self.server_id is not None:  # a point was kept: the server is known
             seen = self.batch.seen
             if self.server_id not in seen or seen[self.server_id] < latest:
                 seen[self.server_id] = latest
@@ -482,7 +483,7 @@ def refuse(request: HttpRequest, status: int, detail: str, errors: list | None, 
     return encode(message, encoding_of(request), status, headers)
 
 
-_options = {
+_options: dict[str, Any] = {
     "refuse": refuse,
     "status": 200,
     "rate_limit_setting": "RECEIVER_RATE_LIMIT_PER_MINUTE",

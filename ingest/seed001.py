@@ -11,6 +11,8 @@ metric, timestamps memoized per request, series keys as canonical label bytes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 from ingest.errors import BadInput
@@ -43,17 +45,20 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
 
 def _samples(metrics: list, server_id: str, clock: Clock) -> tuple[list, bool]:
     """The samples, and whether every metric carried its own timestamp."""
-    samples = []
+    samples: list[tuple] = []
     stamped = True
     append = samples.append
     now = clock.now
-    last_labels = last_key = last_raw_ts = last_ts = None
+    last_labels: Any = None
+    last_key: Any = None
+    last_raw_ts: Any = None
+    last_ts: Any = None
     for i, metric in enumerate(metrics):
         if type(metric) is not dict:
             raise BadInput(f"metrics[{i}]", f"must be an object, got {kind_of(metric)}")
         metric_type = metric.get("metric_type")
         name = metric.get("metric_name")
-        value = metric.get("value")
+        value: Any = metric.get("value")
         if type(metric_type) is not str or not metric_type or len(metric_type) > 128:
             raise BadInput(f"metrics[{i}].metric_type", _text_problem(metric_type, 128))
         if type(name) is not str or not name or len(name) > 255:

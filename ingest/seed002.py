@@ -94,7 +94,7 @@ def as_received(batch: Batch) -> tuple[dict, float]:
     snapshot = batch.snapshots[-1]
     cpu = next(value for (_, metric_type, name, _), _, value in batch.samples if name == "cpu_usage")
     ts = snapshot.ts.timestamp()
-    payload = {"timestamp": int(ts) if ts.is_integer() else ts, "total_cpu_percent": cpu}
+    payload: dict = {"timestamp": int(ts) if ts.is_integer() else ts, "total_cpu_percent": cpu}
     payload.update(snapshot.payload or {})
     payload["top_processes"] = snapshot.processes
     payload["server_id"] = str(snapshot.server_id)

@@ -269,11 +269,11 @@ class LineStream:
 
 def store_lines(records: list[storage.LogRecord], server_id) -> storage.WriteResult:
     """Write one flush of a stream (its own transaction) and publish it."""
-    from monitoring import live
+    from monitoring.live.publisher import publish_write
 
     batch = batch_of(records, server_id)
     result = storage.write(batch)
-    live.publish_write(batch, result)
+    publish_write(batch, result)
     return result
 
 
@@ -323,7 +323,7 @@ def register_service(request: HttpRequest):
         if not isinstance(payload, dict):
             raise BadInput("", "expected an object with service_name")
         name = service_name(payload.get("service_name") or payload.get("name"))
-        fields = {"kind": ServerKind.SERVICE}
+        fields: dict[str, object] = {"kind": ServerKind.SERVICE}
         for key in ("environment", "owner_team"):
             value = payload.get(key)
             if value is not None and not isinstance(value, str):

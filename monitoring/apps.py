@@ -12,6 +12,7 @@ class MonitoringConfig(AppConfig):
         # jsonb columns are written with orjson: several times faster than the stdlib
         set_json_dumps(orjson.dumps)
 
-        from monitoring.signals import connect_alert_signals
+        from monitoring import selfmetrics
+        from monitoring.live import publisher
 
-        connect_alert_signals()  # alert changes are pushed to the live streams
+        selfmetrics.register(publisher.metric_families)  # the live frames this process sent and dropped

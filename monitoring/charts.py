@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitoring import query
-from monitoring.live import HEADLINE_KINDS, headline_kind
+from monitoring.live.groups import HEADLINE_KINDS, headline_kind
 from monitoring.models import Series
 
 

@@ -1,13 +1,14 @@
 """WebSocket streams (Channels): the seeds' endpoints and the dashboards' feed.
 
 Each socket holds subscriptions, each one a channel-layer group (see
-monitoring/live.py) with, optionally, the frame kinds it wants and a metric
+monitoring/live/groups.py) with, optionally, the frame kinds it wants and a metric
 type filter. Endpoints differ only in the subscriptions they start with:
 
   /api/v1/stream?server_id=&metric_type=   metrics frames (seed 001)
   /ws/metrics                              metrics frames (seed 002)
   /api/ws/live                             log_processed, health_update, alert_triggered (seed 004)
-  /api/ws/health, /api/ws/alerts, /api/ws/logs/<service_name>
+  /api/ws/health, /api/ws/logs/<service_name>
+  (/api/ws/alerts is the alerts app's: alerts/consumers.py)
 
 Any socket may then send ``{"type": "subscribe", "subscription_type": ..., ...}``
 or ``unsubscribe`` (seed 004) and ``{"type": "ping"}``. A message the server
@@ -26,7 +27,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from monitoring import selfmetrics
-from monitoring.live import group
+from monitoring.live.groups import group
 
 MAX_SUBSCRIPTIONS = 64
 MAX_MESSAGE_BYTES = 8192
@@ -285,11 +286,6 @@ class MetricStreamConsumer(LiveConsumer):
 class HealthConsumer(LiveConsumer):
     def initial_subscriptions(self, query: dict[str, str]) -> list[Subscription]:
         return [Subscription("health")]
-
-
-class AlertsConsumer(LiveConsumer):
-    def initial_subscriptions(self, query: dict[str, str]) -> list[Subscription]:
-        return [Subscription("alerts")]
 
 
 class ServiceLogsConsumer(LiveConsumer):

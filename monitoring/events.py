@@ -1,7 +1,7 @@
 """Events (seed 003) in the store: record with a verdict, query, health, stats, re-evaluate, clean up.
 
 Events live in the day-partitioned ``monitoring_event`` table and are written
-through monitoring/storage.py; the verdict of monitoring/evaluator.py is stored
+through monitoring/storage.py; the verdict of monitoring/event_rules.py is stored
 with each event.
 """
 
@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
-from monitoring import evaluator, live, partitions, storage
+from monitoring import event_rules, partitions, storage
 from monitoring.choices import EventStatus
+from monitoring.live.publisher import publish_write
 
 TABLE = "monitoring_event"
 MAX_RE_EVALUATE = 10_000
@@ -33,14 +34,14 @@ class Submitted:
     server_id: str | None = None
 
 
-def record(event: Submitted) -> tuple[int, datetime, evaluator.Verdict]:
+def record(event: Submitted) -> tuple[int, datetime, event_rules.Verdict]:
     """Judge an event against its source's history, fold it into that history and store both, atomically."""
     ts = event.ts or datetime.now(UTC)
     with connection.cursor() as cursor:  # a new day's partition in a short transaction of its own
         partitions.ensure_for_write(cursor.cursor, {TABLE: {partitions.day_of(ts)}})
     with transaction.atomic():
-        history = evaluator.fold_in(event.source, evaluator.measures(event.data))
-        verdict = evaluator.evaluate(event.data, history)
+        history = event_rules.fold_in(event.source, event_rules.measures(event.data))
+        verdict = event_rules.evaluate(event.data, history)
         batch = storage.Batch(
             events=[
                 storage.EventRecord(
@@ -59,7 +60,7 @@ def record(event: Submitted) -> tuple[int, datetime, evaluator.Verdict]:
             ]
         )
         result = storage.write(batch)
-    live.publish_write(batch, result)  # after commit; best-effort
+    publish_write(batch, result)  # after commit; best-effort
     return result.event_ids[0], ts, verdict
 
 
@@ -230,14 +231,14 @@ def re_evaluate(lookback_minutes: int, now: datetime | None = None) -> dict:
     by_status = {status: 0 for status in EventStatus.values}
     for ts, id_, source, data, status, severity, reasons, decision in rows:
         data, reasons = _json(data), _json(reasons)
-        names = evaluator.measures(data)
+        names = event_rules.measures(data)
         known = cache.setdefault(source, {})
         missing = [n for n in names if n not in known]
         if missing:
             known.update({n: None for n in missing})
-            known.update(evaluator.baselines(source, missing))
+            known.update(event_rules.baselines(source, missing))
         history = {n: b for n, b in known.items() if b is not None}
-        verdict = evaluator.evaluate(data, history)
+        verdict = event_rules.evaluate(data, history)
         by_status[str(verdict.status)] += 1
         fresh = (str(verdict.status), verdict.severity, verdict.reasons, str(verdict.decision))
         if fresh != (status, severity, reasons, decision):

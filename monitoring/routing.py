@@ -14,7 +14,6 @@ websocket_urlpatterns: list = [
     path("ws/metrics", consumers.MetricStreamConsumer.as_asgi()),
     path("api/ws/live", consumers.LiveConsumer.as_asgi()),
     path("api/ws/health", consumers.HealthConsumer.as_asgi()),
-    path("api/ws/alerts", consumers.AlertsConsumer.as_asgi()),
     path("api/ws/logs/<str:service_name>", consumers.ServiceLogsConsumer.as_asgi()),
 ]
 
@@ -43,5 +42,6 @@ class ConsoleOriginValidator(OriginValidator):
         return any(pattern == "*" or self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed)
 
 
-def websocket_application(url_router):
-    return ConsoleOriginValidator(AuthMiddlewareStack(url_router(websocket_urlpatterns)))
+def websocket_application(url_router, patterns: list):
+    """The WebSocket side of the ASGI app: origin check, session or token, then the routes."""
+    return ConsoleOriginValidator(AuthMiddlewareStack(url_router(patterns)))

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -148,21 +148,8 @@ def disk_bytes() -> Iterable[Metric]:
     yield family
 
 
-def live_frames() -> Iterable[Metric]:
-    from monitoring import live
-
-    publisher = live.publisher
-    yield CounterMetricFamily(
-        "console_live_frames_published", "Live frames sent to the channel layer by this process", publisher.sent
-    )
-    yield CounterMetricFamily(
-        "console_live_frames_dropped", "Live frames dropped (queue full, Redis down) in this process", publisher.dropped
-    )
-
-
 register(celery_queue_depth)
 register(disk_bytes)
-register(live_frames)
 
 
 def may_read(request: HttpRequest) -> bool:

@@ -450,7 +450,7 @@ class StorageRefused(BadInput):
 _TRANSIENT_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
 
 
-def storage_fault(exc: Exception, field: str) -> Exception:
+def storage_fault(exc: Exception, field: str) -> StorageUnavailable | StorageRefused:
     """The StorageUnavailable or StorageRefused a database error during a write stands for."""
     cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
     state = getattr(cause, "sqlstate", None)

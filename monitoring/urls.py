@@ -5,5 +5,4 @@ urlpatterns = [
     path("", include("monitoring.api.urls_prometheus")),
     path("", include("monitoring.api.urls_logs")),
     path("", include("monitoring.api.urls_events")),
-    path("", include("monitoring.urls_pages")),
 ]

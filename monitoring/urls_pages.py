@@ -1,11 +1,9 @@
-"""The console's pages, under /console/ (namespace "dashboards")."""
+"""Monitoring's console pages under /console/, in the "dashboards" namespace (config/urls.py adds the alert pages)."""
 
 from django.contrib.auth import views as auth
-from django.urls import include, path
+from django.urls import path
 
 from monitoring import views
-
-app_name = "dashboards"
 
 pages = [
     path(
@@ -17,14 +15,8 @@ pages = [
     path("", views.fleet, name="fleet"),
     path("servers/<str:server_id>", views.server_detail, name="server"),
     path("servers/<str:server_id>/series.json", views.series_data, name="series"),
-    path("alerts", views.alert_list, name="alerts"),
-    path("alerts/<int:alert_id>", views.alert_detail, name="alert"),
-    path("alerts/<int:alert_id>/acknowledge", views.alert_acknowledge, name="alert-acknowledge"),
-    path("alerts/<int:alert_id>/silence", views.alert_silence, name="alert-silence"),
     path("logs", views.logs, name="logs"),
     path("services", views.services, name="services"),
     path("events", views.events, name="events"),
     path("storage", views.storage, name="storage"),
 ]
-
-urlpatterns = [path("console/", include(pages))]

@@ -11,16 +11,12 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from monitoring import capacity, charts
 from monitoring.choices import EventStatus, LogLevel
@@ -30,21 +26,6 @@ from monitoring.models import Event, LogEntry, Series, Snapshot
 from monitoring.service_health import services_health
 from servers.choices import ServerKind, ServerStatus
 from servers.models import Server, status_for
-from servers.permissions import may
-
-try:  # the alerts app lands in parallel; pages show what exists
-    from alerts.choices import OPEN_STATES, AlertState
-    from alerts.models import Alert, Silence
-except ImportError:  # pragma: no cover
-    Alert = Silence = None
-    OPEN_STATES = ()
-    AlertState = None
-
-
-def _alerts():
-    if Alert is None:
-        return None
-    return Alert.objects.select_related("rule", "server", "acknowledged_by")
 
 
 def _server_filters(request: HttpRequest, queryset):
@@ -66,15 +47,12 @@ def _server_filters(request: HttpRequest, queryset):
 @login_required
 @require_GET
 def fleet(request: HttpRequest) -> HttpResponse:
-    """Every server: status, headline figures with sparklines, active alerts."""
+    """Every server: status, headline figures with sparklines; active alerts come from the alert_summary tag."""
     servers, filters = _server_filters(request, Server.objects.filter(active=True, kind=ServerKind.HOST))
     servers = list(servers.order_by("hostname")[:500])
     ids = [s.pk for s in servers]
     headline = charts.headline_series(ids)
     spark = charts.sparklines([sid for kinds in headline.values() for sid in kinds.values()])
-    alerts = _alerts()
-    open_alerts = list(alerts.filter(state__in=OPEN_STATES).order_by("-started_at")[:200]) if alerts is not None else []
-    alerts_by_server = Counter(str(a.server_id) for a in open_alerts if a.server_id)
     now = timezone.now()
     rows = []
     for server in servers:
@@ -90,7 +68,6 @@ def fleet(request: HttpRequest) -> HttpResponse:
                 "server": server,
                 "status": status_for(server.last_seen, now),
                 "figures": figures,
-                "alerts": alerts_by_server.get(str(server.pk), 0),
             }
         )
     counts = Counter(row["status"].value for row in rows)
@@ -101,7 +78,6 @@ def fleet(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "counts": {s.value: counts.get(s.value, 0) for s in ServerStatus},
-            "open_alerts": open_alerts[:12],
             "filters": filters,
             "environments": sorted(set(choices.exclude(environment="").values_list("environment", flat=True))),
             "teams": sorted(set(choices.exclude(owner_team="").values_list("owner_team", flat=True))),
@@ -121,15 +97,13 @@ def _server_or_404(server_id) -> Server:
 @login_required
 @require_GET
 def server_detail(request: HttpRequest, server_id) -> HttpResponse:
-    """One server: its charts, latest snapshot, recent logs, events and alerts."""
+    """One server: its charts, latest snapshot, recent logs and events (its alerts: the alert_summary tag)."""
     server = _server_or_404(server_id)
     rng = charts.range_for(request.GET.get("range"))
     snapshot = Snapshot.objects.filter(server=server).first()
     since = timezone.now() - timedelta(days=1)
     logs = list(LogEntry.objects.filter(server=server, ts__gte=since).order_by("-ts")[:40])
     events = list(Event.objects.filter(server=server, ts__gte=timezone.now() - timedelta(days=7)).order_by("-ts")[:20])
-    alerts = _alerts()
-    server_alerts = list(alerts.filter(server=server).order_by("-started_at")[:15]) if alerts is not None else []
     payload = (snapshot.payload or {}) if snapshot else {}
     return render(
         request,
@@ -147,7 +121,6 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
             )[:12],
             "logs": logs,
             "events": events,
-            "alerts": server_alerts,
             "series_count": Series.objects.filter(server=server).count(),
         },
     )
@@ -174,130 +147,6 @@ def series_data(request: HttpRequest, server_id) -> JsonResponse:
     except (ValueError, OverflowError):
         return JsonResponse({"detail": "from and to are epoch seconds"}, status=400)
     return JsonResponse(charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start))
-
-
-@login_required
-@require_GET
-def alert_list(request: HttpRequest) -> HttpResponse:
-    """Alerts by state: firing, pending, silenced (open but muted), resolved."""
-    tab = request.GET.get("state") or "firing"
-    alerts = _alerts()
-    rows, counts = [], {}
-    if alerts is not None:
-        now = timezone.now()
-        silences = list(Silence.objects.active(now))
-        open_alerts = list(alerts.filter(state__in=OPEN_STATES).order_by("-started_at")[:500])
-        muted = {a.pk: a.muted_by(silences, now) for a in open_alerts}
-        buckets = {
-            "firing": [a for a in open_alerts if a.state == AlertState.FIRING and not muted[a.pk]],
-            "pending": [a for a in open_alerts if a.state == AlertState.PENDING and not muted[a.pk]],
-            "silenced": [a for a in open_alerts if muted[a.pk]],
-        }
-        resolved = alerts.filter(state=AlertState.RESOLVED, resolved_at__gte=now - timedelta(days=7))
-        counts = {name: len(items) for name, items in buckets.items()}
-        counts["resolved"] = resolved.count()
-        rows = buckets.get(tab) if tab in buckets else list(resolved.order_by("-resolved_at")[:200])
-        for alert in rows:
-            alert.muted_reason = muted.get(alert.pk, "")
-    return render(
-        request,
-        "dashboards/alerts.html",
-        {
-            "tab": tab,
-            "rows": rows,
-            "tabs": [(name, counts.get(name, 0)) for name in ("firing", "pending", "silenced", "resolved")],
-        },
-    )
-
-
-def _alert_or_404(alert_id: int):
-    alerts = _alerts()
-    if alerts is None:
-        raise Http404("alerting is not installed")
-    return get_object_or_404(alerts, pk=alert_id)
-
-
-@login_required
-@require_GET
-def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
-    """One alert: its timeline, the chart around it and the analysis."""
-    alert = _alert_or_404(alert_id)
-    analysis = None
-    try:
-        from alerts.models_analysis import Analysis
-
-        analysis = Analysis.objects.filter(alert=alert).order_by("-created_at").first()
-    except ImportError:
-        pass
-    start = alert.started_at - timedelta(minutes=30)
-    end = (alert.resolved_at or timezone.now()) + timedelta(minutes=5)
-    return render(
-        request,
-        "dashboards/alert_detail.html",
-        {
-            "alert": alert,
-            "transitions": list(alert.transitions.all()),
-            "deliveries": list(alert.deliveries.select_related("channel")[:20]),
-            "analysis": analysis,
-            "muted": alert.muted_by(),
-            "chart_from": int(start.timestamp()),
-            "chart_to": int(end.timestamp()),
-        },
-    )
-
-
-def _back(request: HttpRequest, default: str):
-    """Back to the page the form was on, when ``next`` points into this console; else ``default``."""
-    target = request.POST.get("next") or ""
-    safe = url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return redirect(target if safe else default)
-
-
-@login_required
-@require_POST
-def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = _alert_or_404(alert_id)
-    changed = alert.acknowledge(request.user)
-    if request.headers.get("HX-Request"):  # the row itself says so
-        return render(request, "dashboards/_alert_row.html", {"alert": alert, "tab": request.POST.get("tab", "")})
-    if changed:
-        messages.success(request, f"Acknowledged: {alert.rule.name} on {alert.server or 'the fleet'}.")
-    return _back(request, reverse("dashboards:alert", args=[alert.pk]))
-
-
-SILENCE_CHOICES = {"1h": 3600, "4h": 4 * 3600, "24h": 86400}
-
-
-@login_required
-@require_POST
-def alert_silence(request: HttpRequest, alert_id: int) -> HttpResponse:
-    """Silence notifications of alerts with this alert's labels for 1h, 4h or 24h; the alert stays visible."""
-    alert = _alert_or_404(alert_id)
-    if not may(request.user, "alerts.add_silence"):
-        raise PermissionDenied("silencing needs staff or the permission alerts.add_silence")
-    seconds = SILENCE_CHOICES.get(request.POST.get("duration", "1h"))
-    if seconds is None:
-        messages.error(request, "Choose a silence of 1h, 4h or 24h.")
-        return _back(request, reverse("dashboards:alert", args=[alert.pk]))
-    matchers = dict(alert.labels or {}) or {"alertname": alert.rule.name}
-    silence = Silence(
-        matchers=matchers,
-        ends_at=timezone.now() + timedelta(seconds=seconds),
-        comment=(request.POST.get("comment") or f"silenced from the console for {request.POST.get('duration', '1h')}")[
-            :1000
-        ],
-        created_by=request.user,
-    )
-    try:
-        silence.check_allowed(request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return _back(request, reverse("dashboards:alert", args=[alert.pk]))
-    silence.save()
-    messages.success(request, f"Silenced {alert.rule.name} for {request.POST.get('duration', '1h')}.")
-    return _back(request, reverse("dashboards:alert", args=[alert.pk]))
 
 
 LOG_RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}

@@ -6,6 +6,8 @@ the server-side session, never in a cookie), and never stored (only its SHA-256)
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -118,7 +120,7 @@ class IssueTokenForm(forms.ModelForm):
         fields = ("kind", "server", "user", "name", "read_only")
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if self.instance.pk is None:
             kind = data.get("kind")
             if kind == TokenKind.AGENT and not data.get("server"):
@@ -183,7 +185,7 @@ class AgentTokenAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        owner = {"server": obj.server} if obj.kind == TokenKind.AGENT else {}
+        owner: dict[str, Any] = {"server": obj.server} if obj.kind == TokenKind.AGENT else {}
         if obj.kind == TokenKind.USER:
             owner = {"user": obj.user}
         token, raw = AgentToken.issue(obj.kind, name=obj.name, read_only=obj.read_only, **owner)

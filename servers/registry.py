@@ -103,9 +103,9 @@ def server_for(
         key = f"i:{server_id}"
         found = _recall(key)
         if found is None:
-            row = Server.objects.filter(pk=server_id).values_list("active", flat=True).first()
-            if row is not None:
-                found = (str(uuid.UUID(str(server_id))), row)
+            active = Server.objects.filter(pk=server_id).values_list("active", flat=True).first()
+            if active is not None:
+                found = (str(uuid.UUID(str(server_id))), active)
                 _remember(key, *found)
         if found is not None:
             return _refuse_disabled(*found)

@@ -1,18 +1,17 @@
 """Analyses in the admin: read-only, with the evidence the model saw; "Analyze with the LLM" on alerts.
 
-alerts/admin.py imports this module after registering the alert admin.
+alerts/admin.py registers ``AnalysisAdmin`` and offers ``analyse_alerts`` on the alerts' list.
 """
 
 from __future__ import annotations
 
 import orjson
 from django.contrib import admin, messages
-from django.contrib.admin.exceptions import NotRegistered
 from django.utils.html import format_html
 
 from alerts.analysis import tasks
-from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
-from alerts.models import Alert, Analysis
+from alerts.choices import AnalysisStatus, AnalysisTrigger
+from alerts.models import Analysis
 
 MAX_PER_ACTION = 20
 
@@ -23,7 +22,6 @@ def _pretty(value) -> str:
     )
 
 
-@admin.register(Analysis)
 class AnalysisAdmin(admin.ModelAdmin):
     list_display = (
         "id",
@@ -106,16 +104,3 @@ def analyse_alerts(modeladmin, request, queryset) -> None:
     for alert in queryset.select_related("rule")[:MAX_PER_ACTION]:
         _start(Analysis(alert=alert, trigger=AnalysisTrigger.ADMIN, requested_by=request.user))
     modeladmin.message_user(request, "Analyses queued; see Alerts › Analyses.", messages.SUCCESS)
-
-
-def add_alert_action(site: admin.AdminSite = admin.site) -> None:
-    """Offer "Analyze with the LLM" on the alerts' change list."""
-    try:
-        alert_admin = site.get_model_admin(Alert)
-    except NotRegistered:
-        return
-    if analyse_alerts not in (alert_admin.actions or []):
-        alert_admin.actions = [*(alert_admin.actions or []), analyse_alerts]
-
-
-add_alert_action()

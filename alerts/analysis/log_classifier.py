@@ -19,8 +19,9 @@ from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.analysis import client, spend
-from monitoring import live, log_classification, service_health
+from monitoring import log_classification, service_health
 from monitoring.choices import ClassifiedBy, LogCategory, LogSeverity
+from monitoring.live.publisher import publish_health
 from monitoring.log_classification import Answer, Classification, TemplateSeen
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def classify_logs() -> dict:
     for service in sorted(report.touched):
         found = service_health.services_health(service=service)
         if found:
-            live.publish_health(found[0].as_dict())
+            publish_health(found[0].as_dict())
     if report.new_templates:
         log.info("log classification: %s", report.as_dict())
     log_classification.forget_old_templates()

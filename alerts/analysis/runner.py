@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from alerts.analysis import client, evidence, fallback, prompt, redact
 from alerts.analysis.answer import InvalidAnswer, parse_answer
-from alerts.analysis.choices import AnalysisStatus
+from alerts.choices import AnalysisStatus
 from alerts.models import Analysis
 from monitoring.models import Series
 

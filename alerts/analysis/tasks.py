@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
+from alerts.choices import AnalysisStatus, AnalysisTrigger
 
 log = logging.getLogger(__name__)
 

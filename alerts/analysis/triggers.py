@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.dispatch import receiver
 from django.utils import timezone
 
 from alerts.signals import alert_fired
@@ -27,7 +26,7 @@ def claim_cooldown(fingerprint: str) -> bool:
     try:
         return cache.add(f"analysis:cooldown:{fingerprint}", 1, timeout=seconds)
     except Exception:  # Redis down: the stored analyses tell instead
-        from alerts.analysis.choices import AnalysisTrigger
+        from alerts.choices import AnalysisTrigger
         from alerts.models import Analysis
 
         since = timezone.now() - timedelta(seconds=seconds)
@@ -36,7 +35,6 @@ def claim_cooldown(fingerprint: str) -> bool:
         ).exists()
 
 
-@receiver(alert_fired, dispatch_uid="alerts.analysis.on_alert_fired")
 def on_alert_fired(sender, alert, **kwargs) -> None:
     try:
         if alert.severity != "critical" or not claim_cooldown(alert.fingerprint):
@@ -46,3 +44,8 @@ def on_alert_fired(sender, alert, **kwargs) -> None:
         analyse_fired_alert.apply_async((alert.pk,), retry=False)
     except Exception:
         log.exception("could not start the analysis of alert %s", getattr(alert, "pk", "?"))
+
+
+def connect() -> None:
+    """Start analyses of critical alerts as they fire (called from ``AlertsConfig.ready()``)."""
+    alert_fired.connect(on_alert_fired, dispatch_uid="alerts.analysis.on_alert_fired")

@@ -20,7 +20,6 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from alerts.analysis import tasks
-from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
 from alerts.api.serializers_analysis import (
     Accepted,
     AnalysisList,
@@ -31,6 +30,7 @@ from alerts.api.serializers_analysis import (
     Seed003Analysis,
     WaitQuery,
 )
+from alerts.choices import AnalysisStatus, AnalysisTrigger
 from alerts.models import Alert, Analysis
 
 # Seed 004's dashboard polls insights: a finished answer this young is served again.

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from alerts.analysis.choices import AnalysisTrigger
+from alerts.choices import AnalysisTrigger
 from alerts.models import Alert, AlertRule, Analysis
 
 KEY = "gsk_admin_test_secret_key"

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from alerts.analysis import runner
-from alerts.analysis.choices import AnalysisStatus
+from alerts.choices import AnalysisStatus
 from alerts.models import Analysis
 from alerts.tests.fake_groq import GOOD_ANSWER, FakeGroq, Reply, error_body
 from alerts.tests.incident_data import store_incident

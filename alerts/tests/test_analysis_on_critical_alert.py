@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from alerts.analysis import triggers
-from alerts.analysis.choices import AnalysisTrigger
+from alerts.choices import AnalysisTrigger
 from alerts.models import Alert, AlertRule, Analysis
 from alerts.signals import alert_fired
 from alerts.tests.incident_data import store_incident

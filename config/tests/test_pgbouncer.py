@@ -28,12 +28,26 @@ pytestmark = pytest.mark.slow
 
 PGBOUNCER = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
 DATABASE = "monitoring_pgbouncer"  # its test database, test_monitoring_pgbouncer, is not this session's
+# the tests of what touches the database: every write path (COPY, receipts, series upsert), the
+# queries, roll-ups, rule evaluation, the alert lifecycle and deliveries (a subset: every helper's
+# full suite runs this, on two shared cores)
 SUITES = [
-    "ingest/tests",
+    "ingest/tests/test_ingest_seed000.py",
+    "ingest/tests/test_ingest_seed001.py",
+    "ingest/tests/test_ingest_seed002.py",
+    "ingest/tests/test_ingest_retry.py",
+    "ingest/tests/test_duplicates_never_drop_new_data.py",
+    "ingest/tests/test_receive_prometheus.py",
+    "ingest/tests/test_stream_logs_seed004.py",
+    "ingest/tests/test_one_identity_per_host.py",
     "monitoring/tests/test_query_metrics.py",
     "monitoring/tests/test_query_with_promql.py",
     "monitoring/tests/test_rollups.py",
-    "alerts/tests",
+    "monitoring/tests/test_rollups_concurrency.py",
+    "alerts/tests/test_rule_evaluation.py",
+    "alerts/tests/test_alert_lifecycle.py",
+    "alerts/tests/test_notifications_arrive.py",
+    "alerts/tests/test_rules_over_compacted_days.py",
 ]
 
 
@@ -68,10 +82,12 @@ def pgbouncer(tmp_path_factory):
     if not PGBOUNCER:
         pytest.skip("PgBouncer is not installed here (apt-get install pgbouncer; CI's .ci/run installs it)")
     db = connection.settings_dict
+    _drop_test_database(db)  # left by a run that was stopped
     folder = tmp_path_factory.mktemp("pgbouncer")
     port = _free_port()
     ini = _bouncer_config(folder, db["HOST"] or "127.0.0.1", int(db["PORT"]), port)
-    command = [PGBOUNCER, str(ini)]
+    # -q: its log goes to the logfile only (an unread pipe would fill up and freeze it)
+    command = [PGBOUNCER, "-q", str(ini)]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
         user = EmbeddedPostgres.SYSTEM_USER
         try:
@@ -83,8 +99,8 @@ def pgbouncer(tmp_path_factory):
         shutil.chown(folder, user)
         for item in folder.iterdir():
             shutil.chown(item, user)
-        command = [PGBOUNCER, "-u", user, str(ini)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        command = [PGBOUNCER, "-q", "-u", user, str(ini)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -95,7 +111,7 @@ def pgbouncer(tmp_path_factory):
             except psycopg.OperationalError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     log = (folder / "pgbouncer.log").read_text() if (folder / "pgbouncer.log").exists() else ""
-                    raise RuntimeError(f"pgbouncer did not start: {process.stdout.read()!r} {log[-2000:]}")
+                    raise RuntimeError(f"pgbouncer did not start: {log[-2000:]}")
                 time.sleep(0.2)
         yield port
     finally:

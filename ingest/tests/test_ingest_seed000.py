@@ -100,11 +100,12 @@ def test_the_live_view_can_show_a_snapshot(agent, web01):
     import orjson
 
     from ingest import seed000
-    from monitoring import live, storage
+    from monitoring import storage
+    from monitoring.live.frames import frames_for_write
     from servers.auth import Agent
 
     batch = seed000.adapt(None, Agent(kind="agent", token_id=1, server_id=web01.id), orjson.dumps(SEED000_FULL))
-    frames = live.frames_for_write(batch, storage.write(batch))
+    frames = frames_for_write(batch, storage.write(batch))
 
     kinds = {message["kind"] for _, message in frames}
     assert {"metrics", "log_processed", "event_processed", "health_update"} <= kinds

@@ -251,17 +251,17 @@ def test_live_views_see_remote_writes_unless_turned_off(client, fleet_token, set
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from monitoring import live
+    from monitoring.live import publisher as publishing
 
     settings.RECEIVER_LIVE = live_on
-    live.publisher._down_until = 0.0  # an earlier test's Redis outage must not leave the publisher backing off
+    publishing.publisher._down_until = 0.0  # an earlier test's Redis outage must not leave the publisher backing off
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)("metrics", channel)
     try:
         body = body_of(write_request([({"__name__": "up", "instance": "web-02:9100"}, [(1, now_ms())])]))
         assert push(client, fleet_token, body).status_code == 204
-        assert live.publisher.drain()
+        assert publishing.publisher.drain()
 
         async def receive():
             try:

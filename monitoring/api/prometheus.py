@@ -243,6 +243,18 @@ def buildinfo(request: HttpRequest) -> dict:
 
 
 @endpoint
+def rules(request: HttpRequest) -> dict:
+    """GET /prometheus/api/v1/rules: the console's alert rules are not Prometheus rules (Grafana asks)."""
+    return {"groups": []}
+
+
+@endpoint
+def alerts(request: HttpRequest) -> dict:
+    """GET /prometheus/api/v1/alerts: see /api/v1/alerts for the console's own alerts."""
+    return {"alerts": []}
+
+
+@endpoint
 def query_exemplars(request: HttpRequest) -> list:
     """GET/POST /prometheus/api/v1/query_exemplars: no exemplars are kept (Grafana asks anyway)."""
     return []

@@ -11,4 +11,6 @@ urlpatterns = [
     path("prometheus/api/v1/metadata", prometheus.metadata, name="prometheus-metadata"),
     path("prometheus/api/v1/status/buildinfo", prometheus.buildinfo, name="prometheus-buildinfo"),
     path("prometheus/api/v1/query_exemplars", prometheus.query_exemplars, name="prometheus-query-exemplars"),
+    path("prometheus/api/v1/rules", prometheus.rules, name="prometheus-rules"),
+    path("prometheus/api/v1/alerts", prometheus.alerts, name="prometheus-alerts"),
 ]

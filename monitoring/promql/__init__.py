@@ -12,7 +12,7 @@ from django.conf import settings
 
 from monitoring.promql import functions  # noqa: F401  (registers holt_winters with the parser)
 from monitoring.promql.catalog import Matcher, SeriesReader, matches_all
-from monitoring.promql.engine import Options, evaluate, matchers_of, unwrap, value_type
+from monitoring.promql.engine import Options, evaluate
 from monitoring.promql.model import (
     BadData,
     Labels,
@@ -23,6 +23,7 @@ from monitoring.promql.model import (
     Vectors,
     format_value,
 )
+from monitoring.promql.syntax import matchers_of, unwrap, value_type
 
 __all__ = [
     "BadData",

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING
 import promql_parser as pp
 
 from monitoring.promql.functions import quantile
-from monitoring.promql.model import NAME, Labels, PromQLError, Sample, Vectors, format_value, with_label
+from monitoring.promql.model import (
+    NAME,
+    Labels,
+    PromQLError,
+    Sample,
+    Vectors,
+    check_unique,
+    format_value,
+    with_label,
+)
+from monitoring.promql.syntax import unwrap
 
 if TYPE_CHECKING:
     from monitoring.promql.engine import Evaluator
@@ -44,8 +54,6 @@ def group_labels(labels: Labels, grouping: frozenset[str], without: bool) -> Lab
 
 
 def evaluate(ev: Evaluator, node: pp.AggregateExpr) -> Vectors:
-    from monitoring.promql.engine import check_unique, unwrap
-
     op = str(node.op)
     if op not in SUPPORTED:
         raise PromQLError(f"aggregation {op}() is not supported")

@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING
 import promql_parser as pp
 
 from monitoring.promql import gomath
-from monitoring.promql.model import NAME, Labels, PromQLError, Sample, Scalar, Value, Vectors, format_labels
+from monitoring.promql.model import (
+    NAME,
+    Labels,
+    PromQLError,
+    Sample,
+    Scalar,
+    Value,
+    Vectors,
+    check_unique,
+    format_labels,
+)
 
 if TYPE_CHECKING:
     from monitoring.promql.engine import Evaluator
@@ -61,8 +71,6 @@ def element(op: str, a: float, b: float) -> tuple[float, bool]:
 
 
 def evaluate(ev: Evaluator, node: pp.BinaryExpr) -> Value:
-    from monitoring.promql.engine import check_unique
-
     op = str(node.op)
     modifier = node.modifier
     want_bool = bool(modifier and modifier.return_bool)

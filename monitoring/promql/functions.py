@@ -19,16 +19,18 @@ import promql_parser as pp
 from monitoring.promql import gomath
 from monitoring.promql.model import (
     NAME,
+    SAME_LABELSET,
     PromQLError,
     Sample,
     Scalar,
     Value,
     Vectors,
+    check_unique,
     label_value,
     labels_of,
-    with_label,
     without_name,
 )
+from monitoring.promql.syntax import string_arg, unwrap, value_type
 
 if TYPE_CHECKING:
     from monitoring.promql.engine import Evaluator
@@ -255,8 +257,6 @@ RANGE_FUNCTIONS = {
 
 def range_call(ev: Evaluator, node: pp.Call, index: int) -> Vectors:
     """A function of a range vector: one value per series and step whose window holds samples."""
-    from monitoring.promql.engine import SAME_LABELSET
-
     name = node.func.name
     apply = RANGE_FUNCTIONS.get(name)
     if apply is None:
@@ -298,8 +298,6 @@ def range_call(ev: Evaluator, node: pp.Call, index: int) -> Vectors:
 
 def absent_labels(node) -> tuple:
     """The labels absent() gives: those its selector names with = exactly once (not __name__)."""
-    from monitoring.promql.engine import unwrap
-
     node = unwrap(node)
     if isinstance(node, pp.MatrixSelector):
         node = node.vector_selector
@@ -380,15 +378,6 @@ def date_function(ev: Evaluator, node: pp.Call) -> Vectors:
     return Vectors(steps)
 
 
-def _string_arg(node) -> str:
-    from monitoring.promql.engine import unwrap
-
-    node = unwrap(node)
-    if not isinstance(node, pp.StringLiteral):
-        raise PromQLError("expected a string literal")
-    return node.val
-
-
 def _go_template(template: str, match: re.Match) -> str:
     """Expand $1, ${1}, $name, ${name} and $$ like Go's Regexp.Expand (an unknown group is empty)."""
 
@@ -405,7 +394,7 @@ def _go_template(template: str, match: re.Match) -> str:
 
 
 def label_replace(ev: Evaluator, node: pp.Call) -> Vectors:
-    dst, replacement, src, pattern = (_string_arg(a) for a in node.args[1:5])
+    dst, replacement, src, pattern = (string_arg(a) for a in node.args[1:5])
     try:
         regex = re.compile(pattern)
     except re.error:
@@ -427,8 +416,8 @@ def label_replace(ev: Evaluator, node: pp.Call) -> Vectors:
 
 
 def label_join(ev: Evaluator, node: pp.Call) -> Vectors:
-    dst, separator = _string_arg(node.args[1]), _string_arg(node.args[2])
-    sources = [_string_arg(a) for a in node.args[3:]]
+    dst, separator = string_arg(node.args[1]), string_arg(node.args[2])
+    sources = [string_arg(a) for a in node.args[3:]]
     for name in [*sources, dst]:
         if not _LABEL_NAME.match(name):
             raise PromQLError(f"invalid label name in label_join(): {name}")
@@ -441,12 +430,6 @@ def label_join(ev: Evaluator, node: pp.Call) -> Vectors:
             out.append((labels_of(pairs), v))
         steps.append(check_unique(out))
     return Vectors(steps)
-
-
-def check_unique(vector: list[Sample]) -> list[Sample]:
-    from monitoring.promql.engine import check_unique as unique
-
-    return unique(vector)
 
 
 def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
@@ -594,8 +577,6 @@ def _go_min(a: float, b: float) -> float:
 
 
 def call(ev: Evaluator, node: pp.Call) -> Value:
-    from monitoring.promql.engine import unwrap, value_type
-
     if node.func.name == "timestamp" and isinstance(unwrap(node.args[0]), pp.VectorSelector):
         # the time of the sample itself, not of the step
         selected = ev.vector_selector(unwrap(node.args[0]), stamps=True)
@@ -604,6 +585,3 @@ def call(ev: Evaluator, node: pp.Call) -> Value:
         if value_type(arg) == "matrix":
             return range_call(ev, node, index)
     return instant_call(ev, node)
-
-
-__all__ = ["call", "quantile", "with_label"]

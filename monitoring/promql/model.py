@@ -55,6 +55,9 @@ def format_value(value: float) -> str:
     return text
 
 
+SAME_LABELSET = "vector cannot contain metrics with the same labelset"
+
+
 class PromQLError(Exception):
     """An error Prometheus answers as ``{"status": "error", "errorType": kind, "error": message}``."""
 
@@ -110,3 +113,10 @@ class Matrix:
 
 
 Value = Scalar | String | Vectors | Matrix
+
+
+def check_unique(vector: list[Sample]) -> list[Sample]:
+    """A vector as it is, or the error Prometheus gives when two elements have the same labels."""
+    if len({labels for labels, _ in vector}) != len(vector):
+        raise PromQLError(SAME_LABELSET)
+    return vector

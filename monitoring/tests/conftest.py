@@ -7,12 +7,14 @@ message saying how to get it. Also: samples written through the real writer
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -154,3 +156,40 @@ def db02(db):
     from servers.models import Server
 
     return Server.objects.create(hostname="db-02", environment="production", labels={"role": "db"})
+
+
+PROMETHEUS_MISSING = "Prometheus is not installed here (apt-get install prometheus; CI's .ci/run installs it)"
+
+
+@contextlib.contextmanager
+def running_prometheus(folder: Path, config: str, *flags: str):
+    """A real Prometheus (Debian's package) with this configuration on a free port; yields its URL."""
+    binary = shutil.which("prometheus")
+    if not binary:
+        pytest.skip(PROMETHEUS_MISSING)
+    port = _free_port()
+    (folder / "prometheus.yml").write_text(config)
+    log_path = folder / "prometheus.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *flags],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log_path.read_text()[-2000:])
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)

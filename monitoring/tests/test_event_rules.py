@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitoring.evaluator import Baseline, evaluate
+from monitoring.event_rules import Baseline, evaluate
 
 
 def test_the_seed_example_api_response_is_normal():

@@ -11,7 +11,10 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from monitoring import live, storage
+from monitoring import storage
+from monitoring.live import publisher as publishing
+from monitoring.live.frames import frames_for_write
+from monitoring.live.groups import group
 from servers.models import AgentToken, Server
 
 # consumers reach the database from their own threads: data must be committed
@@ -37,7 +40,7 @@ def _store(server, *, metric_type="cpu", name="usage", value=42.0, logs=(), serv
         batch.logs.append(storage.LogRecord(now, server.pk, service, level, message, {}, "test"))
     batch.seen[str(server.pk)] = now
     result = storage.write(batch)
-    live.publish_write(batch, result)
+    publishing.publish_write(batch, result)
     return result
 
 
@@ -306,6 +309,8 @@ def test_fleet_subscribers_get_headline_figures(web01, bob_token):
 def test_an_alert_change_reaches_the_alerts_stream(web01, bob_token):
     from types import SimpleNamespace
 
+    from alerts.frames import publish_alert
+
     alert = SimpleNamespace(
         pk=7, state="firing", severity="critical", rule=SimpleNamespace(name="High CPU"), server_id=web01.pk,
         summary="cpu 97% on web-01", value=97.0, labels={}, started_at=datetime.now(UTC),
@@ -315,7 +320,7 @@ def test_an_alert_change_reaches_the_alerts_stream(web01, bob_token):
         communicator, ok, _ = await _open(f"/api/ws/alerts?token={bob_token}")
         assert ok
         await _greeting(communicator)
-        live.publish_alert(alert, "fired")
+        publish_alert(alert, "fired")
         frame = await communicator.receive_json_from(timeout=5)
         assert frame["type"] == "alert_triggered" and frame["event"] == "fired"
         assert frame["data"]["rule"] == "High CPU" and frame["data"]["server_id"] == str(web01.pk)
@@ -327,28 +332,28 @@ def test_an_alert_change_reaches_the_alerts_stream(web01, bob_token):
 def test_redis_down_never_slows_ingest(web01):
     from channels_redis.core import RedisChannelLayer
 
-    dead = live.Publisher(size=10, timeout=0.2, layer=RedisChannelLayer(hosts=["redis://127.0.0.1:1"]))
+    dead = publishing.Publisher(size=10, timeout=0.2, layer=RedisChannelLayer(hosts=["redis://127.0.0.1:1"]))
     batch = storage.Batch()
     batch.add_sample(web01.pk, "cpu", "usage", {}, datetime.now(UTC), 1.0)
     result = storage.WriteResult(series={1: (str(web01.pk), "cpu", "usage", b"{}")})
     started = time.perf_counter()
     for _ in range(50):  # more than the queue holds: the rest are dropped, not waited for
-        dead.submit(lambda: live.frames_for_write(batch, result))
+        dead.submit(lambda: frames_for_write(batch, result))
     assert time.perf_counter() - started < 0.05
     assert dead.drain(timeout=5)
     assert dead.sent == 0 and dead.dropped >= 40
 
 
 def test_group_names_stay_valid_for_any_service_name():
-    assert live.group("logs.service", "checkout-api_v2") == "logs.service.checkout-api_v2"
-    odd = live.group("logs.service", "pay ments/é" + "x" * 200)
+    assert group("logs.service", "checkout-api_v2") == "logs.service.checkout-api_v2"
+    odd = group("logs.service", "pay ments/é" + "x" * 200)
     assert odd.startswith("logs.service.h") and len(odd) < 100
-    assert uuid.UUID(live.group("metrics.server", str(uuid.uuid4())).split(".", 2)[2])
+    assert uuid.UUID(group("metrics.server", str(uuid.uuid4())).split(".", 2)[2])
 
 
 def test_an_alert_that_fires_is_pushed_to_alert_watchers(web01, bob_token):
+    from alerts.frames import connect_alert_signals
     from alerts.models import Alert, AlertRule
-    from monitoring.signals import connect_alert_signals
 
     assert connect_alert_signals()
     rule = AlertRule.objects.create(name="disk full", metric_type="disk", metric_name="usage", threshold=95)

@@ -12,12 +12,16 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
-from monitoring import live, storage
+from monitoring import storage
+from monitoring.live import publisher as publishing
+from monitoring.live import watched
+from monitoring.live.frames import frames_for_write
+from monitoring.live.groups import group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class CountingLayer(live.LiveChannelLayer):
+class CountingLayer(publishing.LiveChannelLayer):
     """The real layer, counting the group_send calls it makes."""
 
     def __init__(self, *args, **kwargs):
@@ -33,7 +37,7 @@ class CountingLayer(live.LiveChannelLayer):
 def layer(monkeypatch):
     """A real Redis layer of its own (own prefix: other tests' groups stay out) with its own publisher."""
     layer = CountingLayer(hosts=[settings.REDIS_URL], prefix=f"t{uuid.uuid4().hex[:8]}")
-    monkeypatch.setattr(live, "publisher", live.Publisher(size=100, timeout=1.0, layer=layer))
+    monkeypatch.setattr(publishing, "publisher", publishing.Publisher(size=100, timeout=1.0, layer=layer))
     return layer
 
 
@@ -43,7 +47,7 @@ def _store(server, value: float = 1.0) -> None:
     batch.add_sample(server.pk, "cpu", "usage", {}, now, value)
     batch.logs.append(storage.LogRecord(now, server.pk, "checkout", "INFO", "hello", {}, "test"))
     batch.seen[str(server.pk)] = now
-    live.publish_write(batch, storage.write(batch))
+    publishing.publish_write(batch, storage.write(batch))
 
 
 def _first_frame_while_storing(layer, channel: str, server, within: float):
@@ -78,61 +82,63 @@ def _receive(layer, channel: str, timeout: float):
 def test_with_nobody_watching_ingest_sends_nothing_and_queues_almost_nothing(web01, layer):
     for value in range(30):
         _store(web01, value)
-    assert live.publisher.drain()
+    assert publishing.publisher.drain()
     assert layer.group_sends == 0
-    assert live.publisher.sent == 0
-    assert live.publisher.watched == frozenset()
+    assert publishing.publisher.sent == 0
+    assert publishing.publisher.watched == frozenset()
     # only the requests that came when the watched set was due for a check reached the thread
-    assert live.publisher.unwatched < 30
+    assert publishing.publisher.unwatched < 30
 
 
 def test_a_socket_that_subscribes_gets_the_next_frame_at_once(web01, layer):
     _store(web01)  # the publisher now knows nobody watches
-    assert live.publisher.drain()
+    assert publishing.publisher.drain()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(live.group("metrics.server", web01.pk), channel)
+    async_to_sync(layer.group_add)(group("metrics.server", web01.pk), channel)
     _store(web01, 7.0)
     message = _receive(layer, channel, 1)
     assert message is not None and message["kind"] == "metrics"
-    assert message["group"] == live.group("metrics.server", web01.pk)
+    assert message["group"] == group("metrics.server", web01.pk)
     # only the watched group got frames: not metrics, fleet, logs or health
-    assert live.publisher.drain()
+    assert publishing.publisher.drain()
     assert layer.group_sends == 3  # metrics, server_update and log_processed frames, all to the server's group
 
 
 def test_a_subscriber_in_another_process_is_noticed_within_a_second(web01, layer):
     _store(web01)
-    assert live.publisher.drain()
+    assert publishing.publisher.drain()
     # another process's layer: no announcement reaches this publisher directly
     elsewhere = RedisChannelLayer(hosts=[settings.REDIS_URL], prefix=layer.prefix)
     channel = async_to_sync(elsewhere.new_channel)()
     async_to_sync(elsewhere.group_add)("logs", channel)
-    message, took = _first_frame_while_storing(elsewhere, channel, web01, 2 * live.WATCH_REFRESH_SECONDS)
+    message, took = _first_frame_while_storing(elsewhere, channel, web01, 2 * watched.WATCH_REFRESH_SECONDS)
     assert message is not None and message["kind"] == "log_processed"
-    assert took < live.WATCH_REFRESH_SECONDS + 0.5
+    assert took < watched.WATCH_REFRESH_SECONDS + 0.5
 
 
 def test_an_announced_subscription_in_another_process_is_noticed_within_a_check(web01, layer):
     _store(web01)
-    assert live.publisher.drain()
-    elsewhere = live.LiveChannelLayer(hosts=[settings.REDIS_URL], prefix=layer.prefix)
+    assert publishing.publisher.drain()
+    elsewhere = publishing.LiveChannelLayer(hosts=[settings.REDIS_URL], prefix=layer.prefix)
     channel = async_to_sync(elsewhere.new_channel)()
     async_to_sync(elsewhere.group_add)("health", channel)
-    live.publisher._changed = False  # as if the group_add happened in another process: only the generation moved
-    message, took = _first_frame_while_storing(elsewhere, channel, web01, 2 * live.WATCH_REFRESH_SECONDS)
+    publishing.publisher.watch.changed = (
+        False  # as if the group_add happened in another process: only the generation moved
+    )
+    message, took = _first_frame_while_storing(elsewhere, channel, web01, 2 * watched.WATCH_REFRESH_SECONDS)
     assert message is not None and message["kind"] == "health_update"
-    assert took < live.WATCH_REFRESH_SECONDS / 2
+    assert took < watched.WATCH_REFRESH_SECONDS / 2
 
 
 def test_a_layer_that_cannot_tell_who_watches_gets_every_frame(web01, monkeypatch):
     from channels.layers import InMemoryChannelLayer
 
     memory = InMemoryChannelLayer()
-    monkeypatch.setattr(live, "publisher", live.Publisher(size=100, timeout=1.0, layer=memory))
+    monkeypatch.setattr(publishing, "publisher", publishing.Publisher(size=100, timeout=1.0, layer=memory))
     _store(web01)
-    assert live.publisher.drain()
-    assert live.publisher.watched is live.EVERYONE
-    assert live.publisher.sent > 0
+    assert publishing.publisher.drain()
+    assert publishing.publisher.watched is watched.EVERYONE
+    assert publishing.publisher.sent > 0
 
 
 def test_the_fleet_page_alone_gets_headline_figures_and_health_but_no_series(web01):
@@ -142,9 +148,9 @@ def test_the_fleet_page_alone_gets_headline_figures_and_health_but_no_series(web
     batch.add_sample(web01.pk, "net", "rx", {"nic": "eth0"}, now, 3.0)
     batch.seen[str(web01.pk)] = now
     result = storage.write(batch)
-    frames = live.frames_for_write(batch, result, frozenset({"fleet"}))
+    frames = frames_for_write(batch, result, frozenset({"fleet"}))
     assert sorted(message["kind"] for _, message in frames) == ["health_update", "server_update"]
     assert all(groups == ["fleet"] for groups, _ in frames)
-    assert live.frames_for_write(batch, result, frozenset({"alerts"})) == []
-    everything = live.frames_for_write(batch, result)
+    assert frames_for_write(batch, result, frozenset({"alerts"})) == []
+    everything = frames_for_write(batch, result)
     assert {message["kind"] for _, message in everything} == {"metrics", "server_update", "health_update"}

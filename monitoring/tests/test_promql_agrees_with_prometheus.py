@@ -10,7 +10,6 @@ promtool, Prometheus' own client, reads the console's answers.
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -19,54 +18,19 @@ import pytest
 import snappy
 
 from monitoring.tests import promql_compliance as compliance
-from monitoring.tests.conftest import ARTIFACTS, _free_port
+from monitoring.tests.conftest import ARTIFACTS, PROMETHEUS_MISSING, running_prometheus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
-PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
-MISSING = "Prometheus is not installed here (apt-get install prometheus; CI's .ci/run installs it)"
 
 
 @pytest.fixture
 def prometheus(tmp_path):
-    """A real Prometheus accepting remote_write, on a free port; its URL."""
-    if not PROMETHEUS:
-        pytest.skip(MISSING)
-    port = _free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text("global:\n  evaluation_interval: 1m\n")
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-remote-write-receiver",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "prometheus.log").read_text()[-2000:])
-            time.sleep(0.2)
+    """A real Prometheus accepting remote_write; its URL."""
+    config = "global:\n  evaluation_interval: 1m\n"
+    with running_prometheus(tmp_path, config, "--web.enable-remote-write-receiver") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def remote_write_to_prometheus(url: str, body: bytes) -> None:
@@ -135,7 +99,7 @@ def test_the_console_answers_promql_like_prometheus(prometheus, client, api, fle
     assert agreeing / asked >= 0.95, "\n".join(report[:40])
 
 
-@pytest.mark.skipif(not PROMTOOL, reason=MISSING)
+@pytest.mark.skipif(not PROMTOOL, reason=PROMETHEUS_MISSING)
 def test_promtool_reads_the_consoles_answers(console_server, bob_token, web01, write_samples):
     now = datetime.now(UTC).replace(microsecond=0)
     write_samples(

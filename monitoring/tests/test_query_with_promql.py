@@ -141,3 +141,40 @@ def test_nobody_and_agents_are_refused(client, agent_token):
 def test_a_revoked_token_is_refused(client, bob_token):
     AgentToken.objects.update(revoked_at=datetime.now(UTC))
     assert client.get(f"{API}/query", {"query": "1"}, HTTP_AUTHORIZATION=f"Bearer {bob_token}").status_code == 401
+
+
+def test_grafana_posts_url_encoded_forms(client, cpu, bob_token):
+    at = seconds(T0 + timedelta(minutes=5))
+    response = client.post(
+        f"{API}/query",
+        f"query=count(cpu_usage)&time={at}",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {bob_token}",
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["result"][0]["value"][1] == "2"
+
+
+def test_receivers_series_keep_their_names_and_others_are_sanitized(api, web01, write_samples):
+    write_samples(
+        web01,
+        [
+            ("otlp", "checkout.duration_count", {"service.name": "checkout"}, T0, 4.0),
+            ("prometheus", "node_load1", {"instance": "web-01:9100", "host": "node-7"}, T0, 0.5),
+            ("collectd", "cpu-0/cpu-idle", {}, T0, 97.0),
+        ],
+    )
+    response = api.get(f"{API}/series", {"match[]": '{__name__=~".+"}'})
+    assert response.json()["data"] == [
+        {"__name__": "checkout.duration_count", "host": "web-01", "service.name": "checkout"},
+        {"__name__": "collectd_cpu_0_cpu_idle", "host": "web-01"},
+        {"__name__": "node_load1", "host": "node-7", "instance": "web-01:9100"},
+    ]
+    at = seconds(T0)
+    result = api.get(f"{API}/query", {"query": "collectd_cpu_0_cpu_idle", "time": at}).json()["data"]["result"]
+    assert result[0]["value"][1] == "97"
+
+
+def test_grafana_alerting_pages_find_no_rules(api):
+    assert api.get(f"{API}/rules").json() == {"status": "success", "data": {"groups": []}}
+    assert api.get(f"{API}/alerts").json() == {"status": "success", "data": {"alerts": []}}

@@ -1,8 +1,6 @@
 """Prometheus scrapes the console's own /metrics; /health tells a dead evaluation beat."""
 
 import json
-import shutil
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -11,7 +9,7 @@ import pytest
 
 from alerts import health
 from alerts.models import Delivery, NotificationChannel
-from monitoring.tests.conftest import _free_port
+from monitoring.tests.conftest import running_prometheus
 
 pytestmark = pytest.mark.django_db
 
@@ -69,14 +67,8 @@ def test_agent_tokens_and_strangers_are_refused(client, agent_token, settings):
 
 @pytest.mark.slow
 def test_a_real_prometheus_scrapes_the_console(console_server, bob_token, tmp_path):
-    prometheus = shutil.which("prometheus")
-    if not prometheus:
-        pytest.skip("Prometheus is not installed here (apt-get install prometheus; CI's .ci/run installs it)")
     console = urllib.parse.urlsplit(console_server)
-    port = _free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        f"""
+    config = f"""
 global:
   scrape_interval: 1s
 scrape_configs:
@@ -86,33 +78,13 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:{console.port}"]
 """
-    )
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     query = urllib.parse.urlencode({"query": 'up{job="console"} * on(instance) group_left console_websockets_open + 1'})
-    try:
+    with running_prometheus(tmp_path, config) as prometheus:
         deadline = time.monotonic() + 40
         found = []
         while time.monotonic() < deadline and not found:
             time.sleep(1)
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?{query}", timeout=2) as response:
-                    found = json.loads(response.read())["data"]["result"]
-            except OSError:
-                continue
+            with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=2) as response:
+                found = json.loads(response.read())["data"]["result"]
         assert found, (tmp_path / "prometheus.log").read_text()[-2000:]
         assert found[0]["value"][1] == "1"
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()

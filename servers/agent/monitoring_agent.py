@@ -264,7 +264,7 @@ class Sampler:
         self.options = options
         self.docker = DockerEvents()
         self.cpu_count = os.cpu_count() or 1
-        self._previous = None
+        self._previous: dict | None = None
 
     def prime(self) -> None:
         """Take the first counters, so the first bodies carry real rates."""
@@ -374,7 +374,7 @@ class Outbox:
 
     def __init__(self, max_age: float, max_items: int):
         self.max_age = max_age
-        self.items = collections.deque(maxlen=max_items)
+        self.items: collections.deque = collections.deque(maxlen=max_items)
         self.dropped = 0
 
     def put(self, path: str, body: dict) -> None:

@@ -101,7 +101,7 @@ class ServerList(generics.ListAPIView):
         hostname = body.validated_data["hostname"]
         agent = request.auth if isinstance(request.auth, Agent) else None
         if agent is not None and agent.kind == TokenKind.AGENT:
-            own = Server.objects.filter(pk=agent.server_id).values_list("hostname", flat=True).first()
+            own = Server.objects.filter(pk=agent.server_id).values_list("hostname", flat=True).first()  # type: ignore[misc]
             if own != hostname:
                 raise PermissionDenied(f"this agent token registers {own} only")
         server, created = Server.register(hostname, **body.validated_fields())

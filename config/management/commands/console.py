@@ -114,6 +114,7 @@ class Command(BaseCommand):
             label = f"{name:<{width}} | "
             if tty:
                 label = f"\033[{COLOURS.get(name, '0')}m{label}\033[0m"
+            assert proc.stdout is not None  # started with stdout=PIPE
             for line in iter(proc.stdout.readline, b""):
                 sys.stdout.write(label + line.decode(errors="replace"))
                 sys.stdout.flush()

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from alerts.analysis.choices import AnalysisStatus, AnalysisTrigger
+from alerts.choices import AnalysisStatus, AnalysisTrigger
 
 # An alert's evidence starts this long before it started (at least the rule's window and "for").
 ALERT_LEAD = timedelta(minutes=15)
@@ -142,7 +142,3 @@ class Analysis(models.Model):
 
 def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat() if ts else None
-
-
-# Automatic analysis of critical alerts listens to alerts.signals.alert_fired.
-from alerts.analysis import triggers  # noqa: E402,F401

@@ -1,0 +1,195 @@
+"""The publisher: a bounded queue and one background sender thread per process; the project's channel layer.
+
+``publish_write`` only puts the request's batch on the queue (O(1), never
+blocks); the thread turns it into frames for the groups somebody watches
+(frames.py, watched.py) and sends them with a short timeout. When the queue is
+full or Redis is unreachable, frames are dropped and counted, and the thread
+backs off: Redis being down or slow never fails or slows ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
+from prometheus_client.core import CounterMetricFamily, Metric
+
+from monitoring.live.frames import Frames, frames_for_write, health_frame
+from monitoring.live.watched import Watched, WatchedSet, generation_key, only, watches_groups
+from monitoring.storage import Batch, WriteResult
+
+log = logging.getLogger(__name__)
+
+
+async def announce_subscription(layer) -> None:
+    """A socket joined a group: have publishers notice it now rather than at their next refresh."""
+    publisher.subscriptions_changed()
+    if layer is None or not watches_groups(layer):
+        return
+    try:
+        await layer.connection(0).incr(generation_key(layer))
+    except Exception as exc:  # the publisher still notices at its next refresh
+        log.warning("could not announce a live subscription: %s", exc)
+
+
+class LiveChannelLayer(RedisChannelLayer):
+    """The project's channel layer: a group_add is announced to the live publishers (see announce_subscription)."""
+
+    async def group_add(self, group, channel):
+        await super().group_add(group, channel)
+        await announce_subscription(self)
+
+
+class Publisher:
+    """A bounded queue and one background sender thread per process.
+
+    The thread keeps ``watch`` (watched.py): the groups somebody watches, and
+    sends only to those.
+    """
+
+    def __init__(self, size: int = 1000, timeout: float = 1.0, backoff: float = 5.0, layer=None):
+        self._layer = layer  # default: the project's channel layer, bound in the sender thread
+        self.size = size
+        self.timeout = timeout
+        self.backoff = backoff
+        self.dropped = 0
+        self.sent = 0
+        self.unwatched = 0  # requests nobody watched: nothing built, nothing sent
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._down_until = 0.0
+        self.watch = WatchedSet()
+
+    @property
+    def watched(self) -> Watched | None:
+        """The groups somebody watches: None until known, ``EVERYONE`` when the layer cannot tell."""
+        return self.watch.groups
+
+    @property
+    def refreshes(self) -> int:
+        return self.watch.refreshes
+
+    def subscriptions_changed(self) -> None:
+        """A socket of this process subscribed: read the watched set before the next send."""
+        self.watch.changed = True
+
+    def nobody_watches(self) -> bool:
+        """True when, as far as known a moment ago, no group is watched: the request is not even queued."""
+        return self.watch.nobody_watches()
+
+    def submit(self, work: Callable[[Watched], Frames]) -> None:
+        """Queue a callable that answers [(groups, message)] for a watched set; never blocks, never raises."""
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(work)
+        except queue.Full:
+            self.dropped += 1
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        from channels.layers import get_channel_layer
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        layer = self._layer or get_channel_layer()
+        while True:
+            work = self._queue.get()
+            try:
+                if work is None:
+                    break
+                self._handle(loop, layer, work)
+            finally:
+                self._queue.task_done()
+        loop.close()
+
+    def _handle(self, loop, layer, work) -> None:
+        if time.monotonic() < self._down_until or layer is None:
+            self.dropped += 1
+            return
+        try:
+            watched = loop.run_until_complete(asyncio.wait_for(self.watch.read(layer), self.timeout))
+            if not watched:
+                self.unwatched += 1
+                return
+            frames = [(groups, message) for groups, message in work(watched) if groups]
+            if not frames:
+                return
+            loop.run_until_complete(asyncio.wait_for(self._send(layer, frames), self.timeout))
+            self.sent += len(frames)
+        except Exception as exc:  # Redis down or slow: drop, back off, never reach ingest
+            self.dropped += 1
+            self._down_until = time.monotonic() + self.backoff
+            log.warning("live publish failed, pausing %.0fs: %s", self.backoff, exc)
+
+    @staticmethod
+    async def _send(layer, frames) -> None:
+        # the group rides along so a socket knows which of its subscriptions a frame answers
+        sends = [layer.group_send(name, {**message, "group": name}) for groups, message in frames for name in groups]
+        if sends:
+            await asyncio.gather(*sends)
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far was handled (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+
+publisher = Publisher(size=settings.LIVE_QUEUE_SIZE, timeout=settings.LIVE_PUBLISH_TIMEOUT_SECONDS)
+
+
+def publish_write(batch: Batch, result: WriteResult) -> None:
+    """Publish what one request stored to the groups that watch it. Never raises, never blocks."""
+    try:
+        if publisher.nobody_watches():
+            return
+        publisher.submit(lambda watched: frames_for_write(batch, result, watched))
+    except Exception:  # the live view is a courtesy; ingest has already answered for the data
+        log.exception("live publish could not be queued")
+
+
+def publish_frames(build: Callable[[], Frames]) -> None:
+    """Queue frames made elsewhere (alert changes), each to those of its groups somebody watches.
+
+    ``build`` is called here, in the caller's thread (where the database may be
+    read), and only when somebody may be watching. Never raises, never blocks.
+    """
+    try:
+        if publisher.nobody_watches():
+            return
+        built = build()
+        publisher.submit(lambda watched: [(only(watched, groups), message) for groups, message in built])
+    except Exception:
+        log.exception("live frames could not be queued")
+
+
+def publish_health(service: dict) -> None:
+    """Queue a health_update frame with one service's health and log classification (the classification task)."""
+    publish_frames(lambda: [health_frame(service)])
+
+
+def metric_families() -> Iterable[Metric]:
+    """For /metrics (registered with monitoring.selfmetrics in MonitoringConfig.ready): this process's frames."""
+    yield CounterMetricFamily(
+        "console_live_frames_published", "Live frames sent to the channel layer by this process", publisher.sent
+    )
+    yield CounterMetricFamily(
+        "console_live_frames_dropped", "Live frames dropped (queue full, Redis down) in this process", publisher.dropped
+    )
