@@ -1,4 +1,4 @@
-"""Shared test fixtures: named people, tokens, clients, and a real Celery worker.
+"""Shared test fixtures: named people, tokens, clients, a real Celery worker, and the console under daphne.
 
 The suite runs against the real PostgreSQL and Redis of config/embedded.py
 (DATA_DIR=.data/test, see config/settings_test.py), or the ones named by
@@ -173,3 +173,52 @@ def celery_worker_live(transactional_db):
     app.conf.task_always_eager = False
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING") as worker:
         yield worker
+
+
+def console_env(**settings_overrides: str) -> dict:
+    """The environment of a console started by a test: this test's (committed) database and Redis."""
+    import os
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "AGENT_RATE_LIMIT_PER_MINUTE": "0",
+        **settings_overrides,
+    }
+
+
+@pytest.fixture
+def start_console(transactional_db, tmp_path):
+    """start_console(**settings) -> a started bench.harness.Daphne on this test's database; all stop after the test.
+
+    ``log_path`` and ``host`` (e.g. "localhost" for a browser) go to Daphne; anything else is a setting.
+    """
+    from django.db import connections
+
+    from bench.harness import Daphne
+
+    started: list[Daphne] = []
+
+    def start(*, log_path=None, host: str = "127.0.0.1", **settings_overrides: str) -> Daphne:
+        console = Daphne(
+            console_env(**settings_overrides), log_path=log_path or tmp_path / f"daphne-{len(started)}.log", host=host
+        )
+        started.append(console)
+        console.start(timeout=30)
+        return console
+
+    yield start
+    for console in started:
+        console.stop()
+    connections.close_all()
+
+
+@pytest.fixture
+def daphne_console(start_console) -> str:
+    """The console under a real daphne on a free loopback port, on this test's (committed) database."""
+    return start_console().url

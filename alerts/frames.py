@@ -8,16 +8,13 @@ changed the alert commits (alerts/signals.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from alerts import signals
 from monitoring.live.frames import frame
 from monitoring.live.groups import group
 from monitoring.live.publisher import publish_frames
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+from monitoring.timestamps import iso
 
 
 def alert_frame(alert, event: str) -> tuple[list[str], dict]:
@@ -26,7 +23,7 @@ def alert_frame(alert, event: str) -> tuple[list[str], dict]:
     def attr(name, default=None):
         value = getattr(alert, name, default)
         if isinstance(value, datetime):
-            return _iso(value)
+            return iso(value)
         return value
 
     rule = getattr(alert, "rule", None)

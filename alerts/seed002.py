@@ -12,6 +12,7 @@ from datetime import datetime
 from alerts.choices import AlertState
 from alerts.signals import alert_fired, alert_resolved
 from monitoring import seed002_redis
+from monitoring.timestamps import iso
 
 
 def alert_event(alert, state: str, at: datetime, value: float | None) -> dict:
@@ -19,9 +20,11 @@ def alert_event(alert, state: str, at: datetime, value: float | None) -> dict:
     return {
         "id": alert.pk,
         "timestamp": at.timestamp(),
-        "time": at.isoformat(),
+        "time": iso(at),
         "rule": alert.rule.name,
-        "server": alert.server.hostname if alert.server_id else None,
+        "server_id": str(alert.server_id) if alert.server_id else None,
+        "hostname": alert.server.hostname if alert.server_id else None,
+        "server": alert.server.hostname if alert.server_id else None,  # the name seed 002's tools read
         "state": state,
         "severity": alert.severity,
         "value": value,

@@ -49,7 +49,8 @@ from django.db import connection  # noqa: E402
 
 from alerts.evaluation import evaluate_rules  # noqa: E402
 from alerts.models import Alert, AlertRule, NotificationChannel  # noqa: E402
-from monitoring.storage import Batch, EventRecord, LogRecord, write  # noqa: E402
+from monitoring.records import Batch, EventRecord, LogRecord  # noqa: E402
+from monitoring.storage import write  # noqa: E402
 from servers.models import Server  # noqa: E402
 
 PREFIX = "bench-alerts-"

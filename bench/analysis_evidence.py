@@ -33,7 +33,7 @@ METRICS = ("cpu", "memory", "disk", "net", "latency")
 
 def populate(servers: int, series: int, hours: int, step: int) -> int:
     from monitoring import storage
-    from monitoring.storage import Batch, EventRecord, LogRecord
+    from monitoring.records import Batch, EventRecord, LogRecord
     from servers.models import Server
 
     now = datetime.now(UTC)

@@ -1,4 +1,9 @@
-"""What the HTTP benchmarks share: start daphne consoles on free ports, issue tokens, read CPU."""
+"""Starting the console under daphne, for the benchmarks and the tests alike; issuing tokens; reading CPU.
+
+``Daphne`` is the one way a real console is started on a loopback port: the
+benchmarks start theirs with ``start_consoles``, the tests with the
+``start_console`` fixture (conftest.py), which points it at the test database.
+"""
 
 from __future__ import annotations
 
@@ -29,40 +34,90 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+def healthy(url: str) -> bool:
+    """Whether the console at ``url`` answers /healthz with a 200."""
     parts = urllib.parse.urlsplit(url)
-    while time.monotonic() < deadline:
+    try:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def wait_up(url: str, timeout: float = 60) -> None:
+    """Wait for a console started elsewhere (``--url``); exit the benchmark when it never answers."""
+    deadline = time.monotonic() + timeout
+    while not healthy(url):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the console at {url} did not come up")
+        time.sleep(0.3)
+
+
+class Daphne:
+    """daphne serving config.asgi on a loopback port; it can be stopped and started again on the same port."""
+
+    def __init__(self, env: dict, *, log_path: Path | None = None, host: str = "127.0.0.1"):
+        self.env = env
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"http://{host}:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def launch(self) -> None:
+        """Start the process; ``wait`` for it to answer."""
+        out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        if self.log_path:
+            out.close()
+
+    def wait(self, timeout: float = 60) -> str:
+        """Poll /healthz until it answers (a deadline, not a fixed sleep); RuntimeError if daphne died or never did."""
+        deadline = time.monotonic() + timeout
+        while not healthy(self.url):
+            assert self.process is not None
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                log = self.log_path.read_text()[-2000:] if self.log_path else ""
+                raise RuntimeError(f"daphne did not start on {self.url}: {log}")
+            time.sleep(0.1)
+        return self.url
+
+    def start(self, timeout: float = 60) -> str:
+        self.launch()
+        return self.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the console at {url} did not come up")
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
 
 def start_consoles(count: int, env: dict) -> tuple[list[str], list[subprocess.Popen]]:
     """Migrate, then start ``count`` daphne processes on free ports (embedded services as ``make run``)."""
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    urls, procs = [], []
-    for _ in range(count):
-        port = free_port()
-        procs.append(
-            subprocess.Popen(
-                [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        wait_up(url)
-    return urls, procs
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    consoles = [Daphne(env) for _ in range(count)]
+    for console in consoles:
+        console.launch()
+    try:
+        urls = [console.wait() for console in consoles]
+    except RuntimeError as exc:
+        for console in consoles:
+            console.stop()
+        raise SystemExit(str(exc))
+    return urls, [console.process for console in consoles if console.process is not None]
 
 
 def issue_token(*args: str, env: dict | None = None) -> str:

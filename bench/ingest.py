@@ -128,7 +128,7 @@ def raw_copy_rate(template: bytes, seconds: float) -> tuple[float, float]:
     from django.conf import settings
 
     from monitoring import partitions
-    from monitoring.storage import labels_key
+    from monitoring.records import labels_key
 
     metrics = orjson.loads(template)["metrics"]
     with psycopg.connect(settings.DATABASE_URL) as conn:

@@ -33,7 +33,7 @@ from harness import ROOT, bench_env, cpu_seconds, issue_token, start_consoles  #
 
 sys.path.insert(0, str(ROOT))
 
-import snappy  # noqa: E402
+import cramjam  # noqa: E402
 
 from ingest.proto.remote_pb2 import WriteRequest  # noqa: E402
 from ingest.proto.types_pb2 import Label  # noqa: E402
@@ -72,7 +72,7 @@ def bodies(count: int, series: int, instances: int) -> list[bytes]:
             ts = write.timeseries.add()
             ts.labels.extend(label_set)
             ts.samples.add(value=(n * 7.31 + i) % 1000, timestamp=start_ms + n)
-        out.append(snappy.compress(write.SerializeToString()))
+        out.append(bytes(cramjam.snappy.compress_raw(write.SerializeToString())))
     return out
 
 

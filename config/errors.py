@@ -1,6 +1,13 @@
-"""Invalid input with the path of the offending field, raised by adapters at the edge."""
+"""The one error shape every app answers, ``{"detail", "errors": [{"field", "message"}]}``, and the
+400 adapters raise at the edge (``BadInput``, with the path of the offending field).
+
+Below every app (import-linter lets them all import it); config/api.py puts
+DRF's errors in this shape.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class BadInput(Exception):
@@ -20,3 +27,29 @@ class Unavailable(Exception):
     Answered with Retry-After, the one code every agent retries."""
 
     retry_after = 5
+
+
+NON_FIELD = "non_field_errors"
+
+
+def field_errors(data: Any, path: str = "") -> list[dict[str, str]]:
+    """DRF's nested error detail as a flat list: ``{"metrics": [{"value": ["..."]}]}`` -> ``metrics[0].value``."""
+    if isinstance(data, dict):
+        found = []
+        for key, value in data.items():
+            name = "" if key == NON_FIELD else str(key)
+            found += field_errors(value, f"{path}.{name}" if path and name else path or name)
+        return found
+    if isinstance(data, list):
+        if all(not isinstance(item, dict | list) for item in data):
+            return [{"field": path, "message": str(item)} for item in data]
+        found = []
+        for index, item in enumerate(data):
+            found += field_errors(item, f"{path}[{index}]")
+        return found
+    return [{"field": path, "message": str(data)}]
+
+
+def error_body(detail: str, errors: list[dict[str, str]] | None = None, **extra: Any) -> dict[str, Any]:
+    """The one error shape."""
+    return {**extra, "detail": detail, "errors": errors or []}

@@ -10,7 +10,7 @@ process says so in its log at start-up (docs/seeds.md lists them too).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -33,9 +33,19 @@ NOT_APPLICABLE: dict[str, str] = {
 SEED002_REDIS_SIDE = ("REDIS_METRICS_CHANNEL", "REDIS_METRICS_KEY", "REDIS_ALERTS_CHANNEL", "REDIS_ALERTS_KEY")
 
 
-def ignored(environ: Mapping[str, str], *, redis_url_set: bool, database_url_set: bool, redis_compat: bool) -> dict:
-    """The seed variables set in ``environ`` that change nothing, with the reason for each."""
-    found = {name: reason for name, reason in NOT_APPLICABLE.items() if environ.get(name)}
+def ignored(
+    environ: Mapping[str, str],
+    *,
+    redis_url_set: bool,
+    database_url_set: bool,
+    redis_compat: bool,
+    defined: Collection[str] = (),
+) -> dict:
+    """The seed variables set in ``environ`` that change nothing, with the reason for each.
+
+    A name among ``defined`` (the settings the console reads) is honoured, whatever NOT_APPLICABLE says.
+    """
+    found = {name: reason for name, reason in NOT_APPLICABLE.items() if environ.get(name) and name not in defined}
     if database_url_set and environ.get("POSTGRES_DSN"):
         found["POSTGRES_DSN"] = "DATABASE_URL is set and wins"
     if redis_url_set:

@@ -252,6 +252,8 @@ LOG_MESSAGE_MAX_BYTES = env_int("LOG_MESSAGE_MAX_BYTES", 16 * 1024)
 # the continuous log stream (seed 004): bytes per stream, and seconds without a byte before it is closed
 INGEST_STREAM_MAX_BYTES = env_int("INGEST_STREAM_MAX_BYTES", 1024 * 1024 * 1024)
 INGEST_STREAM_IDLE_SECONDS = env_int("INGEST_STREAM_IDLE_SECONDS", 60)
+# a series with at least this many samples in one request is stored as one row of arrays (a run)
+INGEST_RUN_MIN_SAMPLES = env_int("INGEST_RUN_MIN_SAMPLES", 4)
 # threads (each with its database connection) serving the seed ingest paths under daphne
 INGEST_THREADS = env_int("INGEST_THREADS", 4)
 AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)
@@ -504,5 +506,9 @@ LOGGING = {
 
 # --- Seed variables that change nothing (reported at start-up, see docs/seeds.md) ---
 IGNORED_SEED_VARIABLES = seed_variables.ignored(
-    os.environ, redis_url_set=REDIS_URL_SET, database_url_set=DATABASE_URL_SET, redis_compat=SEED002_REDIS_COMPAT
+    os.environ,
+    redis_url_set=REDIS_URL_SET,
+    database_url_set=DATABASE_URL_SET,
+    redis_compat=SEED002_REDIS_COMPAT,
+    defined=set(globals()),
 )

@@ -13,6 +13,8 @@ admin.site.index_title = "Fleet administration"
 
 urlpatterns = [
     path("", views.root, name="root"),
+    path("api/", views.api_root, name="api-root"),
+    path("api", views.api_root),
     path("healthz", views.healthz, name="healthz"),
     path("health", views.health, name="health"),
     path("metrics", selfmetrics.metrics_view, name="metrics-self"),

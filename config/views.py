@@ -12,9 +12,11 @@ from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from monitoring.timestamps import iso
+
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 @require_GET
@@ -149,5 +151,59 @@ def root(request: HttpRequest):
                 "docs": "/docs",
                 "admin": "/admin/",
             },
+        }
+    )
+
+
+# Seed 004's API, grouped as its routers were (logs, health, analytics, notifications, websockets)
+SEED004_API = {
+    "logs": {
+        "stream": "/api/logs/stream/{service_name}",
+        "stream_single": "/api/logs/stream/{service_name}/single",
+        "stream_continuous": "/api/logs/stream/{service_name}/continuous",
+        "services": "/api/logs/services",
+        "register_service": "/api/logs/services/register",
+        "search": "/api/v1/logs",
+    },
+    "health": {
+        "overview": "/api/health/",
+        "service": "/api/health/services/{service_name}",
+        "alerts": "/api/health/alerts",
+        "acknowledge_alert": "/api/health/alerts/{alert_id}/acknowledge",
+    },
+    "analytics": {
+        "query": "/api/analytics/query",
+        "trends": "/api/analytics/trends/{service_name}",
+        "insights": "/api/analytics/insights",
+        "error_patterns": "/api/analytics/errors/patterns",
+    },
+    "notifications": {
+        "list": "/api/notifications/",
+        "create": "/api/notifications/",
+        "bulk": "/api/notifications/bulk",
+        "channels": "/api/notifications/channels",
+    },
+    "websockets": {
+        "live": "/api/ws/live",
+        "health": "/api/ws/health",
+        "logs": "/api/ws/logs/{service_name}",
+        "alerts": "/api/ws/alerts",
+    },
+    "status": "/api/status",
+    "docs": "/docs",
+    "redoc": "/redoc",
+}
+
+
+@require_GET
+def api_root(request: HttpRequest) -> JsonResponse:
+    """GET /api/: seed 004's API map, as GET / answers seed 000's."""
+    return JsonResponse(
+        {
+            "message": f"{settings.CONSOLE_NAME} API",
+            "service": "monitoring-backend",
+            "version": "1.0.0",
+            "timestamp": _now(),
+            "endpoints": SEED004_API,
         }
     )

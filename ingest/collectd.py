@@ -25,12 +25,13 @@ from django.http import HttpRequest
 from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
 from monitoring import partitions
-from monitoring.storage import Batch, WriteResult, labels_key
+from monitoring.records import Batch, labels_key
+from monitoring.storage import WriteResult
+from monitoring.timestamps import EPOCH
 from servers.auth import Agent
 from servers.registry import server_for
 
 METRIC_TYPE = "collectd"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DSTYPES = frozenset({"gauge", "counter", "derive", "absolute"})
 
 

@@ -4,8 +4,9 @@ Under ASGI, Django runs a sync view and the sync middleware around it in a
 thread of its own per request, hopping between the event loop and that thread
 at each middleware, and opens a new database connection for each request (the
 connection belongs to the thread). For a 1,000-sample request that overhead
-costs more than the work. This app answers POSTs to the seed ingest paths
-itself: it reads the body, then runs the very same view (``ingest_endpoint``:
+costs more than the work. This app answers POSTs to the metric ingest paths
+(the routes marked ``fast`` in ingest/routes.py) itself: it reads the body,
+then runs the very same view (``ingest_endpoint``:
 auth, 413, 429, 400, idempotent COPY write, live publish) in a small pool of
 INGEST_THREADS threads, each keeping its database connection between requests
 (reopened after CONN_MAX_AGE or an error, as Django does at request
@@ -36,25 +37,6 @@ from ingest.middleware import log_request
 log = logging.getLogger(__name__)
 
 
-def routes() -> dict:
-    """Path -> the view the pool runs for it."""
-    from ingest import collectd, otlp, prometheus, urls_seeds
-
-    return {
-        "/ingest": urls_seeds.seed000_ingest,
-        "/ingest/": urls_seeds.seed000_ingest,
-        "/api/v1/ingest": urls_seeds.seed001_ingest,
-        "/api/v1/ingest/": urls_seeds.seed001_ingest,
-        "/ingest/metrics": urls_seeds.seed002_ingest,
-        "/ingest/metrics/": urls_seeds.seed002_ingest,
-        # the receivers (issue 9): exact paths only, as in ingest/urls_receivers.py
-        "/api/v1/prom/write": prometheus.receive,
-        "/v1/metrics": otlp.receive_metrics,
-        "/v1/logs": otlp.receive_logs,
-        "/api/v1/collectd": collectd.receive,
-    }
-
-
 _pools: list[IngestFastPath] = []
 
 
@@ -65,12 +47,13 @@ def close_connections() -> None:
 
 
 class IngestFastPath:
-    """ASGI middleware: POST /ingest, /api/v1/ingest, /ingest/metrics and the receivers' paths
-    answered by a thread pool."""
+    """ASGI middleware: POSTs to the fast routes of ingest/routes.py answered by a thread pool."""
 
     def __init__(self, app, threads: int | None = None):
         self.app = app
-        self.routes = routes()
+        from ingest.routes import fast_paths  # the views need the apps loaded
+
+        self.routes = fast_paths()
         self.threads = threads or settings.INGEST_THREADS
         self.executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ingest")
         _pools.append(self)

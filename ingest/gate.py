@@ -31,9 +31,9 @@ _LOG_PATHS = re.compile(r"^/api/logs/stream/[^/]+(/single)?/?$")
 
 
 def _token_paths() -> frozenset[str]:
-    from ingest.fastpath import routes
+    from ingest.routes import fast_paths
 
-    return frozenset(routes())
+    return frozenset(fast_paths())
 
 
 class InflightBytes:

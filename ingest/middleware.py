@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -12,23 +13,19 @@ from monitoring import selfmetrics
 
 log = logging.getLogger("ingest.requests")
 
-INGEST_PREFIXES = (
-    "/ingest",
-    "/api/v1/ingest",
-    "/api/logs/stream/",
-    "/api/v1/monitoring/events",
-    "/api/v1/prom/write",
-    "/api/v1/collectd",
-    "/v1/metrics",
-    "/v1/logs",
-)
+
+@functools.cache
+def _logged_prefixes() -> tuple[str, ...]:
+    from ingest.routes import LOGGED_PREFIXES  # the views behind the routes need the apps loaded
+
+    return LOGGED_PREFIXES
 
 
 def route_of(path: str, status: int) -> str:
     """The ingest path a metric is labelled with: variable parts (a service name) and unknown paths left out."""
     if status == 404:
         return "unmatched"
-    for prefix in INGEST_PREFIXES:
+    for prefix in _logged_prefixes():
         if path.startswith(prefix) and prefix.endswith("/"):
             return prefix + "*"
     return path.rstrip("/") or "/"
@@ -84,11 +81,14 @@ def _body(request) -> bytes | None:
 
 
 class IngestRequestLog:
+    """Django middleware: the log line of the ingest requests Django serves (the routes of ingest/routes.py)."""
+
     def __init__(self, get_response):
+        self.prefixes = _logged_prefixes()
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method != "POST" or not request.path.startswith(INGEST_PREFIXES):
+        if request.method != "POST" or not request.path.startswith(self.prefixes):
             return self.get_response(request)
         started = time.perf_counter()
         response = self.get_response(request)

@@ -63,7 +63,9 @@ from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
 from monitoring import partitions
 from monitoring.choices import LogLevel
-from monitoring.storage import Batch, LogRecord, WriteResult, labels_key
+from monitoring.records import Batch, LogRecord, labels_key
+from monitoring.storage import WriteResult
+from monitoring.timestamps import EPOCH
 from servers.auth import Agent, IngestAuthError
 from servers.choices import ServerKind
 from servers.registry import server_for
@@ -71,7 +73,6 @@ from servers.registry import server_for
 METRIC_TYPE = "otlp"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NO_RECORDED_VALUE = DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
 TEMPORALITY = {
     AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: "cumulative",

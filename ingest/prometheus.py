@@ -27,7 +27,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import cramjam
-import snappy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from google.protobuf.message import DecodeError
@@ -36,14 +35,15 @@ from ingest.base import ingest_endpoint
 from ingest.errors import BadInput, Refused
 from ingest.proto.remote_pb2 import WriteRequest
 from monitoring import partitions
-from monitoring.storage import Batch, WriteResult, labels_key
+from monitoring.records import Batch, labels_key
+from monitoring.storage import WriteResult
+from monitoring.timestamps import EPOCH
 from servers.auth import Agent, IngestAuthError
 from servers.registry import server_for
 
 log = logging.getLogger(__name__)
 
 METRIC_TYPE = "prometheus"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MEDIA_TYPE = "application/x-protobuf"
 MESSAGE = "prometheus.WriteRequest"
 
@@ -81,9 +81,9 @@ def decode(body: bytes) -> WriteRequest:
     if size > limit:
         raise Refused(413, f"body expands to {size} bytes, over {limit}")
     try:
-        raw = snappy.uncompress(body)
-    except snappy.UncompressError as exc:
-        raise BadInput("", f"body is not snappy-compressed (block format): {exc.__cause__ or exc}")
+        raw = bytes(cramjam.snappy.decompress_raw(body))
+    except cramjam.DecompressionError as exc:
+        raise BadInput("", f"body is not snappy-compressed (block format): {exc}")
     write = WriteRequest()
     try:
         write.ParseFromString(raw)

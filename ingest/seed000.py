@@ -18,12 +18,18 @@ Where each field goes:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.http import HttpRequest
 
+from ingest import snapshot_print
+from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, kind_of, number, obj, text
 from monitoring.choices import EventStatus, LogLevel
-from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord
+from monitoring.records import Batch, EventRecord, LogRecord, SnapshotRecord
+from monitoring.storage import WriteResult
+from monitoring.timestamps import iso
 from servers.auth import Agent
 from servers.registry import refuse_other_host, server_for
 
@@ -115,3 +121,18 @@ def _logs(items: list, server_id: str, ts, clock: Clock) -> list[LogRecord]:
         level = level or LogLevel.INFO.value
         records.append(LogRecord(at, server_id, container or "agent", level, message, extra, source="seed000"))
     return records
+
+
+def _answer(batch: Batch, result: WriteResult) -> dict:
+    if not result.duplicate and batch.snapshots:  # after the commit, as seed 000 printed what it received
+        snapshot_print.print_snapshot(batch.snapshots[-1].payload or {})
+    # seed 000 answered a success message with a timestamp
+    return {
+        "status": "success",
+        "message": "Data received successfully",
+        "timestamp": iso(datetime.now(UTC)),
+        **result.as_dict(),
+    }
+
+
+receive = ingest_endpoint(adapt, respond=_answer, status=200)

@@ -15,9 +15,11 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, kind_of, text
-from monitoring.storage import Batch, labels_key
+from monitoring.records import Batch, labels_key
+from monitoring.storage import WriteResult
 from servers.auth import Agent
 from servers.registry import refuse_other_host, server_for
 
@@ -115,3 +117,10 @@ def _number_problem(value) -> str:
     if value is None:
         return "required: a number"
     return f"must be a number, got {kind_of(value)}"
+
+
+def _answer(batch: Batch, result: WriteResult) -> dict:
+    return {"status": "accepted", "count": len(batch.samples), **result.as_dict()}
+
+
+receive = ingest_endpoint(adapt, respond=_answer, status=202)

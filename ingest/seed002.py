@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from ingest.base import ingest_endpoint
 from ingest.errors import BadInput
 from ingest.wire import Clock, array, decode, number, obj, text
-from monitoring.storage import Batch, SnapshotRecord
+from monitoring import seed002_redis
+from monitoring.records import Batch, SnapshotRecord
+from monitoring.storage import WriteResult
 from servers.auth import Agent
 from servers.registry import refuse_other_host, server_for
 
@@ -99,3 +102,14 @@ def as_received(batch: Batch) -> tuple[dict, float]:
     payload["top_processes"] = snapshot.processes
     payload["server_id"] = str(snapshot.server_id)
     return payload, ts
+
+
+def _answer(batch: Batch, result: WriteResult) -> dict:
+    # after the commit: the payload to seed 002's Redis side too (a queue put; nothing when it is off)
+    if not result.duplicate:
+        payload, ts = as_received(batch)
+        seed002_redis.publish_metrics(payload, ts)
+    return {"status": "ok", **result.as_dict()}
+
+
+receive = ingest_endpoint(adapt, respond=_answer, status=200)

@@ -24,8 +24,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ingest.base import error_response, ingest_endpoint, json_response
 from ingest.errors import BadInput
-from monitoring import partitions, storage
+from monitoring import partitions, storage, timestamps
 from monitoring.choices import LogLevel
+from monitoring.records import Batch, LogRecord
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 from servers.choices import ServerKind
 from servers.registry import server_for
@@ -39,29 +40,17 @@ def parse_timestamp(raw, field: str, now: datetime, latest: datetime | None = No
     """An ISO 8601 time (or epoch seconds) as aware UTC; absent means now; after ``latest`` is refused."""
     if raw is None or raw == "":
         return now
-    if isinstance(raw, bool):
-        raise BadInput(field, "expected an ISO 8601 time or epoch seconds")
-    if isinstance(raw, int | float):
-        try:
-            ts = datetime.fromtimestamp(float(raw), tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise BadInput(field, "epoch seconds out of range")
-    elif isinstance(raw, str):
-        try:
-            ts = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise BadInput(field, f"not an ISO 8601 time: {raw[:40]!r}")
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
-    else:
-        raise BadInput(field, "expected an ISO 8601 time or epoch seconds")
+    try:
+        ts = timestamps.parse_timestamp(raw)  # a boolean is neither text nor a number here
+    except timestamps.BadTimestamp as exc:
+        raise BadInput(field, str(exc))
     if latest is None:
         latest = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
     if ts > latest:
         raise BadInput(field, f"more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
     if ts < partitions.oldest_writable(now):
         raise BadInput(field, partitions.retention_problem(ts))
-    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    return ts
 
 
 def service_name(raw, field: str = "service_name") -> str:
@@ -75,7 +64,7 @@ def service_name(raw, field: str = "service_name") -> str:
 
 def log_record(
     item, *, service: str, server_id, field: str, now: datetime, latest: datetime | None = None
-) -> storage.LogRecord:
+) -> LogRecord:
     """One seed 004 log object as a LogRecord; BadInput names ``field`` and the key at fault.
 
     ``latest``: the latest time accepted (now + INGEST_MAX_FUTURE_SECONDS), computed once per batch.
@@ -96,7 +85,7 @@ def log_record(
     own_service = item.get("service")
     if own_service is not None and own_service != "" and own_service != service:
         own_service = service_name(own_service, f"{field}.service")
-    return storage.LogRecord(
+    return LogRecord(
         ts=parse_timestamp(item.get("timestamp"), f"{field}.timestamp", now, latest),
         server_id=server_id,
         service=own_service or service,
@@ -118,14 +107,14 @@ def service_server(agent: Agent, service: str) -> uuid.UUID:
     return uuid.UUID(server_for(agent, hostname=service, kind=ServerKind.SERVICE, field="service_name"))
 
 
-def batch_of(records: list[storage.LogRecord], server_id) -> storage.Batch:
-    batch = storage.Batch(logs=records)
+def batch_of(records: list[LogRecord], server_id) -> Batch:
+    batch = Batch(logs=records)
     if records:
         batch.seen[str(server_id)] = max(r.ts for r in records)
     return batch
 
 
-def stream_batch(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> storage.Batch:
+def stream_batch(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> Batch:
     service = service_name(service_name_in_path)
     payload = decode(body)
     if not isinstance(payload, dict):
@@ -152,7 +141,7 @@ def _stamped(item) -> bool:
     return item.get("timestamp") not in (None, "")
 
 
-def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> storage.Batch:
+def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_in_path: str) -> Batch:
     service = service_name(service_name_in_path)
     payload = decode(body)
     server_id = service_server(agent, service)
@@ -162,7 +151,7 @@ def stream_single(request: HttpRequest, agent: Agent, body: bytes, service_name_
     return batch
 
 
-def _accepted(batch: storage.Batch, result: storage.WriteResult) -> dict:
+def _accepted(batch: Batch, result: storage.WriteResult) -> dict:
     services = sorted({r.service for r in batch.logs})
     return {
         "status": "accepted" if not result.duplicate else "duplicate",
@@ -196,8 +185,8 @@ class LineStream:
         self._partial = bytearray()
         self._skipping = False  # inside a line already refused as too long
 
-    def feed(self, chunk: bytes) -> list[storage.LogRecord]:
-        records: list[storage.LogRecord] = []
+    def feed(self, chunk: bytes) -> list[LogRecord]:
+        records: list[LogRecord] = []
         start = 0
         while True:
             end = chunk.find(b"\n", start)
@@ -224,15 +213,15 @@ class LineStream:
                 self._skipping = True
         return records
 
-    def close(self) -> list[storage.LogRecord]:
+    def close(self) -> list[LogRecord]:
         """The records of a last line without a newline."""
-        records: list[storage.LogRecord] = []
+        records: list[LogRecord] = []
         if self._partial and not self._skipping:
             self._line(bytes(self._partial), records)
         self._partial.clear()
         return records
 
-    def _line(self, raw: bytes, records: list[storage.LogRecord]) -> None:
+    def _line(self, raw: bytes, records: list[LogRecord]) -> None:
         if not raw.strip():
             return
         self.lines += 1
@@ -267,7 +256,7 @@ class LineStream:
         }
 
 
-def store_lines(records: list[storage.LogRecord], server_id) -> storage.WriteResult:
+def store_lines(records: list[LogRecord], server_id) -> storage.WriteResult:
     """Write one flush of a stream (its own transaction) and publish it."""
     from monitoring.live.publisher import publish_write
 

@@ -29,6 +29,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
+from config.errors import error_body
 from ingest.base import rate_limiter
 from ingest.errors import BadInput
 from ingest.seed004 import LineStream, service_name, service_server, store_lines
@@ -68,25 +69,25 @@ def _open_stream(headers: Headers, service_in_path: str) -> tuple[str, str, uuid
 
 async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
     if scope["method"] != "POST":
-        await _answer(send, 405, {"detail": "method not allowed; POST newline-delimited JSON"}, {"Allow": "POST"})
+        await _answer(send, 405, error_body("method not allowed; POST newline-delimited JSON"), {"Allow": "POST"})
         return
     headers = Headers.of(scope)
     try:
         agent_key, service, server_id = await database_sync_to_async(_open_stream)(headers, service_in_path)
     except IngestAuthError as exc:
         extra = {"WWW-Authenticate": 'Bearer realm="ingest"'} if exc.status == 401 else None
-        await _answer(send, exc.status, {"detail": exc.detail}, extra)
+        await _answer(send, exc.status, error_body(exc.detail), extra)
         return
     except BadInput as exc:
-        await _answer(send, 400, {"detail": f"invalid payload: {exc}", "errors": [exc.as_dict()]})
+        await _answer(send, 400, error_body(f"invalid payload: {exc}", [exc.as_dict()]))
         return
     except (OperationalError, InterfaceError):
-        await _answer(send, 503, {"detail": "storage is unavailable, retry later"}, {"Retry-After": "5"})
+        await _answer(send, 503, error_body("storage is unavailable, retry later"), {"Retry-After": "5"})
         return
     wait = await sync_to_async(rate_limiter.retry_after, thread_sensitive=False)(agent_key)
     if wait is not None:
         detail = f"over {settings.AGENT_RATE_LIMIT_PER_MINUTE} requests a minute for this agent"
-        await _answer(send, 429, {"detail": detail}, {"Retry-After": str(wait)})
+        await _answer(send, 429, error_body(detail), {"Retry-After": str(wait)})
         return
 
     lines = LineStream(service, server_id)

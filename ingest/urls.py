@@ -1,7 +1,5 @@
-from django.urls import include, path
+"""Ingest's URL patterns, from the one table of ingest routes (ingest/routes.py)."""
 
-urlpatterns = [
-    path("", include("ingest.urls_seeds")),
-    path("", include("ingest.urls_logs")),
-    path("", include("ingest.urls_receivers")),
-]
+from ingest.routes import url_patterns
+
+urlpatterns = url_patterns()

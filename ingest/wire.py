@@ -16,10 +16,7 @@ from django.conf import settings
 
 from ingest.errors import BadInput
 from monitoring import partitions
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# An epoch number above this is in milliseconds (1e12 seconds is 31,000 years away).
-_EPOCH_MS_ABOVE = 1e12
+from monitoring.timestamps import EPOCH, BadTimestamp, iso, parse_timestamp
 
 
 def decode(body: bytes) -> dict:
@@ -130,28 +127,19 @@ class Clock:
 
     def _parse(self, value, field: str) -> datetime:
         kind = type(value)
-        if kind is str:
+        if kind is str or kind is int or kind is float:
+            if kind is not str:
+                number(value, field)  # a finite number, not a boolean
             try:
-                ts = datetime.fromisoformat(value)
-            except ValueError:
-                raise BadInput(field, f"not an RFC 3339 timestamp: {value[:40]!r}")
-            if ts.tzinfo is None:
-                ts = ts.replace(tzinfo=UTC)
-        elif kind is int or kind is float:
-            seconds = number(value, field)
-            if seconds > _EPOCH_MS_ABOVE:
-                seconds /= 1000.0
-            try:
-                ts = EPOCH + timedelta(seconds=seconds)
-            except OverflowError:
-                raise BadInput(field, "timestamp out of range")
+                ts = parse_timestamp(value)
+            except BadTimestamp as exc:
+                raise BadInput(field, str(exc))
         else:
             raise BadInput(field, f"must be a timestamp (RFC 3339 string or epoch number), got {kind_of(value)}")
         if ts > self.latest:
-            raise BadInput(field, f"{ts.isoformat()} is more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
+            raise BadInput(field, f"{iso(ts)} is more than {settings.INGEST_MAX_FUTURE_SECONDS} s in the future")
         if ts < self.earliest:
             if ts < EPOCH:
-                raise BadInput(field, f"{ts.isoformat()} is before 1970")
+                raise BadInput(field, f"{iso(ts)} is before 1970")
             raise BadInput(field, partitions.retention_problem(ts))
-        # in UTC: PostgreSQL refuses offsets beyond ±15:59 (Python reads up to ±23:59)
-        return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+        return ts  # in UTC (the shared parser's): PostgreSQL refuses offsets beyond ±15:59

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 
 from monitoring import compaction, partitions, rollups
+from monitoring.timestamps import iso
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class StorageReport:
 
     def as_dict(self) -> dict:
         return {
-            "now": self.now.isoformat(),
+            "now": iso(self.now),
             "layers": [layer.as_dict() for layer in self.layers],
             "database_bytes": self.database_bytes,
             "cap_bytes": self.cap_bytes,
@@ -146,11 +147,14 @@ def _layers(cursor, now: datetime, samples_per_day: float, series: int) -> list[
     raw = _partition_layer(cursor, compaction.SAMPLE_TABLE, Layer("raw", "samples of open days (rows)"), today)
     raw.samples = _count(cursor, compaction.SAMPLE_TABLE, "count(*)", raw.bytes)
     raw.retention_days = settings.RAW_RETENTION_DAYS
+    runs = _partition_layer(cursor, compaction.RUN_TABLE, Layer("runs", "samples of open days (runs)"), today)
+    runs.samples = _count(cursor, compaction.RUN_TABLE, "sum(cardinality(value))", runs.bytes)
+    runs.retention_days = settings.RAW_RETENTION_DAYS
     chunk = _partition_layer(cursor, compaction.CHUNK_TABLE, Layer("compacted", "compacted days (chunks)"), today)
     chunk.samples = _count(cursor, compaction.CHUNK_TABLE, "sum(count)", 0)
     chunk.retention_days = settings.RAW_RETENTION_DAYS
     chunk.growth_per_day = samples_per_day * (chunk.bytes_per_sample or ASSUMED_CHUNK_BYTES)
-    layers = [raw, chunk]
+    layers = [raw, runs, chunk]
     for table, key, label, retention, per_day in (
         (rollups.MINUTE_TABLE, "rollup1m", "1-minute roll-ups", settings.ROLLUP_1M_RETENTION_DAYS, 1440),
         (rollups.HOUR_TABLE, "rollup1h", "1-hour roll-ups", settings.ROLLUP_RETENTION_DAYS, 24),
@@ -213,14 +217,18 @@ def _count(cursor, table: str, aggregate: str, size: int) -> int:
     rows = float(cursor.fetchone()[0])
     if aggregate == "count(*)":
         return int(rows)
-    cursor.execute(f"SELECT avg(count) FROM {table} TABLESAMPLE SYSTEM (1)")
+    # sum(x) over the table: the estimated rows times x's mean over a 1 % sample of its pages
+    cursor.execute(f"SELECT avg({aggregate[4:-1]}) FROM {table} TABLESAMPLE SYSTEM (1)")
     return int(rows * float(cursor.fetchone()[0] or 1))
 
 
 def _ingest_rate(cursor, now: datetime) -> tuple[float, int]:
     """Samples per second over the last RATE_WINDOW, and how many series sent them."""
     cursor.execute(
-        "SELECT count(*), count(DISTINCT series_id) FROM monitoring_sample WHERE ts > %s AND ts <= %s",
+        f"""
+        SELECT count(*), count(DISTINCT series_id) FROM {compaction.samples_from(now - RATE_WINDOW, now)} x
+        WHERE ts > %s AND ts <= %s
+        """,
         [now - RATE_WINDOW, now],
     )
     samples, series = cursor.fetchone()
@@ -320,8 +328,9 @@ def _partitions(cursor, table: str) -> list[tuple[str, int, date]]:
 def _record(now: datetime, cap: int, dropped: list[str]) -> None:
     """An event from the console itself, so the drop shows on the events page and the Storage page."""
     from monitoring import storage  # the writer imports this module's neighbours: import it when needed
+    from monitoring.records import Batch, EventRecord
 
-    record = storage.EventRecord(
+    record = EventRecord(
         ts=now,
         server_id=None,
         source=CONSOLE_METRIC_TYPE,
@@ -330,7 +339,7 @@ def _record(now: datetime, cap: int, dropped: list[str]) -> None:
         status="WARNING",
         reasons=[f"over STORAGE_MAX_BYTES ({cap} bytes): dropped {len(dropped)} partitions, oldest first"],
     )
-    storage.write(storage.Batch(events=[record]))
+    storage.write(Batch(events=[record]))
 
 
 # --- the console's own alert ------------------------------------------------------------------------
@@ -342,11 +351,12 @@ def publish(result: StorageReport) -> None:
     ``storage_days_left`` is HORIZON_DAYS + 1 when neither the cap nor the disk is reached within the horizon.
     """
     from monitoring import storage  # the writer imports this module's neighbours: import it when needed
+    from monitoring.records import Batch
     from servers.enrolment import self_monitor_hostname
     from servers.models import Server
 
     server, _ = Server.objects.get_or_create(hostname=self_monitor_hostname())
-    batch = storage.Batch()
+    batch = Batch()
     days_left = result.days_left
     batch.add_sample(
         server.id,

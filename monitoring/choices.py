@@ -61,6 +61,24 @@ class Decision(models.TextChoices):
     ESCALATE = "ESCALATE"
     HALT = "HALT"
 
+    @property
+    def colour(self) -> str:
+        return {"CONTINUE": "green", "RETRY": "orange", "REPROCESS": "orange", "ESCALATE": "red", "HALT": "red"}[
+            self.value
+        ]
+
+
+class ServiceState(models.TextChoices):
+    """A log-shipping service's health (monitoring/service_health.py)."""
+
+    HEALTHY = "healthy", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+    SILENT = "silent", "Silent"
+
+    @property
+    def colour(self) -> str:
+        return {"healthy": "green", "unhealthy": "red", "silent": "orange"}[self.value]
+
 
 class LogCategory(models.TextChoices):
     """What a log template is about, as the log classifier (Groq or the rules) answers it."""

@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_TABLE = "monitoring_sample"
 CHUNK_TABLE = "monitoring_sample_chunk"
+# runs: the samples one request carried for one series, as arrays (monitoring/storage.py writes them)
+RUN_TABLE = "monitoring_sample_run"
+# a run never crosses midnight nor spans more than this: readers look for runs starting this much before a range
+MAX_RUN_SPAN = timedelta(minutes=10)
 # roll-up refresh and compaction never interleave: both hold this advisory lock (rollups.LOCK_KEY)
 LOCK_KEY = 0x726F6C6C7570
 # how many samples one pass decodes and encodes at once (memory stays bounded on a large day)
@@ -95,14 +99,15 @@ def horizon(now: datetime | None = None) -> datetime:
 def pending_days(cursor, now: datetime | None = None) -> list[date]:
     """Closed days whose partition holds rows: never compacted, or late data to fold in."""
     limit = horizon(now)
-    days = []
-    for name, day in partitions.existing(cursor, SAMPLE_TABLE):
-        if _midnight(day + timedelta(days=1)) > limit:
-            break
-        cursor.execute(f'SELECT EXISTS (SELECT 1 FROM "{name}")')
-        if cursor.fetchone()[0]:
-            days.append(day)
-    return days
+    days = set()
+    for table in (SAMPLE_TABLE, RUN_TABLE):
+        for name, day in partitions.existing(cursor, table):
+            if _midnight(day + timedelta(days=1)) > limit:
+                break
+            cursor.execute(f'SELECT EXISTS (SELECT 1 FROM "{name}")')
+            if cursor.fetchone()[0]:
+                days.add(day)
+    return sorted(days)
 
 
 def compact(now: datetime | None = None, *, dry_run: bool = False) -> CompactionResult:
@@ -134,6 +139,7 @@ def compact_day(day: date) -> DayCompaction | None:
     the partition is emptied at the very end. None when another upkeep holds the lock.
     """
     part = partitions.partition_name(SAMPLE_TABLE, day)
+    run_part = partitions.partition_name(RUN_TABLE, day)
     report = DayCompaction(day)
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor
@@ -141,30 +147,38 @@ def compact_day(day: date) -> DayCompaction | None:
         if not cursor.fetchone()[0]:
             return None
         cursor.execute("SET LOCAL lock_timeout = '10s'")
-        cursor.execute(f'LOCK TABLE "{part}" IN SHARE MODE')
+        partitions.forget(RUN_TABLE)
+        partitions.ensure(cursor, RUN_TABLE, [day])
+        partitions.ensure(cursor, SAMPLE_TABLE, [day])
+        cursor.execute(f'LOCK TABLE "{part}", "{run_part}" IN SHARE MODE')
         partitions.forget(CHUNK_TABLE)
         partitions.ensure(cursor, CHUNK_TABLE, [day])
         chunk_part = partitions.partition_name(CHUNK_TABLE, day)
         cursor.execute(f'SELECT EXISTS (SELECT 1 FROM "{chunk_part}")')
         compacted_before = cursor.fetchone()[0]
-        for sids, stamps, values in _series_batches(cursor, part):
+        for sids, stamps, values in _series_batches(cursor, part, run_part):
             series = _merge_existing(cursor, chunk_part, sids, stamps, values)
             _write_chunks(cursor, chunk_part, day, series)
             report.series += len(series)
             report.samples += len(sids)
         if compacted_before:
             report.late = report.samples
-        cursor.execute(f'TRUNCATE "{part}"')
+        cursor.execute(f'TRUNCATE "{part}", "{run_part}"')
     return report
 
 
-def _series_batches(cursor, part: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The partition's rows by (series, ts), in batches of whole series of about PASS_SAMPLES (ids, µs, values).
+def _series_batches(cursor, part: str, run_part: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The day's rows and runs by (series, ts), in batches of whole series of about PASS_SAMPLES (ids, µs, values).
 
     Each batch is one binary COPY of a range of series ids, read whole before
     the caller writes anything (a connection runs nothing else during a COPY).
     """
-    cursor.execute(f'SELECT series_id, count(*) FROM "{part}" GROUP BY 1 ORDER BY 1')
+    day = (
+        f'(SELECT series_id, ts, value FROM "{part}" UNION ALL '
+        f'SELECT r.series_id, u.ts, u.value FROM "{run_part}" r '
+        "CROSS JOIN LATERAL unnest(r.ts, r.value) AS u(ts, value))"
+    )
+    cursor.execute(f"SELECT series_id, count(*) FROM {day} d GROUP BY 1 ORDER BY 1")
     counts = cursor.fetchall()
     first = 0
     while first < len(counts):
@@ -173,7 +187,7 @@ def _series_batches(cursor, part: str) -> Iterator[tuple[np.ndarray, np.ndarray,
             last += 1
             rows += counts[last][1]
         sql = (
-            f'COPY (SELECT series_id, ts, value FROM "{part}" WHERE series_id BETWEEN {int(counts[first][0])} '
+            f"COPY (SELECT series_id, ts, value FROM {day} d WHERE series_id BETWEEN {int(counts[first][0])} "
             f"AND {int(counts[last][0])} ORDER BY series_id, ts) TO STDOUT (FORMAT BINARY)"
         )
         buffer = bytearray()
@@ -237,17 +251,21 @@ def _write_chunks(cursor, chunk_part: str, day: date, series: dict[int, tuple[np
 
 
 def samples_from(lo: datetime, hi: datetime, series: list[int] | tuple[str, list] | None = None) -> str:
-    """SQL naming a relation (series_id, ts, value) that holds every sample of [lo, hi], compacted or not.
+    """SQL naming a relation (series_id, ts, value) that holds every sample of [lo, hi]: rows, runs and chunks.
 
     ``series`` narrows which chunks are decoded: ids, or (SQL selecting ids, its
     params); None decodes the chunks of every series in the range. The relation
     may hold more than [lo, hi] (the reader filters as it always did).
     """
-    if lo >= horizon():
-        return SAMPLE_TABLE
-    found = chunk_samples(lo, hi, series)
+    # runs start at most MAX_RUN_SPAN before their last sample: constant bounds prune the partitions
+    runs = (
+        "SELECT r.series_id, u.ts, u.value FROM "
+        f"{RUN_TABLE} r CROSS JOIN LATERAL unnest(r.ts, r.value) AS u(ts, value) "
+        f"WHERE r.first_ts >= '{(lo - MAX_RUN_SPAN).isoformat()}' AND r.first_ts <= '{hi.isoformat()}'"
+    )
+    found = chunk_samples(lo, hi, series) if reaches_chunks(lo) else None
     if found is None:
-        return SAMPLE_TABLE
+        return f"(SELECT series_id, ts, value FROM {SAMPLE_TABLE} UNION ALL {runs})"
     sids, stamps, values = found
     arrays = ", ".join(
         f"'{{{orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1]}}}'::{kind}[]"
@@ -257,8 +275,13 @@ def samples_from(lo: datetime, hi: datetime, series: list[int] | tuple[str, list
     return (
         "(SELECT c.series_id, timestamptz '1970-01-01 00:00:00+00' + c.us * interval '1 microsecond' AS ts, c.value "
         f"FROM unnest({arrays}) AS c(series_id, us, value) "
-        f"UNION ALL SELECT series_id, ts, value FROM {SAMPLE_TABLE})"
+        f"UNION ALL SELECT series_id, ts, value FROM {SAMPLE_TABLE} UNION ALL {runs})"
     )
+
+
+def reaches_chunks(lo: datetime) -> bool:
+    """Whether a range starting at ``lo`` may reach a compacted day (else chunks need no look-up)."""
+    return lo < horizon()
 
 
 def chunk_samples(

@@ -15,9 +15,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
-from monitoring import event_rules, partitions, storage
+from monitoring import event_rules, partitions, records, storage
 from monitoring.choices import EventStatus
 from monitoring.live.publisher import publish_write
+from monitoring.timestamps import iso
 
 TABLE = "monitoring_event"
 MAX_RE_EVALUATE = 10_000
@@ -42,9 +43,9 @@ def record(event: Submitted) -> tuple[int, datetime, event_rules.Verdict]:
     with transaction.atomic():
         history = event_rules.fold_in(event.source, event_rules.measures(event.data))
         verdict = event_rules.evaluate(event.data, history)
-        batch = storage.Batch(
+        batch = records.Batch(
             events=[
-                storage.EventRecord(
+                records.EventRecord(
                     ts=ts,
                     server_id=event.server_id,
                     source=event.source,
@@ -106,7 +107,7 @@ def _entry(row) -> dict:
     review = row[12]
     return {
         "id": id_,
-        "timestamp": ts.isoformat().replace("+00:00", "Z"),
+        "timestamp": iso(ts),
         "server_id": str(server_id) if server_id else None,
         "source": source,
         "event_type": event_type,
@@ -155,7 +156,7 @@ def health(now: datetime | None = None) -> dict:
     return {
         "current_status": worst[0] if worst else EventStatus.NORMAL.value,
         "severity_score": worst[1] if worst else 0.0,
-        "last_update": last_update.isoformat().replace("+00:00", "Z") if last_update else None,
+        "last_update": iso(last_update) if last_update else None,
         "recent_issues": issues,
         "total_events_processed": total,
         "window_seconds": HEALTH_WINDOW_SECONDS,
@@ -184,7 +185,7 @@ def stats(now: datetime | None = None) -> dict:
                 "source": source,
                 "count": count,
                 "average_severity": round(avg, 3),
-                "last_event": last.isoformat().replace("+00:00", "Z"),
+                "last_event": iso(last),
             }
             for source, count, avg, last in cursor.fetchall()
         ]
@@ -286,7 +287,7 @@ def clean_up(older_than: datetime) -> dict:
                 deleted += cursor.rowcount
     partitions.forget(TABLE)
     return {
-        "older_than": older_than.isoformat().replace("+00:00", "Z"),
+        "older_than": iso(older_than),
         "dropped_partitions": dropped,
         "deleted_rows": deleted,
     }

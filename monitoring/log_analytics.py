@@ -19,14 +19,11 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from monitoring.log_search import TABLE, LogFilter
+from monitoring.timestamps import iso
 
 GROUPS = ("level", "service", "time")
 PATTERN_MAX_LINES = 20_000
 BUCKETS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400}
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def count(where: LogFilter, group_by: list[str], bucket_seconds: int) -> list[dict]:
@@ -52,7 +49,7 @@ def count(where: LogFilter, group_by: list[str], bucket_seconds: int) -> list[di
     names = ["time" if k == "bucket" else k for k in keys]
     found = []
     for row in rows:
-        item = {name: (_iso(value) if name == "time" else value) for name, value in zip(names, row, strict=False)}
+        item = {name: (iso(value) if name == "time" else value) for name, value in zip(names, row, strict=False)}
         item["count"] = row[-1]
         found.append(item)
     return found
@@ -68,7 +65,7 @@ def trends(service: str, *, hours: int, bucket_seconds: int, now: datetime | Non
     buckets: dict[str, dict] = {}
     at = first
     while at <= now:
-        buckets[_iso(at)] = {"time": _iso(at), "DEBUG": 0, "INFO": 0, "WARNING": 0, "ERROR": 0, "CRITICAL": 0}
+        buckets[iso(at)] = {"time": iso(at), "DEBUG": 0, "INFO": 0, "WARNING": 0, "ERROR": 0, "CRITICAL": 0}
         at += timedelta(seconds=bucket_seconds)
     for row in rows:
         bucket = buckets.setdefault(row["time"], {"time": row["time"]})
@@ -138,8 +135,8 @@ def mine(lines) -> list[dict]:
         {
             "template": templates[p.cluster_id],
             "count": p.count,
-            "first_seen": _iso(p.first_seen),
-            "last_seen": _iso(p.last_seen),
+            "first_seen": iso(p.first_seen),
+            "last_seen": iso(p.last_seen),
             "example": p.example,
             "services": sorted(p.services),
             "template_ids": [template_id for template_id, _ in p.template_ids.most_common()],

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from django.db import connection
 
 from config.errors import BadInput
+from monitoring.timestamps import from_text, iso
 
 TABLE = "monitoring_logentry"
 COLUMNS = "id, ts, server_id, service, level, message, metadata, source"
@@ -62,13 +63,13 @@ class LogFilter:
 
 
 def encode_cursor(ts: datetime, id_: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([ts.isoformat(), id_])).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps([iso(ts), id_])).decode().rstrip("=")
 
 
 def decode_cursor(raw: str) -> tuple[datetime, int]:
     try:
         ts, id_ = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        return datetime.fromisoformat(ts), int(id_)
+        return from_text(ts), int(id_)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise BadInput("cursor", "not a cursor this API gave out")
 
@@ -82,7 +83,7 @@ def entry(row) -> dict:
     id_, ts, server_id, service, level, message, metadata, source, *classification = row
     found = {
         "id": id_,
-        "timestamp": ts.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": iso(ts),
         "server_id": str(server_id) if server_id else None,
         "service": service,
         "level": level,

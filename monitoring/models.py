@@ -36,6 +36,9 @@ class Series(models.Model):
 
 
 class Sample(models.Model):
+    """The samples of days not yet compacted: rows and runs (a view); compacted days are read through
+    monitoring.compaction.samples_from."""
+
     pk = models.CompositePrimaryKey("series", "ts")
     series = models.ForeignKey(Series, on_delete=models.DO_NOTHING, db_constraint=False)
     ts = models.DateTimeField()
@@ -43,7 +46,7 @@ class Sample(models.Model):
 
     class Meta:
         managed = False
-        db_table = "monitoring_sample"
+        db_table = "monitoring_sample_open"
 
 
 class LogTemplate(models.Model):

@@ -25,7 +25,7 @@ from config.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
-PARTITIONED_TABLES = ("monitoring_sample", "monitoring_logentry", "monitoring_event")
+PARTITIONED_TABLES = ("monitoring_sample", "monitoring_sample_run", "monitoring_logentry", "monitoring_event")
 ROLLUP_TABLES = ("monitoring_rollup1m", "monitoring_rollup1h")
 # tables whose partitions cover a month rather than a day
 MONTHLY = frozenset(ROLLUP_TABLES)

@@ -32,6 +32,7 @@ from django.db.models.fields.json import KeyTextTransform
 
 from monitoring import compaction, rollups
 from monitoring.models import Series
+from monitoring.timestamps import BadTimestamp, iso, parse_timestamp
 
 AGGREGATES = ("avg", "min", "max", "sum", "count", "last")
 SOURCES = ("auto", "raw", "1m", "1h")
@@ -70,27 +71,10 @@ class QueryError(ValueError):
 
 def parse_time(value: str, name: str) -> datetime:
     """RFC 3339 (``2025-11-20T10:00:00Z``) or Unix epoch seconds (milliseconds when 13 digits or more)."""
-    value = value.strip()
     try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is not None:
-        if not math.isfinite(number):
-            raise QueryError(name, "not a time")
-        if abs(number) >= 1e12:
-            number /= 1000
-        try:
-            return datetime.fromtimestamp(number, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise QueryError(name, "time out of range")
-    try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise QueryError(name, "expected RFC 3339 (2025-11-20T10:00:00Z) or epoch seconds")
-    if parsed.tzinfo is None:
-        raise QueryError(name, "a time zone is required (e.g. Z or +01:00)")
-    return parsed.astimezone(UTC)
+        return parse_timestamp(value.strip(), numbers_in_text=True, require_zone=True)
+    except BadTimestamp as exc:
+        raise QueryError(name, str(exc))
 
 
 def parse_step(value: str) -> int:
@@ -106,11 +90,6 @@ def format_step(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def rfc3339(ts: datetime) -> str:
-    text = ts.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _floor(ts: datetime, step: int) -> datetime:
@@ -250,18 +229,28 @@ class MetricQuery:
                 )
         else:
             points = bucketed(ids, self.start, self.end, self.step, self.agg, self.chosen_source)
-        return [
-            {
-                "id": row["id"],
-                "server": str(row["server_id"]),
-                "hostname": row["server__hostname"],
-                "metric_type": row["metric_type"],
-                "name": row["name"],
-                "labels": row["labels"],
-                "points": [[rfc3339(ts), value] for ts, value in points.get(row["id"], [])],
-            }
-            for row in found
-        ]
+        return [self._answer(row, points.get(row["id"], [])) for row in found]
+
+    def _answer(self, row: dict, points: list[tuple[datetime, float]]) -> dict:
+        """A series under the read APIs' names (server_id, hostname, metric_type, metric_name, labels);
+        ``id``, ``server`` and ``name`` are kept for scripts that use them. Without a range, the one
+        latest point is also given as ``timestamp`` and ``value``."""
+        server_id = str(row["server_id"])
+        answer = {
+            "id": row["id"],
+            "series_id": row["id"],
+            "server_id": server_id,
+            "server": server_id,
+            "hostname": row["server__hostname"],
+            "metric_type": row["metric_type"],
+            "metric_name": row["name"],
+            "name": row["name"],
+            "labels": row["labels"],
+            "points": [[iso(ts), value] for ts, value in points],
+        }
+        if self.start is None:
+            answer["timestamp"], answer["value"] = (iso(points[-1][0]), points[-1][1]) if points else (None, None)
+        return answer
 
 
 def _one(params, name: str) -> str | None:
@@ -305,16 +294,25 @@ def latest(ids: list[int]) -> dict[int, list[tuple[datetime, float]]]:
 
 
 def _latest(ids: list[int], since: datetime | None) -> dict[int, list[tuple[datetime, float]]]:
-    bound = "AND ts >= %s" if since else ""
+    # the newest row and the newest run of each series, then the newer of the two
+    rows_bound = "AND ts >= %s" if since else ""
+    runs_bound = "AND first_ts >= %s" if since else ""
+    run_since = since - compaction.MAX_RUN_SPAN if since else None
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT s.id, l.ts, l.value FROM unnest(%s::bigint[]) AS s(id)
             CROSS JOIN LATERAL (
-                SELECT ts, value FROM monitoring_sample WHERE series_id = s.id {bound} ORDER BY ts DESC LIMIT 1
+                SELECT ts, value FROM (
+                    (SELECT ts, value FROM monitoring_sample WHERE series_id = s.id {rows_bound}
+                     ORDER BY ts DESC LIMIT 1)
+                    UNION ALL
+                    (SELECT last_ts, value[cardinality(value)] FROM {compaction.RUN_TABLE}
+                     WHERE series_id = s.id {runs_bound} ORDER BY first_ts DESC LIMIT 1)
+                ) newest ORDER BY ts DESC, value DESC LIMIT 1
             ) l
             """,
-            [ids, since] if since else [ids],
+            [ids, since, run_since] if since else [ids],
         )
         return {series_id: [(ts, value)] for series_id, ts, value in cursor.fetchall()}
 
@@ -322,7 +320,7 @@ def _latest(ids: list[int], since: datetime | None) -> dict[int, list[tuple[date
 def raw_points(ids: list[int], start: datetime, end: datetime, limit: int) -> dict[int, list[tuple]]:
     """The samples of [start, end] of each series, at most ``limit`` + 1 each (one more tells it was cut)."""
     samples = compaction.samples_from(start, end, ids)
-    if samples == compaction.SAMPLE_TABLE:
+    if not compaction.reaches_chunks(start):
         # one index range scan per series, stopping at the limit
         sql = f"""
             SELECT s.id, p.ts, p.value FROM unnest(%s::bigint[]) AS s(id)
@@ -411,7 +409,7 @@ def recent(server: str | None = None, seconds: int | None = None, limit: int | N
         rows = cursor.fetchall()
     return [
         {
-            "timestamp": rfc3339(ts),
+            "timestamp": iso(ts),
             "server_id": str(server_id),
             "hostname": hostname,
             "metric_type": metric_type,

@@ -22,7 +22,7 @@ writer still in flight is invisible to the claim and is handled next time.
 
 from __future__ import annotations
 
-import struct
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,18 +30,15 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection, transaction
 
 from monitoring import compaction, partitions
+from monitoring.pgcopy import BinaryCopy, pg_minute
 
 MINUTE_TABLE = "monitoring_rollup1m"
 HOUR_TABLE = "monitoring_rollup1h"
 DIRTY_TABLE = "monitoring_rollupdirty"
+# the buckets writers mark for the next refresh, COPYed in the writer's transaction
+_MARKS = BinaryCopy(DIRTY_TABLE, [("series_id", "int8"), ("bucket", "timestamptz")])
 # pg_advisory lock key of the refresh ("rollup" in ASCII), shared with compaction: they never interleave
 LOCK_KEY = compaction.LOCK_KEY
-# binary COPY framing (as in storage): signature, flags, header extension length; trailer
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
-_COPY_TRAILER = b"\xff\xff"
-_DIRTY_ROW = struct.Struct("!hiqiq")
-# 2000-01-01 UTC (PostgreSQL's epoch) in Unix seconds
-_PG_EPOCH_SECONDS = 946_684_800
 
 _UPSERT = """
 ON CONFLICT (series_id, bucket) DO UPDATE SET
@@ -56,8 +53,15 @@ SELECT t.series_id, t.bucket, a.min, a.max, a.sum, a.count, a.last, a.last_ts
 FROM (SELECT * FROM rollup_touched WHERE bucket >= %s) t CROSS JOIN LATERAL (
     SELECT min(s.value) AS min, max(s.value) AS max, sum(s.value) AS sum, count(*) AS count,
            (array_agg(s.value ORDER BY s.ts DESC, s.value DESC))[1] AS last, max(s.ts) AS last_ts
-    FROM monitoring_sample s
-    WHERE s.series_id = t.series_id AND s.ts >= t.bucket AND s.ts < t.bucket + interval '1 minute'
+    FROM (
+        SELECT ts, value FROM monitoring_sample
+        WHERE series_id = t.series_id AND ts >= t.bucket AND ts < t.bucket + interval '1 minute'
+        UNION ALL
+        SELECT u.ts, u.value FROM {compaction.RUN_TABLE} r CROSS JOIN LATERAL unnest(r.ts, r.value) AS u(ts, value)
+        WHERE r.series_id = t.series_id
+          AND r.first_ts >= t.bucket - interval '{compaction.MAX_RUN_SPAN.seconds} seconds'
+          AND r.first_ts < t.bucket + interval '1 minute' AND u.ts >= t.bucket AND u.ts < t.bucket + interval '1 minute'
+    ) s
 ) a
 WHERE a.count > 0
 {_UPSERT}
@@ -107,30 +111,22 @@ class RefreshResult:
         }
 
 
-def _pg_microseconds(minute: int) -> int:
-    """A minute (since the Unix epoch) as a binary timestamptz: microseconds since 2000-01-01 UTC."""
-    return (minute * 60 - _PG_EPOCH_SECONDS) * 1_000_000
-
-
 def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
     """Queue the minute buckets of samples (their series ids and times, side by side); called by the
     writer in its transaction."""
     # a batch holds few distinct timestamps (an agent stamps a whole scrape once): convert each once
     minute_of = {ts: int(ts.timestamp() // 60) for ts in set(stamps)}
-    # binary COPY built by hand, as the samples' (storage._copy_samples): 2 fields, int8 and timestamptz
-    pack = _DIRTY_ROW.pack
+    marks = _MARKS
     if len(minute_of) == 1:  # the common case: one timestamp for the whole batch
         (minute,) = minute_of.values()
-        bucket = _pg_microseconds(minute)
-        rows = [pack(2, 8, series_id, 8, bucket) for series_id in set(series_ids)]
+        ids = set(series_ids)
+        rows = marks.rows(ids, itertools.repeat(pg_minute(minute), len(ids)))
     else:
-        minutes = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
-        rows = [pack(2, 8, series_id, 8, _pg_microseconds(minute)) for series_id, minute in minutes]
+        pairs = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
+        rows = marks.rows([p[0] for p in pairs], [pg_minute(p[1]) for p in pairs])
     if not rows:
         return 0
-    data = b"".join([_COPY_SIGNATURE, *rows, _COPY_TRAILER])
-    with cursor.copy(f"COPY {DIRTY_TABLE} (series_id, bucket) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(data)
+    marks.write(cursor, rows)
     return len(rows)
 
 

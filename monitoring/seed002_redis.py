@@ -22,6 +22,10 @@ from dataclasses import dataclass
 import orjson
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from config import redis_roles
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,11 @@ class Message:
     score: float
     text: str
     keep_seconds: int
+
+
+def connect(url: str) -> redis.Redis:
+    """A client that fails at once: no retries (redis-py's default retries take seconds), one-second timeouts."""
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
 
 
 class RedisSide:
@@ -80,7 +89,9 @@ class RedisSide:
 
     def _send(self, message: Message) -> None:
         if self._client is None:
-            self._client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+            # seed 002's Redis is REDIS_URL (or its REDIS_HOST/PORT/DB); behind Sentinels, the cache's server
+            url = settings.CACHE_REDIS_URL if redis_roles.is_sentinel(settings.REDIS_URL) else settings.REDIS_URL
+            self._client = connect(url)
         pipe = self._client.pipeline(transaction=False)
         pipe.publish(message.channel, message.text)
         pipe.zadd(message.key, {message.text: message.score})

@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
-from monitoring.choices import LogLevel, LogSeverity
+from monitoring.choices import LogLevel, LogSeverity, ServiceState
 from monitoring.log_classification import classified_counts
 from monitoring.log_search import COLUMNS, TABLE, entry
+from monitoring.timestamps import iso_or_none
 from servers.choices import ServerKind
 from servers.models import Server
 
@@ -32,9 +33,9 @@ ERROR_LEVELS = [LogLevel.ERROR.value, LogLevel.CRITICAL.value]
 
 
 class Health:
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    SILENT = "silent"
+    HEALTHY = ServiceState.HEALTHY.value
+    UNHEALTHY = ServiceState.UNHEALTHY.value
+    SILENT = ServiceState.SILENT.value
     ALL = (HEALTHY, UNHEALTHY, SILENT)
 
 
@@ -58,14 +59,10 @@ class ServiceHealth:
             "logs_in_window": self.logs_in_window,
             "errors_in_window": self.errors_in_window,
             "critical_errors_last_hour": self.critical_errors,
-            "last_log_at": _iso(self.last_log_at),
+            "last_log_at": iso_or_none(self.last_log_at),
             "reasons": self.reasons,
             "classification": self.classification or None,
         }
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
 
 
 def _window_counts(cursor, since: datetime, service: str | None) -> dict[str, tuple[int, int]]:
@@ -88,9 +85,13 @@ def _critical_counts(cursor, since: datetime, service: str | None) -> dict[str, 
     return dict(cursor.fetchall())
 
 
-def _last_log(cursor, service: str) -> datetime | None:
-    cursor.execute(f"SELECT max(ts) FROM {TABLE} WHERE service = %s", [service])
-    return cursor.fetchone()[0]
+def _last_logs(cursor, services: list[str]) -> dict[str, datetime | None]:
+    """Each service's latest log time: one statement, each service's max(ts) read from its index."""
+    cursor.execute(
+        f"SELECT s.name, (SELECT max(ts) FROM {TABLE} WHERE service = s.name) FROM unnest(%s::text[]) AS s(name)",
+        [services],
+    )
+    return dict(cursor.fetchall())
 
 
 def judge(
@@ -141,11 +142,12 @@ def services_health(now: datetime | None = None, service: str | None = None) -> 
         else:
             names = set(Server.objects.filter(kind=ServerKind.SERVICE).values_list("hostname", flat=True))
             names |= set(counts) | set(critical)
+        last = _last_logs(cursor, sorted(names))
         found = [
             judge(
                 name,
                 counts.get(name, (0, 0)),
-                _last_log(cursor, name),
+                last[name],
                 critical.get(name, 0),
                 now,
                 classified.get(name),
@@ -181,7 +183,7 @@ def overview(now: datetime | None = None) -> dict:
         overall = Health.HEALTHY
     return {
         "status": overall,
-        "timestamp": _iso(now),
+        "timestamp": iso_or_none(now),
         "services": [s.as_dict() for s in services],
         "summary": {"total": len(services), **summary},
         "recent_critical_errors": recent_critical_errors(now=now),

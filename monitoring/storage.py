@@ -1,6 +1,6 @@
 """The one write path into the store: normalized records in, COPY in one transaction out.
 
-Every wire format (ingest/*) turns a request into a ``Batch`` and calls
+Every wire format (ingest/*) turns a request into a ``Batch`` (monitoring/records.py) and calls
 ``write``. Series ids come from an in-process cache; unknown series are
 created in one upsert. Samples, log entries and events are written with binary
 COPY into their day partitions, all in one transaction: when ``write`` returns,
@@ -24,75 +24,8 @@ from django.db import DatabaseError, connection, transaction
 from psycopg.types.json import Jsonb
 
 from config.errors import BadInput, Unavailable
-from monitoring import partitions, rollups, selfmetrics
-
-# (server_id, metric_type, name, canonical labels JSON) -> series id
-SeriesKey = tuple[str, str, str, bytes]
-
-
-def labels_key(labels: dict | None) -> bytes:
-    """Canonical bytes of a label set: the same labels in any order give the same key."""
-    if not labels:
-        return b"{}"
-    return orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
-
-
-@dataclass(slots=True)
-class LogRecord:
-    ts: datetime
-    server_id: uuid.UUID | str | None
-    service: str
-    level: str
-    message: str
-    metadata: dict = field(default_factory=dict)
-    source: str = ""
-
-
-@dataclass(slots=True)
-class EventRecord:
-    ts: datetime
-    server_id: uuid.UUID | str | None
-    source: str
-    event_type: str
-    data: dict = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
-    status: str = "NORMAL"
-    severity: float = 0.0
-    reasons: list = field(default_factory=list)
-    suggestions: list = field(default_factory=list)
-    decision: str = "CONTINUE"
-
-
-@dataclass(slots=True)
-class SnapshotRecord:
-    server_id: uuid.UUID | str
-    ts: datetime
-    payload: dict | None = None
-    processes: list | None = None
-    score: float | None = None
-
-
-@dataclass
-class Batch:
-    """What one request stores. samples: (series key, ts, value) with key from ``series_key``."""
-
-    samples: list[tuple[SeriesKey, datetime, float]] = field(default_factory=list)
-    logs: list[LogRecord] = field(default_factory=list)
-    events: list[EventRecord] = field(default_factory=list)
-    snapshots: list[SnapshotRecord] = field(default_factory=list)
-    # servers heard from in this request, with the latest time they spoke
-    seen: dict[str, datetime] = field(default_factory=dict)
-    # every record carries its own timestamp from the body: only then can a digest of the
-    # body tell a retry from new data (an idle host posts the same values every 10 s)
-    timestamped: bool = False
-    # records a receiver left out (not finite, out of time bounds), counted for its answer
-    skipped: int = 0
-
-    def add_sample(self, server_id, metric_type: str, name: str, labels: dict | None, ts: datetime, value: float):
-        self.samples.append(((str(server_id), metric_type, name, labels_key(labels)), ts, value))
-
-    def __len__(self) -> int:
-        return len(self.samples) + len(self.logs) + len(self.events) + len(self.snapshots)
+from monitoring import compaction, partitions, rollups, selfmetrics
+from monitoring.records import Batch, EventRecord, LogRecord, SeriesKey, SnapshotRecord
 
 
 @dataclass
@@ -293,6 +226,9 @@ COPY_TRAILER = b"\xff\xff"
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _SAMPLE_ROW = struct.Struct("!hiqiqid")  # 3 fields: int8 series_id, timestamptz ts, float8 value
+_RUN_HEAD = struct.Struct("!hiqiqiq")  # a run's first 3 of 5 fields: series_id, first_ts, last_ts
+_RUN_FORMATS: dict[int, tuple[struct.Struct, struct.Struct]] = {}
+_DAY_US = 86_400_000_000  # PostgreSQL's epoch is a UTC midnight: µs // _DAY_US changes at each midnight
 
 
 def pg_microseconds(ts: datetime) -> int:
@@ -301,16 +237,72 @@ def pg_microseconds(ts: datetime) -> int:
 
 
 def _copy_samples(cursor, sids: list[int], stamps: list[datetime], values: list[float]) -> None:
+    """Rows of (series, ts, value); a series with RUN_MIN_SAMPLES or more samples in the batch as runs."""
     # a request's samples share few timestamps: convert each once
     micros = {ts: pg_microseconds(ts) for ts in set(stamps)}
     pack = _SAMPLE_ROW.pack
-    data = b"".join(
-        [COPY_SIGNATURE]
-        + [pack(3, 8, sid, 8, micros[ts], 8, value) for sid, ts, value in zip(sids, stamps, values, strict=True)]
-        + [COPY_TRAILER]
-    )
-    with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(data)
+    if len(micros) == 1:  # one scrape: one sample per series, no runs to look for
+        rows = [pack(3, 8, sid, 8, micros[ts], 8, value) for sid, ts, value in zip(sids, stamps, values, strict=True)]
+        runs: list[bytes] = []
+    else:
+        rows, runs = _rows_and_runs(sids, [micros[ts] for ts in stamps], values)
+    if rows:
+        with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(b"".join([COPY_SIGNATURE, *rows, COPY_TRAILER]))
+    if runs:
+        sql = f"COPY {compaction.RUN_TABLE} (series_id, first_ts, last_ts, ts, value) FROM STDIN (FORMAT BINARY)"
+        with cursor.copy(sql) as copy:
+            copy.write(b"".join([COPY_SIGNATURE, *runs, COPY_TRAILER]))
+
+
+def _rows_and_runs(sids: list[int], micros: list[int], values: list[float]) -> tuple[list[bytes], list[bytes]]:
+    """Binary COPY rows: narrow rows, and one run row per (series, day, at most MAX_RUN_SPAN) of enough samples."""
+    by_series: dict[int, list[tuple[int, float]]] = {}
+    for sid, us, value in zip(sids, micros, values, strict=True):
+        by_series.setdefault(sid, []).append((us, value))
+    least = settings.INGEST_RUN_MIN_SAMPLES
+    pack = _SAMPLE_ROW.pack
+    rows: list[bytes] = []
+    runs: list[bytes] = []
+    for sid, points in by_series.items():
+        if len(points) < least:
+            rows += [pack(3, 8, sid, 8, us, 8, value) for us, value in points]
+            continue
+        points.sort()  # by ts, then value: the order every reader breaks ties in
+        for run in _split(points):
+            if len(run) < least:
+                rows += [pack(3, 8, sid, 8, us, 8, value) for us, value in run]
+            else:
+                runs.append(_run_row(sid, run))
+    return rows, runs
+
+
+def _split(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    """Sorted points cut where a day ends or MAX_RUN_SPAN is exceeded (readers bound their search by both)."""
+    span = compaction.MAX_RUN_SPAN // _MICROSECOND
+    out, start = [], 0
+    for i in range(1, len(points) + 1):
+        if (
+            i == len(points)
+            or points[i][0] // _DAY_US != points[start][0] // _DAY_US
+            or points[i][0] - points[start][0] > span
+        ):
+            out.append(points[start:i])
+            start = i
+    return out
+
+
+def _run_row(sid: int, run: list[tuple[int, float]]) -> bytes:
+    # 5 fields: int8, timestamptz, timestamptz, then two one-dimensional arrays (timestamptz[], float8[]) of n
+    # elements: dimensions, no nulls, element type, length, lower bound 1, then each element's length and value
+    n = len(run)
+    formats = _RUN_FORMATS.get(n)
+    if formats is None:
+        formats = _RUN_FORMATS[n] = (struct.Struct("!5i" + "iq" * n), struct.Struct("!5i" + "id" * n))
+    stamps = formats[0].pack(1, 0, 1184, n, 1, *[x for us, _ in run for x in (8, us)])
+    numbers = formats[1].pack(1, 0, 701, n, 1, *[x for _, value in run for x in (8, value)])
+    head = _RUN_HEAD.pack(5, 8, sid, 8, run[0][0], 8, run[-1][0])
+    return b"".join((head, len(stamps).to_bytes(4, "big"), stamps, len(numbers).to_bytes(4, "big"), numbers))
 
 
 def bounded_message(message: str, limit: int) -> tuple[str, bool]:
@@ -490,7 +482,8 @@ def _partition_days(batch: Batch) -> dict[str, set]:
     # the days of the distinct timestamps: a request's samples share few of them
     wanted = {}
     if batch.samples:
-        wanted["monitoring_sample"] = {partitions.day_of(ts) for ts in {s[1] for s in batch.samples}}
+        days = {partitions.day_of(ts) for ts in {s[1] for s in batch.samples}}
+        wanted["monitoring_sample"] = wanted[compaction.RUN_TABLE] = days
     if batch.logs:
         wanted["monitoring_logentry"] = {partitions.day_of(log.ts) for log in batch.logs}
     if batch.events:

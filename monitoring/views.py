@@ -18,12 +18,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from config.errors import error_body
 from monitoring import capacity, charts
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
 from monitoring.models import Event, LogEntry, Series, Snapshot
 from monitoring.service_health import services_health
+from monitoring.timestamps import from_text
 from servers.choices import ServerKind, ServerStatus
 from servers.models import Server, status_for
 
@@ -145,7 +147,9 @@ def series_data(request: HttpRequest, server_id) -> JsonResponse:
             span = max(60, (end - start).total_seconds())
             rng = next((r for r in charts.RANGES if r.seconds >= span), charts.RANGES[-1])
     except (ValueError, OverflowError):
-        return JsonResponse({"detail": "from and to are epoch seconds"}, status=400)
+        return JsonResponse(
+            error_body("from and to are epoch seconds", [{"field": "from", "message": "epoch seconds"}]), status=400
+        )
     return JsonResponse(charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start))
 
 
@@ -195,7 +199,7 @@ def _error_patterns(since: datetime, service: str = "") -> list[dict]:
     where = LogFilter(services=[service] if service else [], levels=["ERROR", "CRITICAL"], start=since)
     patterns = error_patterns(where, limit=10)["patterns"]
     for pattern in patterns:
-        pattern["last_seen"] = datetime.fromisoformat(pattern["last_seen"].replace("Z", "+00:00"))
+        pattern["last_seen"] = from_text(pattern["last_seen"])
         pattern["service"] = ", ".join(pattern["services"])
     return patterns
 

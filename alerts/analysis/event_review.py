@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.analysis import client, spend
 from monitoring.choices import EventStatus
+from monitoring.timestamps import iso
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def parse(content: str, events: list[dict], model: str, now: datetime) -> dict[i
     except (orjson.JSONDecodeError, ValidationError) as exc:
         log.warning("event review: unusable answer: %s", str(exc)[:300])
         reply = _Reply(reviews=[])
-    at = now.isoformat().replace("+00:00", "Z")
+    at = iso(now)
     found: dict[int, dict] = {}
     for item in reply.reviews:
         severity = item.severity.upper()

@@ -22,6 +22,7 @@ from django.db.models import Count, Q
 from monitoring import log_analytics
 from monitoring.compaction import samples_from
 from monitoring.models import Event, LogEntry, Snapshot
+from monitoring.timestamps import iso
 
 # Sources under which ingest stores docker events and agents' own alerts (see ingest/).
 DOCKER_SOURCE = "docker"
@@ -86,10 +87,10 @@ def build(window: Window, *, head: dict | None = None, budget: int | None = None
     """The evidence pack of ``window``; ``head`` (the rule and alert) goes first, untrimmed."""
     pack: dict = {
         "window": {
-            "start": _iso(window.start),
-            "end": _iso(window.end),
+            "start": iso(window.start),
+            "end": iso(window.end),
             "minutes": round((window.end - window.start).total_seconds() / 60, 1),
-            "baseline_start": _iso(window.baseline_start),
+            "baseline_start": iso(window.baseline_start),
         },
         "scope": {
             "servers": _hostnames(window.server_ids),
@@ -237,7 +238,7 @@ def log_summary(window: Window) -> dict:
     templates = mine_templates([(ts, service, message[:1000]) for ts, _, _, service, message, _ in problems])
     samples = [
         {
-            "ts": _iso(ts),
+            "ts": iso(ts),
             "server": hostname,
             "service": service,
             "level": level,
@@ -295,7 +296,7 @@ def evaluated_events(window: Window) -> list[dict]:
     )
     return [
         {
-            "ts": _iso(event.ts),
+            "ts": iso(event.ts),
             "server": event.server.hostname if event.server else None,
             "source": event.source,
             "event_type": event.event_type,
@@ -315,7 +316,7 @@ def source_events(window: Window, source: str) -> list[dict]:
     rows = _events(window).filter(source=source).select_related("server").order_by("-ts", "-id")[:MAX_EVENTS]
     return [
         {
-            "ts": _iso(event.ts),
+            "ts": iso(event.ts),
             "server": event.server.hostname if event.server else None,
             "event_type": event.event_type,
             "status": event.status,
@@ -341,7 +342,7 @@ def latest_snapshots(window: Window) -> list[dict]:
         found.append(
             {
                 "server": snapshot.server.hostname,
-                "ts": _iso(snapshot.ts),
+                "ts": iso(snapshot.ts),
                 "score": _num(snapshot.score),
                 "top_processes": [
                     {key: p.get(key) for key in ("pid", "name", "cpu_percent", "memory_mb") if key in p}
@@ -399,7 +400,3 @@ def _num(value) -> float | None:
     if not math.isfinite(value):
         return None
     return float(f"{value:.4g}")
-
-
-def _iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")

@@ -20,6 +20,7 @@ from alerts.analysis.answer import InvalidAnswer, parse_answer
 from alerts.choices import AnalysisStatus
 from alerts.models import Analysis
 from monitoring.models import Series
+from monitoring.timestamps import iso, iso_or_none
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,9 @@ def alert_head(alert) -> dict:
             "summary": alert.summary,
             "value": alert.value,
             "trigger_value": alert.trigger_value,
-            "started_at": evidence._iso(alert.started_at),
-            "fired_at": evidence._iso(alert.fired_at) if alert.fired_at else None,
-            "resolved_at": evidence._iso(alert.resolved_at) if alert.resolved_at else None,
+            "started_at": iso(alert.started_at),
+            "fired_at": iso_or_none(alert.fired_at),
+            "resolved_at": iso_or_none(alert.resolved_at),
             "acknowledged": alert.acknowledged_at is not None,
         },
     }

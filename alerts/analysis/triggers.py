@@ -37,7 +37,11 @@ def claim_cooldown(fingerprint: str) -> bool:
 
 def on_alert_fired(sender, alert, **kwargs) -> None:
     try:
-        if alert.severity != "critical" or not claim_cooldown(alert.fingerprint):
+        if alert.severity != "critical":
+            log.debug("alert %s fired: not analysed, its severity is %s", alert.pk, alert.severity)
+            return
+        if not claim_cooldown(alert.fingerprint):
+            log.debug("alert %s fired: not analysed again within its fingerprint's cooldown", alert.pk)
             return
         from alerts.analysis.tasks import analyse_fired_alert
 

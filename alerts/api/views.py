@@ -29,6 +29,7 @@ from alerts.api.serializers import (
 )
 from alerts.choices import OPEN_STATES, AlertState, Severity
 from alerts.models import Alert, AlertRule, AlertTransition, Notification, NotificationChannel, Silence
+from monitoring.timestamps import iso, iso_or_none
 from servers.permissions import StaffOrModelPermission, may
 
 
@@ -150,10 +151,10 @@ def _health_alert(alert: Alert) -> dict:
         "severity": alert.severity,
         "status": alert.state,
         "message": alert.summary,
-        "timestamp": alert.started_at.isoformat(),
+        "timestamp": iso(alert.started_at),
         "acknowledged": alert.acknowledged,
         "acknowledged_by": alert.acknowledged_by.get_username() if alert.acknowledged_by_id else None,
-        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "acknowledged_at": iso_or_none(alert.acknowledged_at),
         "value": alert.value,
         "rule": alert.rule.name,
     }
@@ -178,7 +179,7 @@ def health_alerts(request: Request) -> Response:
     if acknowledged in ("true", "false"):
         alerts = alerts.filter(acknowledged_at__isnull=acknowledged == "false")
     rows = [_health_alert(a) for a in alerts[: _limit(request)]]
-    return Response({"alerts": rows, "total": len(rows), "timestamp": timezone.now().isoformat()})
+    return Response({"alerts": rows, "total": len(rows), "timestamp": iso(timezone.now())})
 
 
 @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
@@ -192,7 +193,7 @@ def health_acknowledge(request: Request, alert_id: int) -> Response:
             "status": "acknowledged" if changed else "already acknowledged",
             "alert_id": str(alert.pk),
             "acknowledged_by": alert.acknowledged_by.get_username() if alert.acknowledged_by_id else None,
-            "acknowledged_at": alert.acknowledged_at.isoformat(),
+            "acknowledged_at": iso(alert.acknowledged_at),
         }
     )
 

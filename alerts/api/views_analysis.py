@@ -15,6 +15,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, throttle_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -32,6 +33,7 @@ from alerts.api.serializers_analysis import (
 )
 from alerts.choices import AnalysisStatus, AnalysisTrigger
 from alerts.models import Alert, Analysis
+from monitoring.timestamps import iso
 
 # Seed 004's dashboard polls insights: a finished answer this young is served again.
 INSIGHTS_REUSE = timedelta(seconds=60)
@@ -138,7 +140,7 @@ def insights(request: Request) -> Response:
 def _as_insights(analysis: Analysis) -> dict:
     result = analysis.result or {}
     return {
-        "generated_at": (analysis.finished_at or analysis.created_at).isoformat(),
+        "generated_at": iso(analysis.finished_at or analysis.created_at),
         "lookback_minutes": analysis.lookback_minutes,
         "service": (analysis.services or [None])[0],
         "summary": result.get("analysis", ""),
@@ -189,6 +191,6 @@ def analysis_list(request: Request) -> Response:
     alert = request.query_params.get("alert")
     if alert:
         if not alert.isdigit():
-            return Response({"alert": ["must be an alert id"]}, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"alert": ["must be an alert id"]})
         analyses = analyses.filter(alert_id=int(alert))
     return Response({"results": [a.as_dict(with_evidence=False) for a in analyses[:100]]})

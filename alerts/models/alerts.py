@@ -20,6 +20,7 @@ from alerts import signals
 from alerts.choices import OPEN_STATES, AlertState, MessageKind, Severity
 from alerts.models.rules import AlertRule
 from alerts.models.silences import Silence
+from monitoring.timestamps import iso_or_none
 from servers.models import Server
 
 log = logging.getLogger(__name__)
@@ -204,16 +205,12 @@ class Alert(models.Model):
             "trigger_value": self.trigger_value,
             "threshold": self.rule.threshold,
             "fingerprint": self.fingerprint,
-            "started_at": _iso(self.started_at),
-            "fired_at": _iso(self.fired_at),
-            "resolved_at": _iso(self.resolved_at),
-            "acknowledged_at": _iso(self.acknowledged_at),
+            "started_at": iso_or_none(self.started_at),
+            "fired_at": iso_or_none(self.fired_at),
+            "resolved_at": iso_or_none(self.resolved_at),
+            "acknowledged_at": iso_or_none(self.acknowledged_at),
             "acknowledged_by": self.acknowledged_by.get_username() if self.acknowledged_by_id else None,
         }
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat() if ts else None
 
 
 class PendingNotification(models.Model):

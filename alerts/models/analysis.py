@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from alerts.choices import AnalysisStatus, AnalysisTrigger
+from monitoring.timestamps import iso_or_none
 
 # An alert's evidence starts this long before it started (at least the rule's window and "for").
 ALERT_LEAD = timedelta(minutes=15)
@@ -118,8 +119,8 @@ class Analysis(models.Model):
             "lookback_minutes": self.lookback_minutes,
             "focus_areas": self.focus_areas,
             "services": self.services,
-            "window_start": _iso(self.window_start),
-            "window_end": _iso(self.window_end),
+            "window_start": iso_or_none(self.window_start),
+            "window_end": iso_or_none(self.window_end),
             "result": self.result or None,
             "is_fallback": self.is_fallback,
             "generated_by": self.generated_by,
@@ -132,13 +133,9 @@ class Analysis(models.Model):
             "completion_tokens": self.completion_tokens,
             "latency_ms": self.latency_ms,
             "attempts": self.attempts,
-            "created_at": _iso(self.created_at),
-            "finished_at": _iso(self.finished_at),
+            "created_at": iso_or_none(self.created_at),
+            "finished_at": iso_or_none(self.finished_at),
         }
         if with_evidence:
             data["evidence"] = self.evidence
         return data
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat() if ts else None

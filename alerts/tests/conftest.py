@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitoring.storage import Batch, LogRecord, write
+from monitoring.records import Batch, LogRecord
+from monitoring.storage import write
 
 
 def write_samples(server, metric_type: str, name: str, points: list[tuple[datetime, float]], labels=None) -> None:
@@ -100,3 +101,34 @@ def wait_until(predicate, timeout: float = 20, step: float = 0.1):
             return result
         time.sleep(step)
     raise AssertionError("condition not met in time")
+
+
+BACKGROUND_GROQ_KEY = "gsk_test_secret_key_0123456789"
+
+
+@pytest.fixture
+def fresh_llm_budget():
+    """Background model work starts with this hour's token budget unspent and no 429 cooldown."""
+    from datetime import UTC
+
+    from django.core.cache import cache
+
+    from alerts.analysis import spend
+
+    keys = [spend.COOLDOWN_KEY, spend._hour_key(datetime.now(UTC).timestamp())]
+    cache.delete_many(keys)
+    yield
+    cache.delete_many(keys)
+
+
+@pytest.fixture
+def background_groq(settings, fresh_llm_budget):
+    """A local server playing Groq (fake_groq.py) for background work: log classification, event reviews."""
+    from alerts.tests.fake_groq import FakeGroq
+
+    with FakeGroq() as server:
+        settings.ENABLE_LLM_MONITORING = True
+        settings.GROQ_API_KEY = BACKGROUND_GROQ_KEY
+        settings.GROQ_BASE_URL = server.url
+        settings.GROQ_TIMEOUT_SECONDS = 2
+        yield server

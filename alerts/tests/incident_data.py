@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from monitoring import storage
-from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord
+from monitoring.records import Batch, EventRecord, LogRecord, SnapshotRecord
 
 
 def store_incident(server, now: datetime) -> None:

@@ -15,7 +15,7 @@ from alerts.models import Alert, AlertRule, Analysis
 from alerts.tests.fake_groq import FakeGroq
 from alerts.tests.incident_data import store_incident
 from monitoring import storage
-from monitoring.storage import Batch, LogRecord
+from monitoring.records import Batch, LogRecord
 
 pytestmark = pytest.mark.django_db
 

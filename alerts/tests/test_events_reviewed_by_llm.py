@@ -5,39 +5,22 @@ Groq is played by a real local HTTP server speaking its API (fake_groq.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import orjson
 import pytest
 from django.core.cache import cache
 
 from alerts.analysis import spend
 from alerts.analysis.event_review import review_events
-from alerts.tests.fake_groq import FakeGroq, Reply, error_body
+from alerts.tests.fake_groq import Reply, error_body
 from monitoring import events
 from monitoring.models import Event
 
-pytestmark = pytest.mark.django_db
-
-KEY = "gsk_test_secret_key_0123456789"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_budget():
-    keys = [spend.COOLDOWN_KEY, spend._hour_key(datetime.now(UTC).timestamp())]
-    cache.delete_many(keys)
-    yield
-    cache.delete_many(keys)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_llm_budget")]
 
 
 @pytest.fixture
-def groq_server(settings):
-    with FakeGroq() as server:
-        settings.ENABLE_LLM_MONITORING = True
-        settings.GROQ_API_KEY = KEY
-        settings.GROQ_BASE_URL = server.url
-        settings.GROQ_TIMEOUT_SECONDS = 2
-        yield server
+def groq_server(background_groq):
+    return background_groq
 
 
 def submit(data: dict) -> int:

@@ -18,31 +18,20 @@ from django.core.cache import cache
 from alerts.analysis import spend
 from alerts.analysis.log_classifier import classify_logs
 from alerts.tests.conftest import write_logs
-from alerts.tests.fake_groq import FakeGroq, Reply, error_body
+from alerts.tests.fake_groq import Reply, error_body
 from config.asgi import application
 from monitoring import log_classification
 from monitoring.models import LogEntry, LogTemplate
 
-KEY = "gsk_test_secret_key_0123456789"
-
 
 @pytest.fixture(autouse=True)
-def _fresh_budget():
+def _fresh_state(fresh_llm_budget):
     log_classification.miners.forget()
-    keys = [spend.COOLDOWN_KEY, spend._hour_key(datetime.now(UTC).timestamp())]
-    cache.delete_many(keys)
-    yield
-    cache.delete_many(keys)
 
 
 @pytest.fixture
-def groq_server(settings):
-    with FakeGroq() as server:
-        settings.ENABLE_LLM_MONITORING = True
-        settings.GROQ_API_KEY = KEY
-        settings.GROQ_BASE_URL = server.url
-        settings.GROQ_TIMEOUT_SECONDS = 2
-        yield server
+def groq_server(background_groq):
+    return background_groq
 
 
 @pytest.fixture
@@ -212,8 +201,7 @@ def test_people_read_the_classification_in_logs_analytics_and_health(no_key, web
     assert any("classified critical (resource" in reason for reason in health["reasons"])
 
 
-@pytest.mark.django_db(transaction=True)
-def test_health_update_frames_carry_the_classification(no_key, web01, bob_token):
+def test_health_update_frames_carry_the_classification(transactional_db, no_key, web01, bob_token):
     async def scenario():
         socket = WebsocketCommunicator(
             application, f"/api/ws/health?token={bob_token}", headers=[(b"origin", b"http://localhost:8000")]

@@ -9,7 +9,8 @@ from alerts.choices import AlertState, RuleKind, Scope
 from alerts.evaluation import evaluate, observe
 from alerts.models import Alert, AlertRule
 from alerts.tests.conftest import write_logs, write_samples
-from monitoring.storage import Batch, EventRecord, write
+from monitoring.records import Batch, EventRecord
+from monitoring.storage import write
 from servers.models import Server
 
 

@@ -58,8 +58,7 @@ def test_pages_and_admin_are_not_opened_to_other_origins(frontend_allowed, clien
     assert "Access-Control-Allow-Origin" not in client.get("/admin/login/", HTTP_ORIGIN=FRONTEND)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_listed_frontend_may_open_the_streams_and_others_may_not(frontend_allowed, bob_token):
+def test_a_listed_frontend_may_open_the_streams_and_others_may_not(transactional_db, frontend_allowed, bob_token):
     async def connects(origin: str) -> bool:
         socket = WebsocketCommunicator(
             application, f"/api/ws/live?token={bob_token}", headers=[(b"origin", origin.encode())]

@@ -21,8 +21,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from bench.harness import free_port
 from config.embedded import EmbeddedPostgres
-from monitoring.tests.conftest import _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def pgbouncer(tmp_path_factory):
     db = connection.settings_dict
     _drop_test_database(db)  # left by a run that was stopped
     folder = tmp_path_factory.mktemp("pgbouncer")
-    port = _free_port()
+    port = free_port()
     ini = _bouncer_config(folder, db["HOST"] or "127.0.0.1", int(db["PORT"]), port)
     # -q: its log goes to the logfile only (an unread pipe would fill up and freeze it)
     command = [PGBOUNCER, "-q", str(ini)]

@@ -12,9 +12,9 @@ import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from bench.harness import free_port
 from config import redis_roles
 from config.embedded import EmbeddedRedis
-from monitoring.tests.conftest import _free_port
 
 # run in a console process of its own: publishes a channel message, sets a cache key, queues a task
 PROBE = textwrap.dedent(
@@ -87,7 +87,7 @@ def test_sentinel_urls_are_read_as_kombu_writes_them():
 def sentinel(tmp_path):
     """A real Redis Sentinel (the embedded Redis binary in sentinel mode) watching the test Redis as "main"."""
     redis_port = int(settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0])
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "sentinel.conf"
     config.write_text(f"port {port}\nbind 127.0.0.1\nsentinel monitor main 127.0.0.1 {redis_port} 1\n")
     binary = EmbeddedRedis(Path(settings.DATA_DIR)).binary

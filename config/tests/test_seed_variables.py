@@ -116,3 +116,13 @@ def test_seed002_postgres_retention_days_keeps_raw_history_that_long(tmp_path):
     result = _run(env, "print(settings.RAW_RETENTION_DAYS)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "30"
+
+
+def test_a_seed_variable_the_console_reads_is_never_reported_as_ignored():
+    from config.seed_variables import ignored
+
+    env = {"MAX_WEBSOCKET_CONNECTIONS": "100", "GIN_MODE": "release"}
+    found = ignored(
+        env, redis_url_set=True, database_url_set=True, redis_compat=False, defined={"MAX_WEBSOCKET_CONNECTIONS"}
+    )
+    assert list(found) == ["GIN_MODE"]

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from ingest.tests.conftest import free_port
+from bench.harness import free_port
 from monitoring.models import LogEntry, Sample, Series
 from servers.models import Server
 

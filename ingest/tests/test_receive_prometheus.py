@@ -5,8 +5,8 @@ import struct
 import time
 from datetime import UTC, datetime
 
+import cramjam
 import pytest
-import snappy
 from django.db import connection
 
 from ingest.proto.remote_pb2 import WriteRequest
@@ -18,6 +18,10 @@ pytestmark = pytest.mark.django_db
 
 PATH = "/api/v1/prom/write"
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
+
+
+def _snappy(raw: bytes) -> bytes:
+    return bytes(cramjam.snappy.compress_raw(raw))
 
 
 def write_request(series: list[tuple[dict, list[tuple[float, int]]]], metadata=()) -> WriteRequest:
@@ -48,7 +52,7 @@ def push(client, token, body: bytes, **headers):
 
 
 def body_of(write: WriteRequest) -> bytes:
-    return snappy.compress(write.SerializeToString())
+    return _snappy(write.SerializeToString())
 
 
 def now_ms() -> int:
@@ -188,7 +192,7 @@ def test_a_body_that_is_not_snappy_is_a_400(client, fleet_token):
 
 
 def test_snappy_that_does_not_hold_a_write_request_is_a_400(client, fleet_token):
-    response = push(client, fleet_token, snappy.compress(b"\x0a\xff\xff\xff\xff\x0fgarbage"))
+    response = push(client, fleet_token, _snappy(b"\x0a\xff\xff\xff\xff\x0fgarbage"))
     assert response.status_code == 400
     assert "WriteRequest" in response.json()["detail"]
 

@@ -103,8 +103,7 @@ def test_a_binary_body_is_left_out(settings):
     assert payload_fields(cut) == {"payload": "é" * 50, "payload_truncated": True}
 
 
-@pytest.mark.django_db(transaction=True)
-def test_under_daphne_the_fast_path_logs_the_payload_too(fleet_token, ingest_lines, settings):
+def test_under_daphne_the_fast_path_logs_the_payload_too(transactional_db, fleet_token, ingest_lines, settings):
     settings.INGEST_LOG_PAYLOADS = True
     body = orjson.dumps(SEED000_FULL)
     try:

@@ -83,7 +83,7 @@ def test_off_by_default_nothing_goes_to_redis(redis_side, agent, settings):
 
 def test_redis_being_down_never_fails_ingest(redis_side, agent, web01, monkeypatch):
     # the side's connection points at a port nobody listens on
-    monkeypatch.setattr(seed002_redis.side, "_client", redis.Redis(port=1, socket_connect_timeout=0.2))
+    monkeypatch.setattr(seed002_redis.side, "_client", seed002_redis.connect("redis://127.0.0.1:1/0"))
     dropped = seed002_redis.side.dropped
     body = {"timestamp": int(time.time()), "total_cpu_percent": 3, "top_processes": []}
 

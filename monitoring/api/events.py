@@ -22,8 +22,10 @@ from rest_framework.views import APIView
 
 from config.errors import BadInput
 from monitoring import events, partitions
+from monitoring.api import shapes
 from monitoring.api.params import bad_request, integer, text, time
 from monitoring.choices import EventStatus
+from monitoring.timestamps import iso
 from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
 from servers.permissions import staff_or
 from servers.throttle import rate_limiter
@@ -145,7 +147,7 @@ class EventsView(APIView):
         event_id, ts, verdict = events.record(event)
         body = {
             "event_id": event_id,
-            "timestamp": ts.isoformat().replace("+00:00", "Z"),
+            "timestamp": iso(ts),
             "source": event.source,
             "event_type": event.event_type,
             **verdict.as_dict(),
@@ -153,7 +155,7 @@ class EventsView(APIView):
         return Response(body, status=201)
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+@extend_schema(responses={200: shapes.EventHealth})
 class HealthView(APIView):
     def get(self, request: Request) -> Response:
         return Response(events.health())
@@ -169,7 +171,7 @@ class HealthView(APIView):
         OpenApiParameter("end_time", OpenApiTypes.DATETIME),
     ],
     request=OpenApiTypes.OBJECT,
-    responses={200: OpenApiTypes.OBJECT},
+    responses={200: shapes.EventPage, 400: shapes.Error},
 )
 class LogsView(APIView):
     """GET logs (query string; status may repeat) and POST logs/query (JSON body; status a string or list)."""
@@ -199,7 +201,7 @@ class LogsView(APIView):
         return Response({"count": len(found), "limit": query.limit, "offset": query.offset, "logs": found})
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+@extend_schema(responses={200: shapes.EventStats})
 class StatsView(APIView):
     def get(self, request: Request) -> Response:
         return Response(events.stats())

@@ -11,16 +11,18 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import DatabaseError, connection
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import BadInput
+from config.errors import BadInput, error_body
 from monitoring import log_analytics, log_search, service_health
+from monitoring.api import shapes
 from monitoring.api.params import bad_request, integer, time
 from monitoring.choices import LogLevel
+from monitoring.timestamps import iso
 from servers.choices import ServerKind
 from servers.models import Server
 
@@ -34,7 +36,11 @@ FILTER_PARAMETERS = [
     OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601, exclusive"),
     OpenApiParameter("q", str, description='full-text: words, "phrases", -exclusions, OR'),
 ]
-OBJECT = {200: OpenApiTypes.OBJECT}
+
+
+def answers(shape, status: int = 200) -> dict:
+    """The responses a read view declares: its shape, and the one error shape for a bad parameter."""
+    return {status: shape, 400: shapes.Error}
 
 
 def _many(values, name: str) -> list[str]:
@@ -120,7 +126,8 @@ def _body(request: Request) -> dict:
 
 
 @extend_schema(
-    parameters=[*FILTER_PARAMETERS, OpenApiParameter("limit", int), OpenApiParameter("cursor", str)], responses=OBJECT
+    parameters=[*FILTER_PARAMETERS, OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+    responses=answers(shapes.LogPage),
 )
 class LogSearchView(APIView):
     """GET /api/v1/logs: service, server, level (repeat or comma-separate), from, to, q, cursor, limit."""
@@ -140,7 +147,7 @@ class LogSearchView(APIView):
         return Response({"count": len(results), "next_cursor": following, "results": results})
 
 
-@extend_schema(responses=OBJECT)
+@extend_schema(responses={200: shapes.ServiceList})
 class ServicesView(APIView):
     """GET /api/logs/services: the services (servers of kind service, or named in recent logs) and their health."""
 
@@ -163,7 +170,7 @@ class ServicesView(APIView):
         return Response({"count": len(services), "services": services})
 
 
-@extend_schema(responses=OBJECT)
+@extend_schema(responses={200: shapes.HealthOverview})
 class HealthOverviewView(APIView):
     """GET /api/health/: every service's health, a summary and the recent critical errors."""
 
@@ -171,14 +178,14 @@ class HealthOverviewView(APIView):
         return Response(service_health.overview())
 
 
-@extend_schema(responses=OBJECT)
+@extend_schema(responses={200: shapes.ServiceHealthDetail, 404: shapes.Error})
 class ServiceHealthView(APIView):
     """GET /api/health/services/{name}."""
 
     def get(self, request: Request, service_name: str) -> Response:
         found = service_health.services_health(service=service_name)[0]
         if found.last_log_at is None and not Server.objects.filter(hostname=service_name).exists():
-            return Response({"detail": f"no service named {service_name!r}"}, status=404)
+            return Response(error_body(f"no service named {service_name!r}"), status=404)
         return Response(
             {
                 **found.as_dict(),
@@ -192,7 +199,7 @@ class ServiceHealthView(APIView):
         )
 
 
-@extend_schema(responses=OBJECT)
+@extend_schema(responses={200: shapes.Status, 503: shapes.Status})
 class StatusView(APIView):
     """GET /api/status (seed 004): is the console running; open, like /healthz."""
 
@@ -209,7 +216,7 @@ class StatusView(APIView):
         return Response(
             {
                 "status": "running" if database == "up" else "degraded",
-                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "timestamp": iso(datetime.now(UTC)),
                 "service": "monitoring-console",
                 "database": database,
             },
@@ -225,7 +232,13 @@ def _bucket(raw, name: str = "bucket") -> int:
     return integer(raw, name, default=300, low=10, high=7 * 86400)
 
 
-@extend_schema(request=OpenApiTypes.OBJECT, responses=OBJECT)
+@extend_schema(
+    request=OpenApiTypes.OBJECT,
+    responses={
+        200: PolymorphicProxySerializer("AnalyticsAnswer", [shapes.LogGroups, shapes.LogPage], None),
+        400: shapes.Error,
+    },
+)
 class AnalyticsQueryView(APIView):
     """POST /api/analytics/query: filters as /api/v1/logs, ``group_by`` of level/service/time, ``bucket``.
 
@@ -252,7 +265,9 @@ class AnalyticsQueryView(APIView):
         return Response({"count": len(results), "next_cursor": following, "results": results})
 
 
-@extend_schema(parameters=[OpenApiParameter("hours", int), OpenApiParameter("bucket", str)], responses=OBJECT)
+@extend_schema(
+    parameters=[OpenApiParameter("hours", int), OpenApiParameter("bucket", str)], responses=answers(shapes.Trends)
+)
 class TrendsView(APIView):
     """GET /api/analytics/trends/{service}?hours=24&bucket=1h: counts per level per bucket."""
 
@@ -268,7 +283,8 @@ class TrendsView(APIView):
 
 
 @extend_schema(
-    parameters=[*FILTER_PARAMETERS, OpenApiParameter("hours", int), OpenApiParameter("limit", int)], responses=OBJECT
+    parameters=[*FILTER_PARAMETERS, OpenApiParameter("hours", int), OpenApiParameter("limit", int)],
+    responses=answers(shapes.ErrorPatterns),
 )
 class ErrorPatternsView(APIView):
     """GET /api/analytics/errors/patterns?service=&level=ERROR,CRITICAL&hours=24&limit=20."""

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rest_framework.response import Response
 
-from config.errors import BadInput
+from config.errors import BadInput, error_body
+from monitoring.timestamps import BadTimestamp, from_text
 
 
 def bad_request(exc: BadInput) -> Response:
-    return Response({"detail": f"invalid payload: {exc}", "errors": [exc.as_dict()]}, status=400)
+    return Response(error_body(f"invalid payload: {exc}", [exc.as_dict()]), status=400)
 
 
 def text(payload: dict, name: str, *, required: bool, max_length: int) -> str | None:
@@ -32,10 +33,9 @@ def time(raw, name: str) -> datetime | None:
     if not isinstance(raw, str):
         raise BadInput(name, "expected an ISO 8601 time")
     try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(name, f"not an ISO 8601 time: {raw[:40]!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return from_text(raw)
+    except BadTimestamp as exc:
+        raise BadInput(name, str(exc))
 
 
 def integer(raw, name: str, *, default: int, low: int, high: int) -> int:

@@ -17,7 +17,6 @@ import math
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 import orjson
 import promql_parser as pp
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_http_methods
 from monitoring import promql
 from monitoring.promql.catalog import Matcher
 from monitoring.promql.model import NAME, Labels
+from monitoring.timestamps import BadTimestamp, from_text
 from servers.auth import IngestAuthError, basic_auth_password, person_token, raw_token
 
 MAX_POINTS = 11_000
@@ -107,11 +107,9 @@ def parse_time(text: str, name: str) -> int:
     if seconds is not None and math.isfinite(seconds):
         whole = math.trunc(seconds)
         return whole * 1000 + round((seconds - whole) * 1000)
-    try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+    try:  # numbers are always seconds here, as Prometheus reads them: only the text goes to the shared parser
+        moment = from_text(text, require_zone=True)
+    except BadTimestamp:
         raise ParamError(name, f'cannot parse "{text}" to a valid timestamp')
     return round(moment.timestamp() * 1000)
 

@@ -8,7 +8,6 @@ People only: a logged-in session or a person's API token (agent tokens get 403).
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring import query
+from monitoring.api import shapes
 from monitoring.query import MetricQuery, QueryError
 
 _P = OpenApiParameter
@@ -40,7 +40,7 @@ class MetricsView(APIView):
             _P("agg", str, enum=list(query.AGGREGATES), description="default avg"),
             _P("source", str, enum=list(query.SOURCES), description="auto (by step), raw, 1m or 1h roll-ups"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: shapes.MetricSeries(many=True), 400: shapes.Error},
     )
     def get(self, request: Request) -> Response:
         try:
@@ -61,7 +61,7 @@ class RecentMetricsView(APIView):
             _P("server_id", str, description="server id (UUID) or hostname"),
             _P("limit", int, description="at most this many samples (default and maximum MAX_QUERY_POINTS)"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: shapes.RecentSample(many=True), 400: shapes.Error},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params

@@ -16,17 +16,15 @@ import orjson
 
 from monitoring.live.groups import group, headline_kind
 from monitoring.live.watched import EVERYONE, Watched, only, watched_kinds
-from monitoring.storage import Batch, WriteResult
+from monitoring.records import Batch
+from monitoring.storage import WriteResult
+from monitoring.timestamps import iso
 
 # the most log lines and points one frame carries; a frame says how many it left out
 MAX_LOG_LINES = 50
 MAX_POINTS = 2000
 
 Frames = list[tuple[list[str], dict]]
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 _ids = itertools.count(1)
@@ -53,7 +51,7 @@ def frames_for_write(batch: Batch, result: WriteResult, watched: Watched = EVERY
     """
     out: list[tuple[list[str], dict]] = []
     kinds = watched_kinds(watched)
-    now = _iso(datetime.now(UTC))
+    now = iso(datetime.now(UTC))
     if kinds & {"metrics", "metrics.server", "metrics.type", "fleet"}:
         out.extend(_metric_frames(batch, result, now, watched, kinds))
     if kinds & {"logs", "logs.service", "metrics.server"}:
@@ -68,7 +66,7 @@ def frames_for_write(batch: Batch, result: WriteResult, watched: Watched = EVERY
 def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: set[str]) -> list[tuple]:
     out: list[tuple[list[str], dict]] = []
     ids = {key: series_id for series_id, key in result.series.items()}
-    iso: dict[datetime, str] = {}  # a request's samples share few timestamps: format each once
+    texts: dict[datetime, str] = {}  # a request's samples share few timestamps: format each once
     # samples by server, then by series
     by_server: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     for key, ts, value in batch.samples:
@@ -97,7 +95,7 @@ def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: 
                     "metric_type": metric_type,
                     "metric_name": name,
                     "labels": orjson.loads(labels),
-                    "points": [[iso.get(ts) or iso.setdefault(ts, _iso(ts)), value] for ts, value in kept],
+                    "points": [[texts.get(ts) or texts.setdefault(ts, iso(ts)), value] for ts, value in kept],
                 }
                 entries.append(entry)
                 by_type[metric_type].append(entry)
@@ -154,7 +152,7 @@ def _log_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[tup
                 "processed_at": now,
                 "logs": [
                     {
-                        "timestamp": _iso(r.ts),
+                        "timestamp": iso(r.ts),
                         "level": r.level,
                         "message": r.message[:2000],
                         "service": r.service,
@@ -185,7 +183,7 @@ def _event_frames(batch: Batch, result: WriteResult, watched: Watched = EVERYONE
             "type": "event_processed",
             "data": {
                 "id": result.event_ids[index] if index < len(result.event_ids) else None,
-                "timestamp": _iso(event.ts),
+                "timestamp": iso(event.ts),
                 "server_id": server_id,
                 "source": event.source,
                 "event_type": event.event_type,
@@ -213,7 +211,7 @@ def _health_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[
         if record.level in ("ERROR", "CRITICAL"):
             entry["errors"] = entry.get("errors", 0) + 1
     for server_id, last in batch.seen.items():
-        data = {"server_id": str(server_id), "status": "up", "last_seen": _iso(last), "updated_at": now}
+        data = {"server_id": str(server_id), "status": "up", "last_seen": iso(last), "updated_at": now}
         data.update(services.get(str(server_id), {}))
         _, message = frame({"type": "health_update", "data": data})
         out.append((groups, message))

@@ -22,7 +22,8 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from monitoring.live.frames import Frames, frames_for_write, health_frame
 from monitoring.live.watched import Watched, WatchedSet, generation_key, only, watches_groups
-from monitoring.storage import Batch, WriteResult
+from monitoring.records import Batch
+from monitoring.storage import WriteResult
 
 log = logging.getLogger(__name__)
 

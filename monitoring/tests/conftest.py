@@ -1,4 +1,4 @@
-"""A real console for browser tests: daphne in a subprocess on the test database, and Chromium.
+"""A real console for browser tests: daphne (the root conftest's start_console) on the test database, and Chromium.
 
 Browser tests are marked ``browser``; without Chromium they are skipped with a
 message saying how to get it. Also: samples written through the real writer
@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from datetime import datetime
@@ -20,10 +18,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 
+from bench.harness import free_port
 from monitoring import storage
-from monitoring.storage import Batch
+from monitoring.records import Batch
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -44,56 +43,13 @@ def chromium_path() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def console_server(transactional_db):
-    """daphne serving config.asgi on a free port, reading and writing the test database."""
-    db = connection.settings_dict
-    port = _free_port()
+def console_server(start_console):
+    """daphne serving config.asgi on a free port, reading and writing the test database (log in test-artifacts/)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "DATABASE_CONN_MAX_AGE": "0",
-        "AGENT_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    log = open(ARTIFACTS / "daphne.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited; see {ARTIFACTS / 'daphne.log'}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("daphne did not start in 30 s")
-    try:
-        yield f"http://localhost:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        connections.close_all()
+    log = ARTIFACTS / "daphne.log"
+    log.write_bytes(b"")
+    return start_console(log_path=log, host="localhost", DATABASE_CONN_MAX_AGE="0").url
 
 
 @pytest.fixture
@@ -167,7 +123,7 @@ def running_prometheus(folder: Path, config: str, *flags: str):
     binary = shutil.which("prometheus")
     if not binary:
         pytest.skip(PROMETHEUS_MISSING)
-    port = _free_port()
+    port = free_port()
     (folder / "prometheus.yml").write_text(config)
     log_path = folder / "prometheus.log"
     with log_path.open("wb") as log:

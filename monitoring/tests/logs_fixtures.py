@@ -2,15 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 
-from monitoring import storage
+from monitoring import records, storage
 
 
 def write_logs(lines, *, now=None, server_id=None):
     """lines: (seconds ago, service, level, message) tuples."""
     now = now or datetime.now(UTC)
-    batch = storage.Batch(
+    batch = records.Batch(
         logs=[
-            storage.LogRecord(
+            records.LogRecord(
                 ts=now - timedelta(seconds=ago), server_id=server_id, service=service, level=level, message=message
             )
             for ago, service, level, message in lines

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from monitoring import storage
+from monitoring import records, storage
 from monitoring.models import Snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,7 +25,7 @@ def log_in(page, base: str, username: str = "bob", password: str = "bob-password
 
 def history(server, minutes: int = 20) -> None:
     """Some history for the charts and sparklines, plus a log line, an event and a snapshot."""
-    batch = storage.Batch()
+    batch = records.Batch()
     now = datetime.now(UTC)
     for m in range(minutes):
         ts = now - timedelta(minutes=minutes - m)
@@ -34,11 +34,11 @@ def history(server, minutes: int = 20) -> None:
         batch.add_sample(server.pk, "disk", "usage", {"mount": "/"}, ts, 71.5)
         batch.add_sample(server.pk, "network", "rx_bytes_per_sec", {}, ts, 1000 + m * 150)
     batch.logs.append(
-        storage.LogRecord(now, server.pk, "checkout", "ERROR", "payment gateway timeout after 30s", {}, "t")
+        records.LogRecord(now, server.pk, "checkout", "ERROR", "payment gateway timeout after 30s", {}, "t")
     )
-    batch.logs.append(storage.LogRecord(now, server.pk, "checkout", "INFO", "order 1042 placed", {}, "t"))
+    batch.logs.append(records.LogRecord(now, server.pk, "checkout", "INFO", "order 1042 placed", {}, "t"))
     batch.events.append(
-        storage.EventRecord(now, server.pk, "orders-api", "api_call", {"status_code": 200, "error": "boom"},
+        records.EventRecord(now, server.pk, "orders-api", "api_call", {"status_code": 200, "error": "boom"},
                             status="CRITICAL", severity=0.92, reasons=["status 200 with an error body"],
                             suggestions=["check the handler's error path"], decision="ESCALATE")
     )  # fmt: skip

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from alerts.choices import AlertState
 from alerts.models import Alert, AlertRule, Silence
-from monitoring import storage
+from monitoring import records, storage
 from monitoring.models import Snapshot
 
 pytestmark = pytest.mark.django_db
@@ -18,16 +18,16 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def stored(web01):
     """A few minutes of web-01: cpu, memory, disk, a log line, an event and a snapshot."""
-    batch = storage.Batch()
+    batch = records.Batch()
     now = datetime.now(UTC)
     for minute in range(10):
         ts = now - timedelta(minutes=minute)
         batch.add_sample(web01.pk, "cpu", "usage", {}, ts, 40.0 + minute)
         batch.add_sample(web01.pk, "system", "memory_usage", {}, ts, 60.0)
         batch.add_sample(web01.pk, "disk", "usage", {"mount": "/"}, ts, 55.0)
-    batch.logs.append(storage.LogRecord(now, web01.pk, "checkout", "ERROR", "payment gateway timeout", {}, "test"))
+    batch.logs.append(records.LogRecord(now, web01.pk, "checkout", "ERROR", "payment gateway timeout", {}, "test"))
     batch.events.append(
-        storage.EventRecord(now, web01.pk, "orders", "api_call", {"status": 500}, status="CRITICAL", severity=0.95,
+        records.EventRecord(now, web01.pk, "orders", "api_call", {"status": 500}, status="CRITICAL", severity=0.95,
                             reasons=["status 500 with a success body"], suggestions=["check the handler"],
                             decision="ESCALATE")
     )  # fmt: skip

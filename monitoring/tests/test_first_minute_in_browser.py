@@ -18,7 +18,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from monitoring.tests.conftest import ARTIFACTS, _free_port
+from bench.harness import free_port
+from monitoring.tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def make_run(transactional_db, tmp_path):
     """`manage.py console` (what `make run` runs) on a free port, on this test's database."""
     db = connection.settings_dict
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",

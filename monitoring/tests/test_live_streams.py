@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from monitoring import storage
+from monitoring import records, storage
 from monitoring.live import publisher as publishing
 from monitoring.live.frames import frames_for_write
 from monitoring.live.groups import group
@@ -33,11 +33,11 @@ def _headers(origin: str | None = "http://localhost:8000", cookie: str | None = 
 
 
 def _store(server, *, metric_type="cpu", name="usage", value=42.0, logs=(), service="checkout"):
-    batch = storage.Batch()
+    batch = records.Batch()
     now = datetime.now(UTC)
     batch.add_sample(server.pk, metric_type, name, {}, now, value)
     for level, message in logs:
-        batch.logs.append(storage.LogRecord(now, server.pk, service, level, message, {}, "test"))
+        batch.logs.append(records.LogRecord(now, server.pk, service, level, message, {}, "test"))
     batch.seen[str(server.pk)] = now
     result = storage.write(batch)
     publishing.publish_write(batch, result)
@@ -333,7 +333,7 @@ def test_redis_down_never_slows_ingest(web01):
     from channels_redis.core import RedisChannelLayer
 
     dead = publishing.Publisher(size=10, timeout=0.2, layer=RedisChannelLayer(hosts=["redis://127.0.0.1:1"]))
-    batch = storage.Batch()
+    batch = records.Batch()
     batch.add_sample(web01.pk, "cpu", "usage", {}, datetime.now(UTC), 1.0)
     result = storage.WriteResult(series={1: (str(web01.pk), "cpu", "usage", b"{}")})
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
-from monitoring import storage
+from monitoring import records, storage
 from monitoring.live import publisher as publishing
 from monitoring.live import watched
 from monitoring.live.frames import frames_for_write
@@ -42,10 +42,10 @@ def layer(monkeypatch):
 
 
 def _store(server, value: float = 1.0) -> None:
-    batch = storage.Batch()
+    batch = records.Batch()
     now = datetime.now(UTC)
     batch.add_sample(server.pk, "cpu", "usage", {}, now, value)
-    batch.logs.append(storage.LogRecord(now, server.pk, "checkout", "INFO", "hello", {}, "test"))
+    batch.logs.append(records.LogRecord(now, server.pk, "checkout", "INFO", "hello", {}, "test"))
     batch.seen[str(server.pk)] = now
     publishing.publish_write(batch, storage.write(batch))
 
@@ -142,7 +142,7 @@ def test_a_layer_that_cannot_tell_who_watches_gets_every_frame(web01, monkeypatc
 
 
 def test_the_fleet_page_alone_gets_headline_figures_and_health_but_no_series(web01):
-    batch = storage.Batch()
+    batch = records.Batch()
     now = datetime.now(UTC)
     batch.add_sample(web01.pk, "cpu", "usage", {}, now, 12.0)
     batch.add_sample(web01.pk, "net", "rx", {"nic": "eth0"}, now, 3.0)

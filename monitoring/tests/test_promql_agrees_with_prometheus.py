@@ -14,8 +14,8 @@ import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
+import cramjam
 import pytest
-import snappy
 
 from monitoring.tests import promql_compliance as compliance
 from monitoring.tests.conftest import ARTIFACTS, PROMETHEUS_MISSING, running_prometheus
@@ -54,7 +54,7 @@ def ask_prometheus(url: str, path: str, params: dict) -> dict:
 def push_to_both(client, fleet_token: str, prometheus: str, start_ms: int, end_ms: int) -> None:
     data = compliance.series_data(start_ms, end_ms)
     for write in compliance.write_requests(data, start_ms, end_ms):
-        body = snappy.compress(write.SerializeToString())
+        body = bytes(cramjam.snappy.compress_raw(write.SerializeToString()))
         remote_write_to_prometheus(prometheus, body)
         response = client.post(
             "/api/v1/prom/write",

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from monitoring import partitions, rollups, storage
-from monitoring.storage import Batch
+from monitoring.records import Batch
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from monitoring import storage
 from monitoring.models import Event, LogEntry, Sample, Series, Snapshot
-from monitoring.storage import Batch, EventRecord, LogRecord, SnapshotRecord
+from monitoring.records import Batch, EventRecord, LogRecord, SnapshotRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +71,21 @@ def test_a_receipt_stores_a_retried_batch_once(web01):
     assert LogEntry.objects.count() == 1
 
 
+def _until_a_writer_waits_on_a_lock(seconds: float = 10) -> None:
+    """Poll (with a deadline) until another session of this database waits on a lock."""
+    from django.db import connection
+
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_writers_creating_the_same_new_series_both_succeed(web01):
     """The second writer's upsert waits for the first and must still find the series' id."""
@@ -89,7 +104,7 @@ def test_two_writers_creating_the_same_new_series_both_succeed(web01):
                 batch.add_sample(web01.id, "race", "x", {"k": "v"}, ts, 1.0)
                 storage.write(batch)
                 first_inserted.set()
-                time.sleep(0.5)  # hold the new series uncommitted while the other writer arrives
+                _until_a_writer_waits_on_a_lock()  # hold the new series uncommitted while the other writer arrives
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:

@@ -43,7 +43,7 @@ def test_manage_py_storage_shows_each_layer_the_rate_and_when_the_cap_fills(inge
     report = capacity.report()
     layers = {layer.key: layer for layer in report.layers}
     assert layers["compacted"].days == 3 and layers["compacted"].samples == 3
-    assert layers["raw"].samples == 20 * 60
+    assert layers["runs"].samples == 20 * 60  # one request of 60 scrapes: a run per series
     assert 0 < report.days_left < 7
     sizes = [size for _, size in report.projection]
     assert sizes == sorted(sizes) and len(sizes) == capacity.HORIZON_DAYS + 1

@@ -14,7 +14,7 @@ from monitoring.models import IngestReceipt, Sample
 
 pytestmark = pytest.mark.django_db
 
-RAW = ("monitoring_sample", "monitoring_logentry", "monitoring_event")
+RAW = ("monitoring_sample", "monitoring_sample_run", "monitoring_logentry", "monitoring_event")
 
 
 def _names(table: str) -> list[str]:
@@ -40,7 +40,7 @@ def test_upkeep_creates_day_partitions_ahead_for_every_table(settings):
         ]
     for table in ("monitoring_rollup1m", "monitoring_rollup1h"):
         assert f"{table}_p20301201" in _names(table) and f"{table}_p20310101" in _names(table)
-    assert len(report.created) == 3 * 4 + 2 * 2
+    assert len(report.created) == 4 * 4 + 2 * 2
     assert upkeep.upkeep(now=now).created == []  # twice: nothing more
 
 
