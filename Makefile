@@ -4,14 +4,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.installed
 
-.PHONY: run test lint format install bench clean-data stop
+.PHONY: run test lint format install lock bench clean-data stop
 
-# (Re)install only when requirements.txt changed since the last install.
-$(STAMP): requirements.txt
+# (Re)install only when a lock changed since the last install: the runtime set (requirements.txt,
+# what the image installs) and the development set (tests, lint, embedded services), both with hashes.
+$(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	@cp requirements.txt $(STAMP)
+	@$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements.txt -r requirements-dev.txt
+	@cat requirements.txt requirements-dev.txt > $(STAMP)
+
+# After editing requirements.in or requirements-dev.in: lock both again, pinned with hashes (uv).
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile requirements.in --generate-hashes --python-version 3.11 -o requirements.txt --quiet
+	$(VENV)/bin/uv pip compile requirements-dev.in --generate-hashes --python-version 3.11 -o requirements-dev.txt --quiet
 
 install: $(STAMP)
 

@@ -18,6 +18,8 @@ from alerts.models import (
     Delivery,
     Notification,
     NotificationChannel,
+    NotificationPolicy,
+    Page,
     Silence,
 )
 from alerts.outbound import RefusedDestination, check_destination
@@ -46,7 +48,8 @@ class AlertRuleAdmin(admin.ModelAdmin):
                 ]
             },
         ),  # fmt: skip
-        ("Logs and events", {"fields": ["service", "pattern", "event_status"]}),
+        ("Logs and events", {"fields": ["service", "pattern", "log_level", "event_status"]}),
+        ("Notifications", {"fields": ["policy"]}),
         ("Scope", {"fields": ["scope", "server", "server_labels"]}),
         ("What the alert says", {"fields": ["labels", "summary", "description", "runbook_url"]}),
         ("Record", {"fields": ["created_by", "created_at", "updated_at", "last_evaluated_at", "last_error"]}),
@@ -205,3 +208,27 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Analysis, AnalysisAdmin)
+
+
+@admin.register(NotificationPolicy)
+class NotificationPolicyAdmin(admin.ModelAdmin):
+    """Repeat until acknowledged, escalate to a second channel (docs/less-noise.md)."""
+
+    list_display = ["name", "is_default", "repeat_minutes", "escalate_after_minutes", "escalate_to"]
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    """Every message about an alert and what became of it: sent, suppressed, folded into a digest."""
+
+    list_display = ["at", "kind", "outcome", "rule", "alert", "reason"]
+    list_filter = ["outcome", "kind"]
+    list_select_related = ["rule", "alert"]
+    raw_id_fields = ["rule", "alert", "digest"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

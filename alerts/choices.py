@@ -10,6 +10,8 @@ class RuleKind(models.TextChoices):
     LOG_PATTERN = "log_pattern", "Log pattern"
     ANOMALY = "anomaly", "Anomaly (z-score)"
     EVENT_STATUS = "event_status", "Event status"
+    LOG_ABSENCE = "log_absence", "No logs from a registered service"
+    CONSOLE = "console", "The console itself"
 
 
 class Severity(models.TextChoices):
@@ -78,6 +80,8 @@ class MessageKind(models.TextChoices):
     FIRING = "firing", "Firing"
     REMINDER = "reminder", "Reminder"
     RESOLVED = "resolved", "Resolved"
+    ESCALATION = "escalation", "Escalation"
+    DIGEST = "digest", "Digest"
     TEST = "test", "Test"
 
 
@@ -105,6 +109,33 @@ class NotificationLevel(models.TextChoices):
         return {"info": "blue", "success": "green", "warning": "orange", "error": "red", "critical": "purple"}[
             self.value
         ]
+
+
+# messages that count against a rule's hourly budget (an escalation is never held back by it)
+PAGE_KINDS = (MessageKind.FIRING, MessageKind.REMINDER)
+
+
+class PageOutcome(models.TextChoices):
+    """What became of one message about an alert (docs: "Less noise")."""
+
+    SENT = "sent", "Sent"
+    SUPPRESSED = "suppressed", "Suppressed by its root cause"
+    FOLDED = "folded", "Folded into the hour's digest"
+
+    @property
+    def colour(self) -> str:
+        return {"sent": "green", "suppressed": "grey", "folded": "orange"}[self.value]
+
+
+class LinkAction(models.TextChoices):
+    ACKNOWLEDGE = "acknowledge", "Acknowledge"
+    SILENCE = "silence", "Silence 1 h"
+
+
+# the checks of the console watching itself (rules of kind "console", by metric_name)
+class ConsoleCheck(models.TextChoices):
+    INGEST_LAG = "ingest_lag_seconds", "Ingest-to-stored lag"
+    ROUND_AGE = "evaluation_round_age_seconds", "Age of the last evaluation round"
 
 
 # an analysis: its state and what asked for it

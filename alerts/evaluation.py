@@ -23,8 +23,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts import notify
-from alerts.choices import OPEN_STATES, Aggregate, AlertState, MessageKind, RuleKind, Scope
+from alerts import paging
+from alerts.choices import OPEN_STATES, Aggregate, AlertState, ConsoleCheck, MessageKind, RuleKind, Scope
 from alerts.models import Alert, AlertRule
 from monitoring.compaction import samples_from
 
@@ -140,10 +140,12 @@ def _absence_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
     scope, scope_params = _scope(rule, "v.id", nullable=False)
     since = now - timedelta(seconds=rule.window_seconds)
     if not rule.metric_name:
+        # the built-in host-down rule watches hosts that have reported at least once (not registered services)
+        hosts = " AND v.kind = 'host' AND v.last_seen IS NOT NULL" if rule.builtin == "host_down" else ""
         sql = f"""
             SELECT v.id, '{{}}'::jsonb,
                    CASE WHEN v.last_seen > %s THEN extract(epoch FROM %s - v.last_seen)::float8 END
-            FROM servers_server v WHERE true{scope}"""
+            FROM servers_server v WHERE true{scope}{hosts}"""
         return sql, [since, now, *scope_params]
     # a metric gone quiet: only servers that have that series at all
     series, params = _series_filter(rule)
@@ -165,7 +167,11 @@ def _log_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
         where, where_params = "", []
     else:
         value, value_params = "count(*)::float8", []
-        where, where_params = " AND l.message ~* %s", [rule.pattern]
+        where, where_params = "", []
+        if rule.pattern:
+            where, where_params = " AND l.message ~* %s", [rule.pattern]
+        if rule.log_level:
+            where, where_params = where + " AND l.level = %s", [*where_params, rule.log_level.upper()]
     # one service: the (service, ts) index answers; written out rather than "(%s = '' OR …)", which it cannot use
     service, service_params = (" AND l.service = %s", [rule.service]) if rule.service else ("", [])
     sql = f"""
@@ -192,6 +198,40 @@ def _event_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
     return sql, [window, now, status, *source_params, *scope_params]
 
 
+def _log_absence_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
+    """Seconds each registered service (a server of kind service) has been without a log line.
+
+    Counted from its registration when it never logged; NULL never happens, so a
+    service registered less than the window ago is not yet silent.
+    """
+    scope, scope_params = _scope(rule, "v.id", nullable=False)
+    service, service_params = (" AND v.hostname = %s", [rule.service]) if rule.service else ("", [])
+    sql = f"""
+        SELECT v.id, jsonb_build_object('service', v.hostname),
+               extract(epoch FROM %s - GREATEST(v.created_at, (
+                   SELECT max(l.ts) FROM monitoring_logentry l
+                   WHERE l.service = v.hostname AND l.ts > %s AND l.ts <= %s)))::float8
+        FROM servers_server v WHERE v.kind = 'service'{service}{scope}"""
+    since = now - timedelta(seconds=rule.window_seconds)
+    return sql, [now, since, now, *service_params, *scope_params]
+
+
+def _console_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
+    """The console watching itself: one value, no server."""
+    if rule.metric_name == ConsoleCheck.INGEST_LAG:
+        # how late the snapshots stored in the last minute were, against the agents' own timestamps
+        sql = """
+            SELECT NULL::uuid, jsonb_build_object('check', %s::text), max(extract(epoch FROM received_at - ts))::float8
+            FROM monitoring_snapshot WHERE received_at > %s AND received_at <= %s
+            HAVING count(*) > 0"""
+        return sql, [rule.metric_name, now - timedelta(seconds=60), now]
+    sql = """
+        SELECT NULL::uuid, jsonb_build_object('check', %s::text),
+               extract(epoch FROM %s - max(last_evaluated_at))::float8
+        FROM alerts_alertrule WHERE enabled AND kind <> %s HAVING max(last_evaluated_at) IS NOT NULL"""
+    return sql, [rule.metric_name, now, RuleKind.CONSOLE.value]
+
+
 QUERIES = {
     RuleKind.THRESHOLD: _threshold_sql,
     RuleKind.ANOMALY: _anomaly_sql,
@@ -199,6 +239,8 @@ QUERIES = {
     RuleKind.LOG_ERROR_RATE: _log_sql,
     RuleKind.LOG_PATTERN: _log_sql,
     RuleKind.EVENT_STATUS: _event_sql,
+    RuleKind.LOG_ABSENCE: _log_absence_sql,
+    RuleKind.CONSOLE: _console_sql,
 }
 
 
@@ -287,7 +329,7 @@ def _steady(rule: AlertRule, observations: list[Observation], open_alerts: dict[
         if alert.state == AlertState.PENDING:
             if now - alert.started_at >= timedelta(seconds=rule.for_seconds) - FOR_TOLERANCE:
                 return None
-        elif _remind_due(alert, now):
+        elif _remind_due(alert, rule, now) or paging.escalation_due(alert, rule, now):
             return None
         if alert.value != obs.value or alert.cleared_at is not None:
             alert.value, alert.cleared_at = obs.value, None
@@ -332,8 +374,9 @@ def _apply(rule: AlertRule, observations: list[Observation], now: datetime, outc
             if alert.value != obs.value or alert.cleared_at is not None:
                 alert.value, alert.cleared_at = obs.value, None
                 touched.append(alert)
-            if _remind(alert, now):
+            if _remind(alert, rule, now):
                 outcome.reminded += 1
+            paging.escalate(alert, rule, now)
     for fingerprint, alert in open_alerts.items():
         if fingerprint not in seen:
             _clear(alert, None, now, outcome)
@@ -401,8 +444,10 @@ def _open(rule: AlertRule, obs: Observation, fingerprint: str, hostname: str | N
 def _default_summary(rule: AlertRule, context: dict) -> str:
     value = context["value"]
     shown = "no data" if value != value else f"{value:.4g}"  # NaN: absent
-    if rule.kind == RuleKind.ABSENCE:
+    if rule.kind in (RuleKind.ABSENCE, RuleKind.LOG_ABSENCE):
         return f"{rule.name}: {context['server']} silent for more than {rule.window_seconds}s"
+    if rule.kind == RuleKind.CONSOLE:
+        return f"{rule.name}: {rule.metric_name} {shown} ({rule.get_comparison_display()} {rule.threshold:g})"
     return f"{rule.name} on {context['server']}: {shown} ({rule.get_comparison_display()} {rule.threshold:g})"
 
 
@@ -421,20 +466,21 @@ class _Hostnames:
         return self.names.get(server_id) if server_id else None
 
 
-def _remind_due(alert: Alert, now: datetime) -> bool:
-    """A firing alert nobody acknowledged is repeated every REPEAT_INTERVAL."""
+def _remind_due(alert: Alert, rule: AlertRule, now: datetime) -> bool:
+    """A firing alert nobody acknowledged is repeated as its policy says (default: REPEAT_INTERVAL)."""
     if alert.acknowledged_at is not None:
         return False
+    every = paging.repeat_every(rule)
     last = alert.last_notified_at or alert.fired_at or alert.started_at
-    return now - last >= timedelta(seconds=settings.REPEAT_INTERVAL)
+    return every is not None and now - last >= every
 
 
-def _remind(alert: Alert, now: datetime) -> bool:
-    if not _remind_due(alert, now):
+def _remind(alert: Alert, rule: AlertRule, now: datetime) -> bool:
+    if not _remind_due(alert, rule, now):
         return False
     alert.last_notified_at = now
     Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
-    notify.dispatch(alert, MessageKind.REMINDER)
+    paging.page(alert, MessageKind.REMINDER, now)
     return True
 
 
@@ -445,21 +491,31 @@ def evaluate_rules(rule_ids: list[int] | None = None, *, threads: int | None = N
     With ``threads`` > 1 (ALERT_EVAL_THREADS) the rules are shared among that many threads, each
     with its own database connection, so PostgreSQL runs several rule queries at once.
     """
-    rules = list(AlertRule.objects.filter(enabled=True).select_related("server").order_by("pk"))
+    rules = list(AlertRule.objects.filter(enabled=True).select_related("server", "policy").order_by("pk"))
     if rule_ids is not None:
         wanted = set(rule_ids)
         rules = [rule for rule in rules if rule.pk in wanted]
+    default = paging.default_policy()
+    for rule in rules:
+        rule._effective_policy = rule.policy if rule.policy_id else default
     # the open alerts of every rule, read once for the round
     open_alerts: dict[int, list[Alert]] = {rule.pk: [] for rule in rules}
     for alert in Alert.objects.filter(state__in=OPEN_STATES):
         open_alerts.setdefault(alert.rule_id, []).append(alert)
+    # host-down rules first, so the other rules of the round find a host's down alert already firing
+    first = [rule for rule in rules if rule.is_host_down]
+    rules = [rule for rule in rules if not rule.is_host_down]
+    outcomes = _evaluate_share(first, open_alerts, False) if first else []
     threads = min(threads or settings.ALERT_EVAL_THREADS, len(rules))
     if threads > 1 and not connection.in_atomic_block:
         with ThreadPoolExecutor(threads, thread_name_prefix="alert-eval") as pool:
             shares = [rules[i::threads] for i in range(threads)]
-            outcomes = [o for share in pool.map(lambda r: _evaluate_share(r, open_alerts, True), shares) for o in share]
+            shared = pool.map(lambda r: _evaluate_share(r, open_alerts, True), shares)
+            outcomes += [o for share in shared for o in share]
     else:
-        outcomes = _evaluate_share(rules, open_alerts, False)
+        outcomes += _evaluate_share(rules, open_alerts, False)
+    if rule_ids is None:
+        paging.release(timezone.now())
     # one write records the round for every rule that was evaluated
     done = [o.rule_id for o in outcomes if not o.error and not o.skipped]
     if done:

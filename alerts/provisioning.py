@@ -1,4 +1,5 @@
-"""What exists without clicking: channels from NOTIFY_* settings, the built-in CPU rule and the console's
+"""What exists without clicking: channels from NOTIFY_* settings, the built-in rules (CPU, host down,
+seed 004's service alerts, the console watching its ingest lag and its rounds) and the console's
 own storage rules (the cap or the disk reached within STORAGE_WARN_DAYS; the disk under
 STORAGE_WARN_DISK_FREE_PERCENT free; figures published hourly by monitoring/capacity.py).
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from alerts.choices import Aggregate, ChannelKind, Comparison, RuleKind, Scope, Severity
+from alerts.choices import Aggregate, ChannelKind, Comparison, ConsoleCheck, RuleKind, Scope, Severity
 from alerts.models import AlertRule, NotificationChannel
 from monitoring import capacity
 
@@ -49,31 +50,101 @@ def provision_channels() -> None:
         NotificationChannel.objects.filter(provisioned__in=gone, enabled=True).update(enabled=False)
 
 
-def ensure_builtin_rules() -> AlertRule:
-    """The CPU rule of seed 002: ALERT_CPU_THRESHOLD for ALERT_CPU_DURATION_SECONDS (follows the settings)."""
-    rule, created = AlertRule.objects.get_or_create(
-        builtin="cpu",
-        defaults={
+def builtin_rules() -> dict[str, dict]:
+    """The rules that exist without clicking, by key; the fields named in FOLLOWS track the settings."""
+    interval = settings.ALERT_EVAL_INTERVAL_SECONDS
+    return {
+        "cpu": {  # seed 002
             "name": "CPU above threshold (built-in)",
             "kind": RuleKind.THRESHOLD,
-            "severity": Severity.WARNING,
             "metric_type": CPU_METRIC[0],
             "metric_name": CPU_METRIC[1],
             "aggregate": Aggregate.LAST,
-            "comparison": Comparison.GT,
             "threshold": settings.ALERT_CPU_THRESHOLD,
             "window_seconds": 60,
             "for_seconds": settings.ALERT_CPU_DURATION_SECONDS,
-            "scope": Scope.ALL,
             "summary": "CPU {value:.1f}% on {server} (above {threshold:g}%)",
         },
-    )
-    if not created and (
-        rule.threshold != settings.ALERT_CPU_THRESHOLD or rule.for_seconds != settings.ALERT_CPU_DURATION_SECONDS
-    ):
-        rule.threshold, rule.for_seconds = settings.ALERT_CPU_THRESHOLD, settings.ALERT_CPU_DURATION_SECONDS
-        rule.save(update_fields=["threshold", "for_seconds", "updated_at"])
-    return rule
+        "host_down": {  # the root cause of a host's other alerts (alerts/suppression.py)
+            "name": "Host down (built-in)",
+            "kind": RuleKind.ABSENCE,
+            "severity": Severity.CRITICAL,
+            "window_seconds": settings.SERVER_DOWN_SECONDS,
+            "for_seconds": 0,
+            "summary": "{server} is down: no contact for {window} s",
+        },
+        "service_error_rate": {  # seed 004: error rate over 5 % in 5 minutes
+            "name": "Service error rate above 5 % (built-in)",
+            "kind": RuleKind.LOG_ERROR_RATE,
+            "threshold": 5,
+            "window_seconds": 300,
+            "for_seconds": 0,
+            "summary": "{value:.1f} % errors in {service} over 5 min",
+        },
+        "service_silent": {  # seed 004: no logs from a registered service for 10 minutes
+            "name": "Service sends no logs (built-in)",
+            "kind": RuleKind.LOG_ABSENCE,
+            "window_seconds": settings.SERVICE_SILENT_SECONDS,
+            "for_seconds": 0,
+            "summary": "{service} sent no logs for {window} s",
+        },
+        "critical_log": {  # seed 004: any CRITICAL log line
+            "name": "CRITICAL log line (built-in)",
+            "kind": RuleKind.LOG_PATTERN,
+            "severity": Severity.CRITICAL,
+            "log_level": "CRITICAL",
+            "threshold": 0,
+            "window_seconds": max(60, 2 * interval),
+            "for_seconds": 0,
+            "summary": "{value:.0f} CRITICAL log line(s) from {service}",
+        },
+        "ingest_lag": {  # the console watching itself (seed 004: processing lag over 60 s)
+            "name": "Console: ingest-to-stored lag (built-in)",
+            "kind": RuleKind.CONSOLE,
+            "metric_name": ConsoleCheck.INGEST_LAG,
+            "threshold": settings.ALERT_INGEST_LAG_SECONDS,
+            "recovery_threshold": settings.ALERT_INGEST_LAG_SECONDS,
+            "window_seconds": 60,
+            "for_seconds": 0,
+            "summary": "data stored {value:.0f} s after it was measured (over {threshold:g} s)",
+        },
+        "round_age": {
+            "name": "Console: evaluation rounds late (built-in)",
+            "kind": RuleKind.CONSOLE,
+            "severity": Severity.CRITICAL,
+            "metric_name": ConsoleCheck.ROUND_AGE,
+            "threshold": settings.ALERT_ROUND_LATE_INTERVALS * interval,
+            "recovery_threshold": settings.ALERT_ROUND_LATE_INTERVALS * interval,
+            "window_seconds": 60,
+            # two more intervals: after a restart the first round catches up before this may fire
+            "for_seconds": 2 * interval,
+            "summary": "the last evaluation round was {value:.0f} s ago (over {threshold:g} s)",
+        },
+    }
+
+
+FOLLOWS = ("threshold", "recovery_threshold", "window_seconds", "for_seconds")
+
+
+def ensure_builtin_rules() -> dict[str, AlertRule]:
+    """Every built-in rule exists (on by default; disable it in the admin) and follows its settings."""
+    rules = {}
+    existing = {rule.builtin: rule for rule in AlertRule.objects.filter(builtin__isnull=False)}
+    for key, fields in builtin_rules().items():
+        rule = existing.get(key)
+        if rule is None:
+            # get_or_create: two rounds starting at once both find it missing; the second reads the first's
+            rule, _ = AlertRule.objects.get_or_create(
+                builtin=key, defaults={"comparison": Comparison.GT, "scope": Scope.ALL, **fields}
+            )
+        else:
+            changed = [name for name in FOLLOWS if name in fields and getattr(rule, name) != fields[name]]
+            if changed:
+                for name in changed:
+                    setattr(rule, name, fields[name])
+                rule.save(update_fields=[*changed, "updated_at"])
+        rules[key] = rule
+    return rules
 
 
 def ensure_storage_rules() -> list[AlertRule]:
@@ -107,6 +178,7 @@ def ensure_storage_rules() -> list[AlertRule]:
                 "comparison": Comparison.LT,
                 "threshold": threshold,
                 "window_seconds": 2 * 3600,
+                "for_seconds": 0,
                 "scope": Scope.ALL,
                 "summary": summary,
             },

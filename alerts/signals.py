@@ -16,3 +16,6 @@ from django.dispatch import Signal
 alert_fired = Signal()
 alert_resolved = Signal()
 alert_changed = Signal()
+# sent INSIDE the transaction that fired or resolved an alert (kind=, now=): a receiver failing rolls it back.
+# alerts.paging receives it and records whether the message goes out (docs/less-noise.md).
+message_due = Signal()

@@ -10,9 +10,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from alerts import evaluation, health, notify, provisioning
-from alerts.choices import DeliveryStatus
-from alerts.models import Alert, Delivery, Notification, NotificationChannel, PendingNotification
+from alerts import evaluation, health, notify, paging, provisioning
+from alerts.choices import DeliveryStatus, RuleKind
+from alerts.models import Alert, AlertRule, Delivery, Notification, NotificationChannel, Page
 
 log = logging.getLogger(__name__)
 
@@ -43,28 +43,34 @@ def evaluate_rule(rule_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
-def notify_alert(alert_id: int, kind: str) -> int:
+def watch_console() -> None:
+    """The console watching itself (beat, every interval): its own rules, even while a round is stuck."""
+    rule_ids = list(AlertRule.objects.filter(kind=RuleKind.CONSOLE, enabled=True).values_list("pk", flat=True))
+    if rule_ids:
+        evaluation.evaluate_rules(rule_ids)
+
+
+@shared_task(ignore_result=True)
+def send_digests() -> int:
+    """Every minute: the folded messages of each past hour, one digest per rule."""
+    return len(paging.send_digests(timezone.now()))
+
+
+@shared_task(ignore_result=True)
+def notify_alert(alert_id: int, kind: str, page_id: int | None = None) -> int:
     """The message about an alert: in-console notification, then one delivery task per routed channel."""
     alert = Alert.objects.select_related("rule", "server", "acknowledged_by").filter(pk=alert_id).first()
     if alert is None:
         return 0
-    channel_ids = notify.notify(alert, kind)
+    page = Page.objects.filter(pk=page_id).first() if page_id else None
+    channel_ids = notify.notify(alert, kind, page)
     for channel_id in channel_ids:
-        deliver.delay(channel_id, alert_id, kind)
+        deliver.delay(channel_id, alert_id, kind, page_id)
     return len(channel_ids)
 
 
-@shared_task(ignore_result=True)
-def send_notifications(alert_id: int | None = None) -> int:
-    """Send the messages owed (for one alert, or all of them: the periodic sweep), oldest first, each once."""
-    owed = PendingNotification.objects.filter(sent_at__isnull=True)
-    if alert_id is not None:
-        owed = owed.filter(alert_id=alert_id)
-    return sum(notify.send_owed(pending_id) for pending_id in owed.values_list("id", flat=True)[:1000])
-
-
 @shared_task(bind=True, ignore_result=True, max_retries=None)
-def deliver(self, channel_id: int, alert_id: int | None, kind: str) -> str:
+def deliver(self, channel_id: int, alert_id: int | None, kind: str, page_id: int | None = None) -> str:
     """Send through one channel; on failure retry with exponential backoff up to NOTIFY_MAX_ATTEMPTS."""
     channel = NotificationChannel.objects.filter(pk=channel_id).first()
     if channel is None:
@@ -75,11 +81,11 @@ def deliver(self, channel_id: int, alert_id: int | None, kind: str) -> str:
         if alert is None:
             return "gone"
     number = self.request.retries + 1
+    page = Page.objects.filter(pk=page_id).first() if page_id else None
     # a retry is the same task: its id names the delivery on every attempt (a webhook's webhook-id)
     message_id = f"msg_{self.request.id}" if self.request.id else ""
-    delivery = notify.attempt(
-        channel, alert, kind, number, last=number >= settings.NOTIFY_MAX_ATTEMPTS, message_id=message_id
-    )
+    last = number >= settings.NOTIFY_MAX_ATTEMPTS
+    delivery = notify.attempt(channel, alert, kind, number, last=last, page=page, message_id=message_id)
     if delivery.status == DeliveryStatus.RETRYING:
         countdown = settings.NOTIFY_RETRY_BACKOFF_SECONDS * 2**self.request.retries
         raise self.retry(countdown=countdown)
@@ -93,7 +99,6 @@ def prune() -> None:
     Alert.objects.filter(state="resolved", resolved_at__lt=cutoff).delete()
     Delivery.objects.filter(alert__isnull=True, created_at__lt=cutoff).delete()
     Notification.objects.filter(read=True, created_at__lt=cutoff).delete()
-    PendingNotification.objects.filter(sent_at__lt=cutoff).delete()
 
 
 from alerts.analysis import event_review, log_classifier  # noqa: E402,F401  (and the seed 003/004 background ones)

@@ -64,16 +64,27 @@ class Message:
         return {"kind": self.kind, "title": self.title, "text": self.text, "alert": self.alert, **self.extra}
 
 
-def message_for(alert, kind: str) -> Message:
-    """What people read about an alert: the same words in every channel."""
+WORDS = {
+    MessageKind.FIRING: "FIRING",
+    MessageKind.REMINDER: "STILL FIRING",
+    MessageKind.ESCALATION: "ESCALATED",
+    MessageKind.RESOLVED: "RESOLVED",
+    MessageKind.DIGEST: "DIGEST",
+    MessageKind.TEST: "TEST",
+}
+
+
+def message_for(alert, kind: str, *, page=None, channel=None) -> Message:
+    """What people read about an alert: the same words in every channel (Slack and e-mail add action links)."""
+    from alerts import context, links, paging, suppression
+
+    kind = MessageKind(kind)
     data = alert.as_dict()
-    word = {
-        MessageKind.FIRING: "FIRING",
-        MessageKind.REMINDER: "STILL FIRING",
-        MessageKind.RESOLVED: "RESOLVED",
-        MessageKind.TEST: "TEST",
-    }[MessageKind(kind)]
-    title = f"[{word}] [{alert.severity}] {alert.summary or alert.rule.name}"
+    if kind == MessageKind.DIGEST and page is not None:
+        lines = paging.digest_lines(page)
+        title = f"[DIGEST] {alert.rule.name}: {len(lines)} message(s) folded ({page.reason})"
+        return Message(kind=kind, title=title, text="\n".join(lines), alert=data, extra={"folded": lines})
+    title = f"[{WORDS[kind]}] [{alert.severity}] {alert.summary or alert.rule.name}"
     lines = [alert.summary or alert.rule.name]
     if alert.value is not None:
         lines.append(f"value: {alert.value:.4g} (threshold {alert.rule.threshold:g})")
@@ -83,7 +94,19 @@ def message_for(alert, kind: str) -> Message:
         lines.append(alert.description)
     if alert.runbook_url:
         lines.append(f"runbook: {alert.runbook_url}")
-    return Message(kind=kind, title=title, text="\n".join(lines), alert=data)
+    extra: dict = {}
+    top = context.top_lines(alert.context)
+    if top:
+        lines += ["top processes when it fired:", *(f"  {line}" for line in top)]
+    quieted = suppression.suppressed_by(alert) if alert.rule.is_host_down else []
+    if quieted:
+        extra["suppressed"] = [{"id": a.pk, "rule": a.rule.name, "summary": a.summary} for a in quieted]
+        lines.append(f"suppressed while {alert.server.hostname if alert.server_id else 'it'} is down:")
+        lines += [f"  {a.summary or a.rule.name}" for a in quieted]
+    if channel is not None and channel.kind in (ChannelKind.SLACK, ChannelKind.EMAIL) and alert.is_open:
+        extra["actions"] = links.issue_all(alert, channel.name)
+        lines += [f"{label}: {url}" for label, url in extra["actions"].items()]
+    return Message(kind=kind, title=title, text="\n".join(lines), alert=data, extra=extra)
 
 
 def test_message(channel) -> Message:

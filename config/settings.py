@@ -138,6 +138,7 @@ MIDDLEWARE = [
     "ingest.middleware.IngestRequestLog",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.canonical_urls.CanonicalSlashMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -170,7 +171,8 @@ TEMPLATES = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/console/login"  # the console's own page: team members need not be staff
+# the console's own page: team members need not be staff
+LOGIN_URL = env_str("LOGIN_URL", "/console/login")
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -266,6 +268,8 @@ CONSOLE_URL = env_str("CONSOLE_URL", "")
 SELF_MONITOR = env_bool("SELF_MONITOR", True)
 SELF_MONITOR_HOSTNAME = env_str("SELF_MONITOR_HOSTNAME", "")  # default: this machine's hostname
 SELF_MONITOR_INTERVAL = env_int("SELF_MONITOR_INTERVAL", 10)
+# per-process series (seed 002 tables) are kept for the top N process names of each table
+PROCESS_SERIES_TOP_N = env_int("PROCESS_SERIES_TOP_N", 10)
 
 # --- Storage: queries, roll-ups, partitions, retention -----------------------
 MAX_QUERY_POINTS = env_int("MAX_QUERY_POINTS", 11_000)
@@ -337,8 +341,18 @@ NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
-# how often the worker sends the notifications still owed (e.g. after Redis was down when an alert fired)
-NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 15)
+# less noise (docs: "Less noise"): what a new rule gets unless set, and how much one rule may page
+ALERT_DEFAULT_FOR_SECONDS = env_int("ALERT_DEFAULT_FOR_SECONDS", 60)
+ALERT_DEFAULT_RECOVERY_PERCENT = env_float("ALERT_DEFAULT_RECOVERY_PERCENT", 10)
+# pages (firing, reminder) one rule may send in a clock hour; the rest go into one digest
+NOTIFY_BUDGET_PER_HOUR = env_int("NOTIFY_BUDGET_PER_HOUR", 4)
+# one-click acknowledge / silence links in Slack and e-mail: valid this long, once
+ACTION_LINK_TTL_SECONDS = env_int("ACTION_LINK_TTL_SECONDS", 86400)
+# where people reach the console (links in notifications); empty: http://HOST:PORT
+CONSOLE_URL = env_str("CONSOLE_URL")
+# the console watching itself: stored data later than this, and how many intervals a round may be late
+ALERT_INGEST_LAG_SECONDS = env_int("ALERT_INGEST_LAG_SECONDS", 60)
+ALERT_ROUND_LATE_INTERVALS = env_int("ALERT_ROUND_LATE_INTERVALS", 3)
 # Slack and webhook channels may reach loopback, private, link-local and metadata addresses (SSRF guard off)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -429,11 +443,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=UPKEEP_INTERVAL_SECONDS),
         "options": {"expires": UPKEEP_INTERVAL_SECONDS},
     },
-    "alerts-send-notifications": {
-        "task": "alerts.tasks.send_notifications",
-        "schedule": timedelta(seconds=NOTIFY_SWEEP_SECONDS),
-        "options": {"expires": NOTIFY_SWEEP_SECONDS},
-    },
     "alerts-prune": {
         "task": "alerts.tasks.prune",
         "schedule": timedelta(hours=1),
@@ -445,6 +454,20 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-forget-receipts": {
         "task": "ingest.tasks.forget_receipts",
         "schedule": timedelta(minutes=10),
+    },
+    "alerts-digests": {
+        "task": "alerts.tasks.send_digests",
+        "schedule": timedelta(minutes=1),
+    },
+    "alerts-watch-console": {
+        "task": "alerts.tasks.watch_console",
+        "schedule": timedelta(seconds=ALERT_EVAL_INTERVAL_SECONDS),
+        "options": {"expires": ALERT_EVAL_INTERVAL_SECONDS},
+    },
+    "service-health-watch": {
+        "task": "monitoring.tasks.watch_service_health",
+        "schedule": timedelta(seconds=ALERT_EVAL_INTERVAL_SECONDS),
+        "options": {"expires": ALERT_EVAL_INTERVAL_SECONDS},
     },
     "analysis-prune": {
         "task": "alerts.analysis.prune",

@@ -5,9 +5,11 @@ Body: ``{"timestamp": epoch seconds, "total_cpu_percent": 45.2, "top_processes":
 
 - ``total_cpu_percent`` -> a sample ``system``/``cpu_usage`` (the name seed 000
   agents use, so one CPU rule covers both);
-- each process -> samples ``process``/``cpu_percent`` and ``process``/``memory_mb``
-  labelled with the process ``name`` and ``pid``;
-- the process table -> the server's latest snapshot (``processes``).
+- per process name (summed over its pids), for the PROCESS_SERIES_TOP_N busiest
+  names of the table (by CPU, then memory) -> samples ``process``/``cpu_percent``,
+  ``process``/``memory_mb`` and ``process``/``instances`` labelled ``name``. Keyed
+  by name, not pid, so a host's series stay bounded while pids come and go;
+- the whole process table -> the server's latest snapshot (``processes``).
 
 The C++ agent does not say which host it runs on: an agent token knows its
 server; with a fleet token (or the shared AGENT_API_TOKEN, or anonymously) the
@@ -17,6 +19,7 @@ header, else one named after the client address (``agent-10.0.0.5``).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from ingest.base import ingest_endpoint
@@ -44,10 +47,11 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
 
     batch = Batch(timestamped=True)  # the epoch timestamp is required
     batch.add_sample(server_id, "system", "cpu_usage", None, ts, cpu)
-    for process in processes:
-        labels = {"name": process["name"], "pid": str(process["pid"])}
-        batch.add_sample(server_id, "process", "cpu_percent", labels, ts, process["cpu_percent"])
-        batch.add_sample(server_id, "process", "memory_mb", labels, ts, process["memory_mb"])
+    for name, (cpu_percent, memory_mb, instances) in busiest_names(processes, settings.PROCESS_SERIES_TOP_N):
+        labels = {"name": name}
+        batch.add_sample(server_id, "process", "cpu_percent", labels, ts, cpu_percent)
+        batch.add_sample(server_id, "process", "memory_mb", labels, ts, memory_mb)
+        batch.add_sample(server_id, "process", "instances", labels, ts, instances)
     # fields beyond the seed's own (and the host's name) replace the snapshot's payload; a
     # plain process table leaves the seed 000 snapshot of the same host in place
     extra = {k: v for k, v in data.items() if k not in ("top_processes", "hostname", "host")}
@@ -56,6 +60,18 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
         batch.snapshots[-1].payload = extra
     batch.seen[server_id] = ts
     return batch
+
+
+def busiest_names(processes: list[dict], top: int) -> list[tuple[str, tuple[float, float, int]]]:
+    """The ``top`` process names by summed CPU, then memory: [(name, (cpu %, memory MB, pids))]."""
+    by_name: dict[str, list] = {}
+    for process in processes:
+        totals = by_name.setdefault(process["name"] or "?", [0.0, 0.0, 0])
+        totals[0] += process["cpu_percent"]
+        totals[1] += process["memory_mb"]
+        totals[2] += 1
+    ranked = sorted(by_name.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+    return [(name, (round(c, 4), round(m, 4), n)) for name, (c, m, n) in ranked[: max(0, top)]]
 
 
 def _process(item, i: int) -> dict:

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from monitoring.models import Series, Snapshot
+from monitoring.models import Annotation, Series, Snapshot
 
 
 class BoundedCountPaginator(Paginator):
@@ -49,3 +49,14 @@ class SnapshotAdmin(ReadOnly, admin.ModelAdmin):
     list_select_related = ["server"]
     show_full_result_count = False
     paginator = BoundedCountPaginator
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    """Deploys and notes on the timelines and charts (POST /api/v1/annotations)."""
+
+    list_display = ["ts", "kind", "title", "server", "author"]
+    list_filter = ["kind"]
+    search_fields = ["title", "server__hostname"]
+    list_select_related = ["server"]
+    raw_id_fields = ["server"]

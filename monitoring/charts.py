@@ -11,8 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from monitoring import query
-from monitoring.live.groups import HEADLINE_KINDS, headline_kind
+from monitoring import chart_layout, query
+from monitoring.live.groups import headline_kind
 from monitoring.models import Series
 
 
@@ -34,7 +34,6 @@ RANGES = [
 ]
 RANGES_BY_KEY = {r.key: r for r in RANGES}
 DEFAULT_RANGE = RANGES_BY_KEY["1h"]
-MAX_CHART_SERIES = 48
 
 
 def range_for(key: str | None) -> Range:
@@ -49,22 +48,41 @@ def points(ids: list[int], start: datetime, end: datetime, step: int) -> dict[in
     return query.bucketed(ids, start, end, step, "avg", source)
 
 
-def chart_payload(series: list[Series], rng: Range, end: datetime | None = None, start: datetime | None = None) -> dict:
-    """JSON for the page's uPlot charts: one chart per (metric type, name), one line per label set."""
+def chart_payload(
+    series: list[Series],
+    rng: Range,
+    end: datetime | None = None,
+    start: datetime | None = None,
+    added: frozenset[str] = frozenset(),
+) -> dict:
+    """JSON for the page's uPlot charts, in page order (monitoring/chart_layout.py).
+
+    One chart per (metric type, name), one line per label set, at most ten lines
+    and "other"; ``catalog`` lists the charts not drawn, for the page's picker;
+    ``max_series_id`` lets the page tell a new series from one it chose not to draw.
+    """
     end = end or datetime.now(UTC)
     start = start or end - timedelta(seconds=rng.seconds)
-    found = points([s.pk for s in series], start, end, rng.step)
-    charts: dict[tuple[str, str], dict] = {}
-    for s in series:
-        chart = charts.setdefault(
-            (s.metric_type, s.name),
-            {"key": f"{s.metric_type}.{s.name}", "metric_type": s.metric_type, "name": s.name, "lines": []},
-        )
-        chart["lines"].append(
+    drawn, offered = chart_layout.shown_by_default(chart_layout.arrange(series), set(added))
+    read = {c.key: c.series[: chart_layout.MAX_SERIES_PER_CHART] for c in drawn}
+    found = points([s.pk for chosen in read.values() for s in chosen], start, end, rng.step)
+    charts = []
+    for chart in drawn:
+        lines = [
             {
                 "series_id": s.pk,
-                "label": ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items())) or s.name,
+                "label": chart_layout.label_of(s),
                 "points": [[ts.timestamp(), value] for ts, value in found.get(s.pk, [])],
+            }
+            for s in read[chart.key]
+        ]
+        charts.append(
+            {
+                "key": chart.key,
+                "metric_type": chart.metric_type,
+                "name": chart.name,
+                "group": chart.group,
+                "lines": chart_layout.fold(lines),
             }
         )
     return {
@@ -72,13 +90,10 @@ def chart_payload(series: list[Series], rng: Range, end: datetime | None = None,
         "step": rng.step,
         "from": start.timestamp(),
         "to": end.timestamp(),
-        "charts": sorted(charts.values(), key=lambda c: (headline_rank(c["metric_type"], c["name"]), c["key"])),
+        "charts": charts,
+        "catalog": [{"key": c.key, "group": c.group, "series": len(c.series)} for c in offered],
+        "max_series_id": max((s.pk for s in series), default=0),
     }
-
-
-def headline_rank(metric_type: str, name: str) -> int:
-    kind = headline_kind(metric_type, name)
-    return HEADLINE_KINDS.index(kind) if kind else len(HEADLINE_KINDS)
 
 
 def headline_series(server_ids: list) -> dict[str, dict[str, int]]:

@@ -172,3 +172,44 @@ class FieldStats(models.Model):
     @property
     def std(self) -> float:
         return (self.m2 / (self.count - 1)) ** 0.5 if self.count > 1 else 0.0
+
+
+class Annotation(models.Model):
+    """A mark on the time axis: a deploy (from CI) or a note, for one server or the whole fleet.
+
+    Posted to ``POST /api/v1/annotations`` with a fleet or person token; drawn on the
+    server page's charts and listed on the server's timeline.
+    """
+
+    KINDS = [("deploy", "Deploy"), ("note", "Note")]
+
+    server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations")
+    ts = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=16, choices=KINDS, default="deploy")
+    title = models.CharField(max_length=300)
+    text = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    # who posted it: a person's username, or "fleet token mcf_…"
+    author = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ts", "-id"]
+        indexes = [models.Index(fields=["server", "ts"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.title}"
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "server": str(self.server_id) if self.server_id else None,
+            "ts": self.ts.isoformat(),
+            "kind": self.kind,
+            "title": self.title,
+            "text": self.text,
+            "url": self.url,
+            "tags": self.tags,
+            "author": self.author,
+        }

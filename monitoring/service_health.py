@@ -193,3 +193,37 @@ def overview(now: datetime | None = None) -> dict:
             "silent_after_seconds": settings.SERVICE_SILENT_SECONDS,
         },
     }
+
+
+LAST_STATUS_KEY = "service_health:last_status"
+
+
+def publish_changes(now: datetime | None = None) -> list[dict]:
+    """Push a health_update for every service whose status changed since the last look.
+
+    A service that goes silent sends nothing that could carry the news, so the
+    console looks every ALERT_EVAL_INTERVAL_SECONDS (``monitoring.tasks.watch_service_health``)
+    and pushes turning unhealthy, turning silent and recovering, not only "up" when data arrives.
+    """
+    from django.core.cache import cache
+
+    from monitoring.live.publisher import publish_health
+
+    now = now or datetime.now(UTC)
+    current = services_health(now)
+    try:
+        previous = cache.get(LAST_STATUS_KEY) or {}
+        cache.set(LAST_STATUS_KEY, {h.name: h.status for h in current}, timeout=None)
+    except Exception:  # Redis down: nothing to compare with, and nobody could receive a frame anyway
+        return []
+    changes = []
+    for health in current:
+        before = previous.get(health.name)
+        if before == health.status or (before is None and health.status == Health.HEALTHY):
+            continue
+        changes.append(
+            {**health.as_dict(), "service": health.name, "previous_status": before, "updated_at": iso_or_none(now)}
+        )
+    for change in changes:
+        publish_health(change)
+    return changes

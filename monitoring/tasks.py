@@ -43,3 +43,11 @@ def re_evaluate_events() -> dict:
     if report["changed"]:
         logger.info("re-evaluation: %d of %d events changed verdict", report["changed"], report["re_evaluated"])
     return report
+
+
+@shared_task(name="monitoring.tasks.watch_service_health")
+def watch_service_health() -> int:
+    """Every ALERT_EVAL_INTERVAL_SECONDS: services turning unhealthy, silent or healthy, pushed live."""
+    from monitoring import service_health
+
+    return len(service_health.publish_changes())

@@ -5,4 +5,5 @@ urlpatterns = [
     path("", include("monitoring.api.urls_prometheus")),
     path("", include("monitoring.api.urls_logs")),
     path("", include("monitoring.api.urls_events")),
+    path("", include("monitoring.api.urls_timeline")),
 ]

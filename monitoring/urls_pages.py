@@ -15,6 +15,7 @@ pages = [
     path("", views.fleet, name="fleet"),
     path("servers/<str:server_id>", views.server_detail, name="server"),
     path("servers/<str:server_id>/series.json", views.series_data, name="series"),
+    path("servers/<str:server_id>/timeline", views.server_timeline, name="server-timeline"),
     path("logs", views.logs, name="logs"),
     path("services", views.services, name="services"),
     path("events", views.events, name="events"),

@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from config.errors import error_body
-from monitoring import capacity, charts
+from monitoring import capacity, charts, timeline
+from monitoring.api.snapshots import snapshot_body
 from monitoring.choices import EventStatus, LogLevel
 from monitoring.log_analytics import error_patterns
 from monitoring.log_search import LogFilter
@@ -107,6 +108,9 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
     logs = list(LogEntry.objects.filter(server=server, ts__gte=since).order_by("-ts")[:40])
     events = list(Event.objects.filter(server=server, ts__gte=timezone.now() - timedelta(days=7)).order_by("-ts")[:20])
     payload = (snapshot.payload or {}) if snapshot else {}
+    if snapshot:
+        snapshot.server = server
+    body = snapshot_body(snapshot) if snapshot else None
     return render(
         request,
         "dashboards/server.html",
@@ -117,10 +121,8 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
             "range": rng,
             "snapshot": snapshot,
             "docker_events": (payload.get("docker_events") or [])[-15:][::-1],
-            "local_alerts": payload.get("local_alerts") or [],
-            "processes": sorted(
-                (snapshot.processes or []) if snapshot else [], key=lambda p: -(p.get("cpu_percent") or 0)
-            )[:12],
+            "snapshot_body": body,
+            "processes": body["processes"] if body else [],
             "logs": logs,
             "events": events,
             "series_count": Series.objects.filter(server=server).count(),
@@ -130,8 +132,24 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
 
 @login_required
 @require_GET
+def server_timeline(request: HttpRequest, server_id) -> HttpResponse:
+    """One time axis for the server: alerts, events, docker events, error lines, deploys, anomalies (live)."""
+    server = _server_or_404(server_id)
+    kinds = [k for k in request.GET.getlist("kind") if k in timeline.KINDS] or list(timeline.KINDS)
+    end = timezone.now()
+    items = timeline.timeline(server, end - timedelta(days=1), end, kinds, limit=300)
+    return render(
+        request,
+        "dashboards/timeline.html",
+        {"server": server, "status": server.status, "kinds": timeline.KINDS, "chosen": kinds, "items": items},
+    )
+
+
+@login_required
+@require_GET
 def series_data(request: HttpRequest, server_id) -> JsonResponse:
-    """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert."""
+    """The server's charts as JSON: ?range=15m…30d, or ?from=&to= (epoch seconds) around an alert;
+    ?add=type.name,… draws charts picked from the catalog."""
     server = _server_or_404(server_id)
     rng = charts.range_for(request.GET.get("range"))
     series = Series.objects.filter(server=server).order_by("metric_type", "name", "id")
@@ -150,7 +168,18 @@ def series_data(request: HttpRequest, server_id) -> JsonResponse:
         return JsonResponse(
             error_body("from and to are epoch seconds", [{"field": "from", "message": "epoch seconds"}]), status=400
         )
-    return JsonResponse(charts.chart_payload(list(series[: charts.MAX_CHART_SERIES]), rng, end=end, start=start))
+    added = frozenset(key for key in request.GET.get("add", "").split(",") if key)
+    payload = charts.chart_payload(list(series), rng, end=end, start=start, added=added)
+    # deploys and notes are drawn on every chart as vertical marks
+    payload["annotations"] = [
+        {"ts": a.ts.timestamp(), "kind": a.kind, "title": a.title}
+        for a in timeline.annotations_for(server, *_span(payload))[:200]
+    ]
+    return JsonResponse(payload)
+
+
+def _span(payload: dict) -> tuple[datetime, datetime]:
+    return datetime.fromtimestamp(payload["from"], UTC), datetime.fromtimestamp(payload["to"], UTC)
 
 
 LOG_RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}

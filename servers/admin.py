@@ -71,6 +71,7 @@ class ServerAdmin(admin.ModelAdmin):
     list_filter = ("active", "kind", "environment", "owner_team")
     search_fields = ("hostname", "ip_address", "external_id")
     readonly_fields = ("id", "status_display", "last_seen", "created_at", "updated_at")
+    raw_id_fields = ("depends_on",)
     inlines = [AgentTokenInline]
     actions = ["issue_agent_token", "revoke_tokens", "disable_servers", "enable_servers"]
     show_full_result_count = False

@@ -52,6 +52,9 @@ class Server(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True, db_index=True)
     active = models.BooleanField(default=True)
     maintenance_until = models.DateTimeField(null=True, blank=True)
+    # a switch or hypervisor this server sits behind: while it is down, this server's host-down alert is
+    # suppressed by the parent's (docs: "Less noise")
+    depends_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="dependents")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

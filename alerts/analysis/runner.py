@@ -94,6 +94,14 @@ def alert_head(alert) -> dict:
             "resolved_at": iso_or_none(alert.resolved_at),
             "acknowledged": alert.acknowledged_at is not None,
         },
+        # the host when it fired (alerts/context.py): survives retention and later process tables
+        "at_fire": {
+            "top_processes": (alert.context or {}).get("processes", [])[:10],
+            "snapshot_values": (alert.context or {}).get("values", {}),
+            "snapshot_ts": (alert.context or {}).get("snapshot_ts"),
+        }
+        if alert.context
+        else None,
     }
 
 

@@ -26,7 +26,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "id", "name", "kind", "enabled", "severity", "builtin",
             "metric_type", "metric_name", "metric_labels", "aggregate",
             "comparison", "threshold", "recovery_threshold", "window_seconds", "for_seconds", "trailing_seconds",
-            "service", "pattern", "event_status",
+            "service", "pattern", "log_level", "event_status", "policy",
             "scope", "server", "server_labels",
             "labels", "summary", "description", "runbook_url",
             "created_by", "created_at", "updated_at", "last_evaluated_at", "last_error",
@@ -54,6 +54,9 @@ class AlertSerializer(serializers.ModelSerializer):
     rule_name = serializers.CharField(source="rule.name", read_only=True)
     server_hostname = serializers.CharField(source="server.hostname", read_only=True, default=None)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    suppressed_by = serializers.SerializerMethodField(
+        help_text="what keeps the alert from paging: {alert_id (the host-down alert, or null), reason}; null: nothing"
+    )
 
     class Meta:
         model = Alert
@@ -61,17 +64,28 @@ class AlertSerializer(serializers.ModelSerializer):
             "id", "rule", "rule_name", "server", "server_hostname", "fingerprint", "state", "severity",
             "labels", "summary", "description", "runbook_url", "value", "trigger_value",
             "started_at", "fired_at", "resolved_at", "last_evaluated_at", "last_notified_at",
-            "acknowledged_at", "acknowledged_by", "flapping",
+            "acknowledged_at", "acknowledged_by", "flapping", "suppressed_by", "escalated_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_suppressed_by(self, alert: Alert) -> dict | None:
+        return alert.suppression()
 
 
 class AlertDetailSerializer(AlertSerializer):
     transitions = TransitionSerializer(many=True, read_only=True)
+    suppressed = serializers.SerializerMethodField(help_text="for a host-down alert: the alerts it kept quiet")
 
     class Meta(AlertSerializer.Meta):
-        fields = [*AlertSerializer.Meta.fields, "transitions"]
+        # context: the process table and snapshot values frozen when the alert fired
+        fields = [*AlertSerializer.Meta.fields, "context", "suppressed", "transitions"]
         read_only_fields = fields
+
+    def get_suppressed(self, alert: Alert) -> list[dict]:
+        return [
+            {"id": a.pk, "rule": a.rule.name, "summary": a.summary, "state": a.state}
+            for a in alert.suppressed_alerts.select_related("rule").order_by("started_at", "pk")
+        ]
 
 
 class SilenceSerializer(serializers.ModelSerializer):

@@ -52,6 +52,14 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     flapping = models.BooleanField(default=False)
+    # root-cause suppression (alerts/suppression.py): the host-down alert, or a reason when there is none yet
+    suppressed_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="suppressed_alerts"
+    )
+    suppressed_reason = models.CharField(max_length=300, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # the host when the alert fired: its process table and snapshot values, frozen (alerts/context.py)
+    context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -104,9 +112,12 @@ class Alert(models.Model):
             self.value = value
         self.cleared_at = None
         self.flapping = self.recently_fired(now) >= settings.ALERT_FLAP_THRESHOLD
-        with transaction.atomic():  # the message is owed exactly when the state change is stored
-            self.save()
-            PendingNotification.objects.create(alert=self, kind=MessageKind.FIRING, created_at=now)
+        if self.server_id and self.rule.watches_metrics:
+            from alerts import context
+
+            self.context = context.freeze(self.server_id, now)
+        self.save()
+        _page(self, MessageKind.FIRING, now)
         self._announce(signals.alert_fired)
 
     def resolve(self, value: float | None = None, now: datetime | None = None, note: str = "") -> None:
@@ -119,11 +130,9 @@ class Alert(models.Model):
         self.state, self.resolved_at, self.cleared_at = AlertState.RESOLVED, now, None
         if value is not None:
             self.value = value
-        with transaction.atomic():
-            self.save()
-            if was_firing:
-                PendingNotification.objects.create(alert=self, kind=MessageKind.RESOLVED, created_at=now)
+        self.save()
         if was_firing:
+            _page(self, MessageKind.RESOLVED, now)
             self._announce(signals.alert_resolved)
         else:
             self._announce(None)
@@ -140,21 +149,21 @@ class Alert(models.Model):
         elif now - self.cleared_at >= timedelta(seconds=settings.ALERT_FLAP_HOLD_SECONDS):
             self.resolve(value, now, note="held down while flapping")
 
-    def acknowledge(self, user) -> bool:
-        """Someone is on it: who and when; reminders stop. Answers whether anything changed."""
+    def acknowledge(self, user, via: str = "") -> bool:
+        """Someone is on it: who (or through which link) and when; reminders stop. Answers whether anything changed."""
         if self.acknowledged_at is not None:
             return False
         self.acknowledged_at, self.acknowledged_by = timezone.now(), user
         self.save(update_fields=["acknowledged_at", "acknowledged_by"])
-        AlertTransition.objects.create(
-            alert=self,
-            from_state=self.state,
-            to_state=self.state,
-            at=self.acknowledged_at,
-            note=f"acknowledged by {user}",
-        )
+        self.note(f"acknowledged by {user}" if user is not None else f"acknowledged via {via}", self.acknowledged_at)
         self._announce(None)
         return True
+
+    def note(self, text: str, at: datetime | None = None) -> None:
+        """A line in the alert's history that is not a change of state."""
+        AlertTransition.objects.create(
+            alert=self, from_state=self.state, to_state=self.state, at=at or timezone.now(), note=text[:500]
+        )
 
     def recently_fired(self, now: datetime) -> int:
         """How many alerts of this fingerprint fired within the flap window (this one included)."""
@@ -210,30 +219,20 @@ class Alert(models.Model):
             "resolved_at": iso_or_none(self.resolved_at),
             "acknowledged_at": iso_or_none(self.acknowledged_at),
             "acknowledged_by": self.acknowledged_by.get_username() if self.acknowledged_by_id else None,
+            "suppressed_by": self.suppression(),
+            "top_processes": (self.context or {}).get("processes", [])[:5],
         }
 
+    def suppression(self) -> dict | None:
+        """What keeps this alert from paging, as the API and webhooks show it; None when nothing does."""
+        if not self.suppressed_reason:
+            return None
+        return {"alert_id": self.suppressed_by_id, "reason": self.suppressed_reason}
 
-class PendingNotification(models.Model):
-    """A message owed about an alert (firing, resolved, reminder): the notification outbox.
 
-    Written in the transaction that changes the alert's state, so a message is owed exactly
-    when the change is stored, whether or not Redis can take a task at that moment. The
-    worker sends it right after commit when it can (``alerts.tasks.send_notifications``);
-    a periodic sweep sends whatever is still owed. ``sent_at`` is set in the transaction that
-    records the in-console notification and queues the deliveries: sent once.
-    """
-
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="pending_notifications")
-    kind = models.CharField(max_length=10, choices=MessageKind.choices)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["id"], name="alerts_pending_unsent", condition=Q(sent_at__isnull=True))]
-
-    def __str__(self) -> str:
-        return f"{self.kind} of {self.alert_id}: {'sent' if self.sent_at else 'owed'}"
+def _page(alert: Alert, kind: str, now: datetime) -> None:
+    # in the alert's transaction: alerts.paging decides whether a message goes out (connected in AppConfig.ready)
+    signals.message_due.send(sender=Alert, alert=alert, kind=kind, now=now)
 
 
 class AlertTransition(models.Model):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, models, transaction
 
-from alerts.choices import Aggregate, Comparison, RuleKind, Scope, Severity
+from alerts.choices import Aggregate, Comparison, ConsoleCheck, RuleKind, Scope, Severity
 from servers.models import Server
 
 
@@ -52,12 +52,16 @@ class AlertRule(models.Model):
         null=True, blank=True, help_text="a firing alert resolves only once the value is past this (hysteresis)"
     )
     window_seconds = models.PositiveIntegerField(default=60, help_text="look-back window; for absence: silence")
-    for_seconds = models.PositiveIntegerField(default=0, help_text="how long the condition holds before firing")
+    # None when created: filled from ALERT_DEFAULT_FOR_SECONDS for metric and rate rules (save)
+    for_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="how long the condition holds before firing (empty: the default)"
+    )
     trailing_seconds = models.PositiveIntegerField(default=3600, help_text="anomaly: the baseline before the window")
 
     # logs and events
     service = models.CharField(max_length=255, blank=True, help_text="log service or event source; empty for any")
     pattern = models.CharField(max_length=500, blank=True, help_text="log pattern: case-insensitive regex")
+    log_level = models.CharField(max_length=16, blank=True, help_text="log pattern: only lines of this level")
     event_status = models.CharField(max_length=16, blank=True, default="CRITICAL")
 
     # scope
@@ -70,6 +74,14 @@ class AlertRule(models.Model):
     summary = models.CharField(max_length=500, blank=True)
     description = models.TextField(blank=True)
     runbook_url = models.CharField(max_length=500, blank=True)
+    policy = models.ForeignKey(
+        "alerts.NotificationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rules",
+        help_text="repeat and escalation; empty: the default policy",
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -94,9 +106,9 @@ class AlertRule(models.Model):
         if self.kind == RuleKind.ABSENCE and bool(self.metric_type) != bool(self.metric_name):
             errors["metric_name"] = "give both metric_type and metric_name, or neither (no contact)"
         if self.kind == RuleKind.LOG_PATTERN:
-            if not self.pattern:
-                errors["pattern"] = "a log pattern rule needs a pattern"
-            elif not _valid_regex(self.pattern):
+            if not self.pattern and not self.log_level:
+                errors["pattern"] = "a log pattern rule needs a pattern or a log level"
+            elif self.pattern and not _valid_regex(self.pattern):
                 errors["pattern"] = "not a valid regular expression"
         if self.scope == Scope.SERVER and not self.server_id:
             errors["server"] = "scope 'server' needs a server"
@@ -108,12 +120,48 @@ class AlertRule(models.Model):
             value = getattr(self, name)
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 errors[name] = "an object of string values"
+        if self.kind == RuleKind.CONSOLE and self.metric_name not in ConsoleCheck.values:
+            errors["metric_name"] = "one of " + ", ".join(ConsoleCheck.values)
         if errors:
             raise ValidationError(errors)
 
+    def save(self, *args, **kwargs) -> None:
+        if self.for_seconds is None or (self._state.adding and self.recovery_threshold is None):
+            self.apply_defaults()
+        super().save(*args, **kwargs)
+
+    def apply_defaults(self) -> None:
+        """Noise-safe defaults of a new rule: a `for` duration and a recovery threshold, unless set.
+
+        Only for rules that compare a level that can bounce (metric thresholds, anomalies, error
+        rates); absences, patterns and events fire at once. The recovery threshold sits
+        ALERT_DEFAULT_RECOVERY_PERCENT of the threshold on the safe side of it (fire above 90,
+        resolve below 81).
+        """
+        levelled = self.kind in (RuleKind.THRESHOLD, RuleKind.ANOMALY, RuleKind.LOG_ERROR_RATE)
+        if self.for_seconds is None:
+            self.for_seconds = settings.ALERT_DEFAULT_FOR_SECONDS if levelled else 0
+        if self.recovery_threshold is None and levelled and self.threshold:
+            margin = abs(self.threshold) * settings.ALERT_DEFAULT_RECOVERY_PERCENT / 100
+            if self.comparison in (Comparison.GT, Comparison.GTE):
+                self.recovery_threshold = self.threshold - margin
+            elif self.comparison in (Comparison.LT, Comparison.LTE):
+                self.recovery_threshold = self.threshold + margin
+
+    @property
+    def is_host_down(self) -> bool:
+        """A no-contact rule: its alert says the whole host is down (the root cause of its other alerts)."""
+        return self.kind == RuleKind.ABSENCE and not self.metric_name
+
+    @property
+    def watches_metrics(self) -> bool:
+        return self.kind in (RuleKind.THRESHOLD, RuleKind.ANOMALY) or (
+            self.kind == RuleKind.ABSENCE and bool(self.metric_name)
+        )
+
     def violates(self, value: float | None, *, firing: bool = False) -> bool:
         """Whether a value breaks the rule; a firing alert keeps firing until past the recovery value."""
-        if self.kind == RuleKind.ABSENCE:
+        if self.kind in (RuleKind.ABSENCE, RuleKind.LOG_ABSENCE):
             # value: seconds since last heard within the window; None: not heard within it
             return value is None or value > self.window_seconds
         if value is None:

@@ -121,7 +121,7 @@ def test_absence_of_a_metric_only_for_servers_that_had_it(web01, web02, now):
 
 def test_log_error_rate_above_five_percent_in_five_minutes(web01, now):
     rule = AlertRule.objects.create(
-        name="errors", kind=RuleKind.LOG_ERROR_RATE, threshold=5, window_seconds=300, service="api"
+        name="errors", kind=RuleKind.LOG_ERROR_RATE, threshold=5, window_seconds=300, service="api", for_seconds=0
     )
     lines = [(now - timedelta(seconds=i), "INFO", "ok") for i in range(1, 96)]
     lines += [(now - timedelta(seconds=i), "ERROR", "boom") for i in range(100, 104)]
@@ -155,6 +155,7 @@ def test_anomaly_flags_a_value_far_from_its_trailing_window(web01, web02, now):
         threshold=3,
         window_seconds=60,
         trailing_seconds=600,
+        for_seconds=0,
     )
     base = [(now - timedelta(seconds=70 + 10 * i), 100.0 + (i % 3)) for i in range(50)]
     write_samples(web01, "app", "latency_ms", [*base, (now - timedelta(seconds=5), 400.0)])
@@ -253,7 +254,9 @@ def test_a_flapping_alert_is_held_firing_until_it_stays_clear(web01, now, settin
     evaluate(rule, t + timedelta(seconds=75))  # clear for longer than the hold: no data counts as clear
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
-    assert alert.transitions.last().note == "held down while flapping"
+    assert alert.transitions.get(from_state=AlertState.FIRING, to_state=AlertState.RESOLVED).note == (
+        "held down while flapping"
+    )
 
 
 def test_two_workers_evaluating_at_once_open_one_alert(transactional_db):

@@ -123,6 +123,11 @@ def test_a_429_is_honoured_and_nothing_is_lost(start_console, tmp_path):
     try:
         refused = wait_for(lambda: re.search(r"\(429 .*retry in ([\d.]+) s", log.read_text()), 30, "a 429")
         wait_for(lambda: re.search(r"\(429 .*\n(?:.*\n)*?.* 200 \(", log.read_text()), 40, "a delivery after the 429")
+        refused_at = _logged_at(next(line for line in log.read_text().splitlines() if "(429" in line))
+        # a report made while the agent waited arrives with the next window's requests
+        wait_for(
+            lambda: any(ts > refused_at.astimezone() for ts in stored("agent-429")), 30, "a report made while waiting"
+        )
     finally:
         agent.terminate()
         agent.wait(10)

@@ -31,7 +31,7 @@ def test_an_idempotency_key_names_a_retry(agent, web01):
     agent.post("/ingest/metrics", SEED002_BODY, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
     agent.post("/ingest/metrics", later, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
 
-    assert Sample.objects.count() == 3
+    assert Sample.objects.count() == 4  # one table: cpu_usage and the process's cpu, memory, pids
 
 
 def test_the_same_body_from_two_servers_is_stored_twice(client, web01, agent_token, db):
@@ -45,7 +45,7 @@ def test_the_same_body_from_two_servers_is_stored_twice(client, web01, agent_tok
         )
         assert response.status_code == 200
 
-    assert Sample.objects.count() == 6
+    assert Sample.objects.count() == 8
 
 
 def test_a_retry_after_the_idempotency_window_is_stored_again(agent, web01, settings):
@@ -63,4 +63,4 @@ def test_a_retry_after_the_idempotency_window_is_stored_again(agent, web01, sett
     assert forget_receipts() == 1
     agent.post("/ingest/metrics", SEED002_BODY, content_type="application/json")
 
-    assert Sample.objects.count() == 6
+    assert Sample.objects.count() == 8

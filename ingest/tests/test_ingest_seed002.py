@@ -26,9 +26,9 @@ def test_cpu_and_processes_are_stored_with_x_agent_token(client, agent_token, we
         s.series.name: s.value
         for s in Sample.objects.filter(series__server=web01, series__metric_type="process").select_related("series")
     }
-    assert process == {"cpu_percent": 15.5, "memory_mb": 512.3}
+    assert process == {"cpu_percent": 15.5, "memory_mb": 512.3, "instances": 1}
     labels = Sample.objects.filter(series__metric_type="process").first().series.labels
-    assert labels == {"name": "chrome.exe", "pid": "1234"}
+    assert labels == {"name": "chrome.exe"}
     snapshot = Snapshot.objects.get(server=web01)
     assert snapshot.processes == SEED002_BODY["top_processes"]
     assert snapshot.ts == AT
@@ -63,7 +63,7 @@ def test_the_shared_agent_api_token_registers_by_hostname_header(client):
     )
 
     assert response.status_code == 200, response.content
-    assert Sample.objects.filter(series__server__hostname="desk-7").count() == 3
+    assert Sample.objects.filter(series__server__hostname="desk-7").count() == 4
 
 
 @override_settings(AGENT_API_TOKEN="shared-secret")
@@ -83,3 +83,46 @@ def test_an_anonymous_agent_is_named_after_its_address(client):
 
     assert response.status_code == 200, response.content
     assert Server.objects.filter(hostname="agent-10.0.0.5").exists()
+
+
+def _table(processes: list[tuple[int, str, float, float]], at: int = 1707662400) -> dict:
+    return {
+        "timestamp": at,
+        "total_cpu_percent": 50.0,
+        "top_processes": [{"pid": p, "name": n, "cpu_percent": c, "memory_mb": m} for p, n, c, m in processes],
+    }
+
+
+def _process_values(server, name: str) -> dict:
+    found = Sample.objects.filter(series__server=server, series__metric_type="process", series__name=name)
+    return {s.series.labels["name"]: s.value for s in found.select_related("series")}
+
+
+def test_a_process_name_with_several_pids_is_one_series_summed(agent, web01):
+    table = _table([(10, "php-fpm", 5.0, 40.0), (11, "php-fpm", 7.5, 42.0), (12, "nginx", 1.0, 8.0)])
+
+    agent.post("/ingest/metrics", table, content_type="application/json")
+
+    assert _process_values(web01, "cpu_percent") == {"php-fpm": 12.5, "nginx": 1.0}
+    assert _process_values(web01, "memory_mb") == {"php-fpm": 82.0, "nginx": 8.0}
+    assert _process_values(web01, "instances") == {"php-fpm": 2, "nginx": 1}
+
+
+@override_settings(PROCESS_SERIES_TOP_N=10)
+def test_only_the_busiest_names_get_series_and_the_snapshot_keeps_the_whole_table(agent, web01):
+    table = _table([(100 + i, f"worker-{i:02d}", float(i), 10.0) for i in range(60)])
+
+    agent.post("/ingest/metrics", table, content_type="application/json")
+
+    names = set(_process_values(web01, "cpu_percent"))
+    assert names == {f"worker-{i:02d}" for i in range(50, 60)}
+    assert len(Snapshot.objects.get(server=web01).processes) == 60
+
+
+def test_churning_pids_add_no_series(agent, web01):
+    for minute in range(5):
+        pids = range(1000 * minute, 1000 * minute + 20)
+        table = _table([(pid, f"job-{pid % 3}", 2.0, 5.0) for pid in pids], at=1707662400 + 60 * minute)
+        agent.post("/ingest/metrics", table, content_type="application/json")
+
+    assert web01.series.filter(metric_type="process").count() == 3 * 3

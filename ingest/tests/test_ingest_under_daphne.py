@@ -87,7 +87,7 @@ def test_processes_are_stored(web01, agent_token):
     status, _, _ = post("/ingest/metrics", body, {"X-Agent-Token": agent_token})
 
     assert status == 200
-    assert Sample.objects.filter(series__server=web01).count() == 3
+    assert Sample.objects.filter(series__server=web01).count() == 4  # cpu_usage; the process's cpu, memory, pids
 
 
 def test_no_token_is_401(web01):

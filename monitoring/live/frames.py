@@ -90,12 +90,16 @@ def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: 
             left_out += len(points) - len(kept)
             budget -= len(kept)
             if kept and want_entries:
+                points_out = [[texts.get(ts) or texts.setdefault(ts, iso(ts)), value] for ts, value in kept]
                 entry = {
                     "series_id": ids.get(key),
                     "metric_type": metric_type,
                     "metric_name": name,
                     "labels": orjson.loads(labels),
-                    "points": [[texts.get(ts) or texts.setdefault(ts, iso(ts)), value] for ts, value in kept],
+                    # the latest point under the read APIs' names, beside every point
+                    "timestamp": points_out[-1][0],
+                    "value": points_out[-1][1],
+                    "points": points_out,
                 }
                 entries.append(entry)
                 by_type[metric_type].append(entry)

@@ -90,3 +90,12 @@ def test_make_run_shows_its_own_host_with_cpu_memory_and_disk_within_a_minute(ma
     assert row.locator(".badge").first.inner_text().lower() == "up"
     cpu, memory, disk = (float(row.locator(".figure .value").nth(i).inner_text().rstrip("%")) for i in range(3))
     assert 0 <= cpu <= 100 and 0 < memory < 100 and 0 < disk < 100
+
+    # the next host: "Add a server" gives the line to paste on it
+    page.click("#add-server")
+    page.fill("input[name=hostname]", "web-07")
+    page.click("text=Issue a token and show the install line")
+    line = page.locator("#install-line").inner_text()
+    screenshot(page, "add-a-server")
+    assert line.startswith(f"curl -fsSL {make_run}/agent/install.sh | sudo sh -s -- --token mca_")
+    assert line.endswith("--hostname web-07")

@@ -26,6 +26,7 @@ class ServerSerializer(serializers.ModelSerializer):
             "external_id",
             "active",
             "maintenance_until",
+            "depends_on",
             "last_seen",
             "status",
             "created_at",
@@ -37,6 +38,17 @@ class ServerSerializer(serializers.ModelSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("must be an object")
         return value
+
+    def validate_depends_on(self, parent: Server | None) -> Server | None:
+        """A parent (switch, hypervisor) that does not, through its own parents, depend on this server."""
+        seen = set()
+        ancestor = parent
+        while ancestor is not None and ancestor.pk not in seen:
+            if self.instance is not None and ancestor.pk == self.instance.pk:
+                raise serializers.ValidationError("a server cannot depend on itself, even through its parents")
+            seen.add(ancestor.pk)
+            ancestor = ancestor.depends_on
+        return parent
 
 
 class RegistrationSerializer(serializers.Serializer):

@@ -133,6 +133,44 @@ const Console = (() => {
     let windowSeconds = parseFloat(container.dataset.window || "3600");
     let dataTo = null; // end of the range the server answered (seconds)
     let reloading = null;
+    let annotations = []; // deploys and notes: [{ts, kind, title}], drawn as vertical marks
+
+    function marks(u) {
+      const ctx = u.ctx, right = u.bbox.left + u.bbox.width;
+      annotations.forEach((a) => {
+        const x = u.valToPos(a.ts, "x", true);
+        if (x < u.bbox.left || x > right) return;
+        ctx.save(); ctx.strokeStyle = css("--purple"); ctx.setLineDash([2, 3]); ctx.lineWidth = 1;
+        ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+        ctx.fillStyle = css("--purple"); ctx.font = `10px ${css("--font")}`; const label = a.title.slice(0, 24), w = ctx.measureText(label).width;
+        ctx.fillText(label, x + 3 + w > right ? x - 3 - w : x + 3, u.bbox.top + 10);
+        ctx.restore();
+      });
+    }
+
+    let lastGroup = null;
+    let maxSeriesId = Infinity; // series above it are new since the load: reload to draw them
+    const folded = new Set(); // series drawn inside an "other" line
+    const pickedKey = `charts:${container.dataset.server || ""}`;
+    const picked = new Set(JSON.parse(localStorage.getItem(pickedKey) || "[]"));
+    function dataUrl() {
+      const url = new URL(container.dataset.url, location.href);
+      if (picked.size) url.searchParams.set("add", Array.from(picked).join(","));
+      return url;
+    }
+    function picker(catalog) {
+      if (!catalog || !catalog.length || !container.dataset.server) return;
+      const box = document.createElement("div");
+      box.className = "chart-picker";
+      box.innerHTML = `<label>Add a chart <select><option value="">${catalog.length} more…</option>${catalog.map((c) => `<option value="${esc(c.key)}">${esc(c.key)} (${c.series})</option>`).join("")}</select></label>`;
+      $("select", box).addEventListener("change", (event) => {
+        if (!event.target.value) return;
+        picked.add(event.target.value);
+        localStorage.setItem(pickedKey, JSON.stringify(Array.from(picked)));
+        load();
+      });
+      container.append(box);
+    }
 
     // The x axis always shows the range asked for (15m … 30d): a series with one or two points
     // must not stretch it over years. Live frames slide it forward with the clock (extend).
@@ -148,9 +186,17 @@ const Console = (() => {
       return uPlot.join(lines.map((l) => [l.points.map((p) => p[0]), l.points.map((p) => p[1])]));
     }
     function make(chart) {
+      if (chart.group && chart.group !== lastGroup) {
+        lastGroup = chart.group;
+        const heading = document.createElement("h2");
+        heading.className = "chart-group";
+        heading.textContent = chart.group;
+        container.append(heading);
+      }
       const el = document.createElement("div");
       el.className = "chart";
       el.dataset.chart = chart.key;
+      el.dataset.lines = chart.lines.length;
       el.innerHTML = `<h3><span>${esc(chart.key)}</span><span class="now"></span></h3><div class="plot"></div>`;
       container.append(el);
       const plotEl = $(".plot", el);
@@ -160,12 +206,13 @@ const Console = (() => {
         cursor: { drag: { x: true, y: false } },
         legend: { show: chart.lines.length > 1 },
         scales: { x: { time: true, range: xRange }, y: isNaN(threshold) ? {} : { range: (u, lo, hi) => [Math.min(lo ?? threshold, threshold) * 0.95, Math.max(hi ?? threshold, threshold) * 1.05] } },
-        axes: [axis(), { ...axis(), size: 46 }],
+        // the y axis is as wide as its longest tick label (uptime in seconds, bytes per second)
+        axes: [axis(), { ...axis(), size: (u, values) => Math.max(46, 14 + 7 * Math.max(0, ...(values || []).map((v) => String(v).length))) }],
         series: [{}].concat(chart.lines.map((l, i) => ({
           label: l.label, stroke: css(PALETTE[i % PALETTE.length]), width: 1.5, spanGaps: true, // uPlot shows the points themselves when they are few
           fill: chart.lines.length === 1 ? `color-mix(in srgb, ${css("--accent")} 12%, transparent)` : undefined,
         }))),
-        hooks: isNaN(threshold) ? {} : { draw: [(u) => {
+        hooks: { draw: [marks].concat(isNaN(threshold) ? [] : [(u) => {
           const ctx = u.ctx;
           // the alert's span (started .. resolved or now), then the threshold
           const from = parseFloat(container.dataset.markFrom), to = parseFloat(container.dataset.markTo) || Date.now() / 1000;
@@ -177,12 +224,15 @@ const Console = (() => {
           const y = u.valToPos(threshold, "y", true);
           ctx.save(); ctx.strokeStyle = css("--red"); ctx.setLineDash([5, 4]); ctx.lineWidth = 1;
           ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke(); ctx.restore();
-        }] },
+        }]) },
       };
       const entry = { key: chart.key, lines: chart.lines, el };
       entry.plot = new uPlot(opts, table(chart.lines), plotEl);
       charts.set(chart.key, entry);
-      chart.lines.forEach((line) => bySeries.set(line.series_id, [entry, line]));
+      chart.lines.forEach((line) => {
+        if (line.other) line.folded.forEach((id) => folded.add(id)); // summed server-side; redrawn on reload
+        else bySeries.set(line.series_id, [entry, line]);
+      });
       showNow(entry);
     }
     function showNow(entry) {
@@ -191,16 +241,21 @@ const Console = (() => {
       $(".now", entry.el).textContent = last ? (+last[1]).toFixed(2) : "";
     }
     async function load() {
-      const response = await fetch(container.dataset.url, { credentials: "same-origin" });
+      const response = await fetch(dataUrl(), { credentials: "same-origin" });
       if (!response.ok) { container.innerHTML = `<div class="card empty">Could not load the charts (${response.status}).</div>`; return; }
       const data = await response.json();
       windowSeconds = data.to - data.from;
       dataTo = data.to;
+      annotations = data.annotations || [];
+      container.dataset.annotations = annotations.length;
       charts.forEach((c) => { c.plot.destroy(); c.el.remove(); });
-      charts.clear(); bySeries.clear();
-      $$(".empty", container).forEach((e) => e.remove());
+      charts.clear(); bySeries.clear(); folded.clear();
+      $$(".empty, .chart-group, .chart-picker", container).forEach((e) => e.remove());
+      lastGroup = null;
+      maxSeriesId = data.max_series_id ?? Infinity;
       if (!data.charts.length) container.innerHTML = `<div class="card empty">No data in this range.</div>`;
       data.charts.forEach(make);
+      picker(data.catalog);
       container.dataset.loaded = "true";
     }
     function extend(frame) {
@@ -208,7 +263,7 @@ const Console = (() => {
       let unknown = false;
       frame.series.forEach((s) => {
         const found = bySeries.get(s.series_id);
-        if (!found) { unknown = true; return; }
+        if (!found) { if (!folded.has(s.series_id) && s.series_id > maxSeriesId) unknown = true; return; }
         const [entry, line] = found;
         s.points.forEach(([iso, v]) => line.points.push([epoch(iso), v]));
         line.points.sort((a, b) => a[0] - b[0]);
@@ -234,11 +289,57 @@ const Console = (() => {
   const logRow = (l, time) => `<tr><td class="nowrap muted">${esc(time)}</td><td><span class="lvl lvl-${esc(l.level)}">${esc(l.level)}</span></td><td class="muted">${esc(l.service)}</td><td class="logmsg">${esc(String(l.message).slice(0, 400))}</td></tr>`;
   const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
 
+  /* The latest snapshot (GET /api/v1/servers/{id}/snapshot): seed 000 figures and the process table. */
+  function figure(key, value) {
+    if (typeof value !== "number") return esc(JSON.stringify(value));
+    if (/_usage$|percent/.test(key)) return `${value.toFixed(1)} %`;
+    if (/bytes_per_sec$/.test(key)) return `${bytes(value)}/s`;
+    if (/bytes$/.test(key)) return bytes(value);
+    if (key === "uptime_seconds") return `${Math.floor(value / 86400)}d ${Math.floor((value % 86400) / 3600)}h ${Math.floor((value % 3600) / 60)}m`;
+    return value.toLocaleString();
+  }
+  function bytes(n) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+    return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+  }
+  function renderSnapshot(s) {
+    const facts = $("#snapshot-facts"), rows = $("#process-rows");
+    if (!facts || !s) return;
+    const p = s.payload || {};
+    const head = [
+      ["Received", `<time data-ts="${epoch(s.received_at)}"></time>`],
+      ["Score", s.score == null ? '<span class="muted">–</span>' : `<span class="score" style="--score: ${+s.score}">${(+s.score).toFixed(2)}</span>`],
+      ["Local alerts", (p.local_alerts || []).map((a) => `<span class="badge sev-warning">${esc(a)}</span>`).join(" ") || '<span class="muted">none</span>'],
+    ];
+    if (p.os || p.agent_version) head.push(["Agent", esc([p.os, p.agent_version && `agent ${p.agent_version}`].filter(Boolean).join(" · "))]);
+    const metrics = Object.entries(p.metrics || {}).map(([k, v]) => [esc(k), figure(k, v)]);
+    facts.innerHTML = head.concat(metrics).map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
+    $("#process-count").textContent = (s.processes || []).length;
+    rows.innerHTML = (s.processes || []).map((r) => `<tr><td class="muted">${esc(r.pid)}</td><td>${esc(r.name)}</td><td class="num">${(+r.cpu_percent).toFixed(1)}</td><td class="num">${(+r.memory_mb).toFixed(1)}</td></tr>`).join("")
+      || '<tr><td colspan="4" class="empty">No process table received.</td></tr>';
+    relativeTimes();
+  }
+  function snapshotCard() {
+    const card = $("#snapshot");
+    const data = $("#snapshot-data");
+    renderSnapshot(data ? JSON.parse(data.textContent) : null);
+    let last = 0;
+    return async () => {
+      if (!card || Date.now() - last < 5000) return;
+      last = Date.now();
+      const response = await fetch(card.dataset.url, { credentials: "same-origin" });
+      if (response.ok) renderSnapshot(await response.json());
+    };
+  }
+
   function serverPage() {
     const container = $("#charts");
     const grid = chartGrid(container);
+    const refreshSnapshot = snapshotCard();
     live([{ subscription_type: "server", server_id: container.dataset.server }], (frame) => {
-      if (frame.type === "metrics") grid.extend(frame);
+      if (frame.type === "metrics") { grid.extend(frame); refreshSnapshot(); }
       else if (frame.type === "log_processed") frame.data.logs.forEach((l) => prependRow($("#server-logs"), logRow(l, clock(l.timestamp)), 40));
       else if (frame.type === "event_processed") {
         const e = frame.data, list = $("#server-events"); const empty = $(".empty", list); if (empty) empty.remove();
@@ -248,6 +349,7 @@ const Console = (() => {
         const t = $("#last-seen"); if (t) { t.dataset.ts = epoch(frame.at); }
         const badge = $("#server-status"); badge.className = "badge status-up"; badge.textContent = "Up";
         relativeTimes();
+        refreshSnapshot();
       }
     });
   }
@@ -322,5 +424,31 @@ const Console = (() => {
     });
   }
 
-  return { live, fleetPage, serverPage, alertsPage, alertPage, logsPage, servicesPage, eventsPage };
+  /* A server's timeline: the API's items, refetched when a frame about the server arrives. */
+  function timelinePage() {
+    const list = $("#timeline"), form = $("#timeline-kinds");
+    const kinds = () => $$("input[name=kind]:checked", form).map((i) => i.value);
+    const row = (i) => `<li class="tl-${esc(i.kind)}" data-kind="${esc(i.kind)}"><span class="badge tl-kind">${esc(i.kind)}</span> <time data-ts="${epoch(i.ts)}">${esc(new Date(i.ts).toLocaleString())}</time> ${i.link ? `<a href="${esc(i.link)}">${esc(i.title)}</a>` : `<b>${esc(i.title)}</b>`}${i.detail ? `<div class="muted small">${esc(i.detail)}</div>` : ""}</li>`;
+    let pending = null, asked = 0;
+    async function load() {
+      const chosen = kinds(), mine = ++asked; // only the latest answer is shown
+      history.replaceState(null, "", "?" + chosen.map((k) => `kind=${encodeURIComponent(k)}`).join("&"));
+      if (!chosen.length) { list.innerHTML = `<li class="empty">Pick at least one kind.</li>`; return; }
+      const response = await fetch(`${list.dataset.url}?kind=${chosen.join(",")}&limit=300`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      if (mine !== asked) return;
+      list.innerHTML = data.items.length ? data.items.map(row).join("") : `<li class="empty">Nothing happened in the last 24 hours.</li>`;
+      list.dataset.loaded = Date.now();
+    }
+    const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; load(); }, 400); };
+    form.addEventListener("change", load);
+    live([{ subscription_type: "server", server_id: list.dataset.server }, { subscription_type: "alerts" }], (frame) => {
+      if (frame.type === "alert_triggered" && frame.data.server_id && frame.data.server_id !== list.dataset.server) return;
+      if (["alert_triggered", "log_processed", "event_processed"].includes(frame.type)) soon();
+    });
+    setInterval(load, 15000); // deploy annotations come without a frame
+  }
+
+  return { live, fleetPage, serverPage, alertsPage, alertPage, logsPage, servicesPage, eventsPage, timelinePage };
 })();
