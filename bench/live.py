@@ -77,7 +77,8 @@ class Socket:
                 self.send(0xA, payload)
                 continue
             if opcode == 0x8:
-                raise ConnectionError("closed by the server")
+                code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
+                raise ConnectionError(f"closed by the server ({code})")
             if opcode in (0x0, 0x1, 0x2):
                 parts.append(payload)
                 if first & 0x80:

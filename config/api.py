@@ -39,7 +39,7 @@ def exception_handler(exc, context):
         return Response(
             error_body("storage is unavailable, retry later"),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(getattr(exc, "retry_after", Unavailable.retry_after))},
         )
     return None
 

@@ -5,7 +5,8 @@ Django, which would otherwise buffer the whole request body before the view runs
 and daphne is made to deliver that request's body as it arrives
 (ingest/daphne_streaming.py).
 The seeds' metric ingest paths are served by a thread pool ahead of Django's
-middleware (ingest/fastpath.py), the hot path.
+middleware (ingest/fastpath.py), the hot path. Ahead of all, ingest/gate.py
+checks an ingest request's token, size and the bodies in flight before its body is read.
 """
 
 import gc
@@ -26,6 +27,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from alerts.routing import websocket_urlpatterns as alert_streams  # noqa: E402
 from ingest import daphne_streaming  # noqa: E402
 from ingest.fastpath import IngestFastPath  # noqa: E402
+from ingest.gate import IngestGate  # noqa: E402
 from ingest.streaming import LogStreamRouter  # noqa: E402
 from monitoring.routing import websocket_application  # noqa: E402
 from monitoring.routing import websocket_urlpatterns as monitoring_streams  # noqa: E402
@@ -35,7 +37,7 @@ daphne_streaming.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": IngestFastPath(LogStreamRouter(django_asgi_app)),
+        "http": IngestGate(IngestFastPath(LogStreamRouter(django_asgi_app))),
         "websocket": websocket_application(URLRouter, monitoring_streams + alert_streams),
     }
 )

@@ -270,6 +270,20 @@ INGEST_LOG_PAYLOAD_BYTES = env_int("INGEST_LOG_PAYLOAD_BYTES", 4096)
 INGEST_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
 INGEST_IDEMPOTENCY_SECONDS = env_int("INGEST_IDEMPOTENCY_SECONDS", 86400)
+# bytes of request bodies held at once by one web process; beyond, 503 with Retry-After
+INGEST_MAX_INFLIGHT_BYTES = env_int("INGEST_MAX_INFLIGHT_BYTES", 64 * 1024 * 1024)
+# cardinality per server: labels per series, label name and value length (400 beyond), new series
+# a minute (429 beyond) and series in total (400 beyond); checked only when a write creates series
+SERIES_MAX_LABELS = env_int("SERIES_MAX_LABELS", 32)
+SERIES_MAX_LABEL_NAME_CHARS = env_int("SERIES_MAX_LABEL_NAME_CHARS", 128)
+SERIES_MAX_LABEL_VALUE_CHARS = env_int("SERIES_MAX_LABEL_VALUE_CHARS", 1024)
+SERIES_MAX_NEW_PER_MINUTE = env_int("SERIES_MAX_NEW_PER_MINUTE", 2000)
+SERIES_MAX_PER_SERVER = env_int("SERIES_MAX_PER_SERVER", 10_000)
+# a longer log message is stored cut to this many bytes (UTF-8), with a marker saying how much was cut
+LOG_MESSAGE_MAX_BYTES = env_int("LOG_MESSAGE_MAX_BYTES", 16 * 1024)
+# the continuous log stream (seed 004): bytes per stream, and seconds without a byte before it is closed
+INGEST_STREAM_MAX_BYTES = env_int("INGEST_STREAM_MAX_BYTES", 1024 * 1024 * 1024)
+INGEST_STREAM_IDLE_SECONDS = env_int("INGEST_STREAM_IDLE_SECONDS", 60)
 # a series with at least this many samples in one request is stored as one row of arrays (a run)
 INGEST_RUN_MIN_SAMPLES = env_int("INGEST_RUN_MIN_SAMPLES", 4)
 # threads (each with its database connection) serving the seed ingest paths under daphne

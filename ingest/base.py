@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from functools import wraps
 
 import orjson
-import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -28,6 +26,7 @@ from ingest.errors import BadInput, Refused
 from monitoring import partitions, records, storage
 from monitoring.live.publisher import publish_write
 from servers.auth import IngestAuthError, authenticate_agent
+from servers.throttle import rate_limiter
 
 log = logging.getLogger(__name__)
 
@@ -48,53 +47,6 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> HttpR
 
 def error_response(status: int, detail: str, errors: list | None = None, headers: dict | None = None):
     return json_response(error_body(detail, errors), status=status, headers=headers)
-
-
-class RateLimiter:
-    """A fixed one-minute window per agent in Redis; Redis being down lets requests through."""
-
-    def __init__(self):
-        self._client = None
-        self._url = None
-        self._down_until = 0.0
-
-    def client(self):
-        if self._client is None or self._url != settings.CACHE_REDIS_URL:
-            self._url = settings.CACHE_REDIS_URL
-            self._client = redis.Redis.from_url(
-                self._url, socket_connect_timeout=0.2, socket_timeout=0.2, health_check_interval=30
-            )
-        return self._client
-
-    def reset(self) -> None:
-        """Forget the client and any outage (tests, or after REDIS_URL changed)."""
-        self._client = None
-        self._url = None
-        self._down_until = 0.0
-
-    def retry_after(self, key: str, limit: int | None = None) -> int | None:
-        """Seconds to wait when this agent is over its limit (per minute), else None."""
-        if limit is None:
-            limit = settings.AGENT_RATE_LIMIT_PER_MINUTE
-        if limit <= 0 or time.monotonic() < self._down_until:
-            return None
-        now = time.time()
-        window = int(now // 60)
-        bucket = f"ingest:rate:{key}:{window}"
-        try:
-            pipe = self.client().pipeline()
-            pipe.incr(bucket)
-            pipe.expire(bucket, 120)
-            count = pipe.execute()[0]
-        except redis.RedisError:
-            self._down_until = time.monotonic() + 5  # don't pay a timeout on every request
-            return None
-        if count > limit:
-            return max(1, int((window + 1) * 60 - now) + 1)
-        return None
-
-
-rate_limiter = RateLimiter()
 
 
 def receipt_key(request: HttpRequest, identity: str, body: bytes, batch: records.Batch) -> str | None:
@@ -207,6 +159,9 @@ def ingest_endpoint(
             # each retry creates the next days' partitions: a backfill gets in, a few days a request
             detail = f"storage for {len(exc.left)} more days is being prepared ({exc}); retry"
             return fail(request, 503, detail, headers={"Retry-After": "1"})
+        except storage.TooManyNewSeries as exc:
+            retry = str(exc.retry_after)
+            return fail(request, throttle_status, str(exc), headers={"Retry-After": retry})
         except storage.StorageUnavailable as exc:
             log.warning("ingest write failed, answering 503: %s", exc)
             return unavailable(request)

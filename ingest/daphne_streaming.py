@@ -1,4 +1,4 @@
-"""daphne delivers the body of a continuous log stream to the application as it arrives.
+"""daphne delivers ingest bodies to the application as they arrive, and bounds every other body.
 
 daphne's WebRequest (a Twisted ``http.Request``) buffers the whole request body
 and creates the application only once the request has ended, so the continuous
@@ -13,19 +13,41 @@ transfer encoding) goes to the application as ``http.request`` with
 ``more_body=True``, and the end of the request as an empty ``more_body=False``
 chunk. The body is not kept in memory. Every other request is daphne's own.
 
+The same is done for the paths ingest/gate.py guards, so the gate checks the
+token, the declared size and the bodies in flight before any of the body is read.
+
+Every other request is buffered by daphne (in memory, or a temporary file when
+large) as before, but bounded here as it arrives: a Content-Length over
+INGEST_MAX_BODY_BYTES is answered 413 at once, a chunked body is cut at that
+limit (413), and its bytes count against INGEST_MAX_INFLIGHT_BYTES (503 with
+Retry-After beyond), so no request fills the disk or the memory. Such an early
+answer is written straight to the connection, which then closes.
+
+A streamed body is read no faster than the application takes it: while more
+than ``QUEUE_CHUNKS`` chunks wait in its queue, reading from the socket pauses.
+
 ``install()`` swaps the class in: ``HTTPFactory.buildProtocol`` reads the
 module-level name ``WebRequest`` each time it builds a protocol.
 """
 
 from __future__ import annotations
 
+from typing import Any, cast
 from urllib.parse import unquote
 
 import daphne.http_protocol
+import orjson
 from daphne.http_protocol import WebRequest
 from daphne.utils import HEADER_NAME_RE, INVALID_HEADER_VALUE_BYTES
+from django.conf import settings
 
+from ingest import gate
 from ingest.streaming import PATH
+
+# chunks waiting for the application before reading from the socket pauses (backpressure)
+QUEUE_CHUNKS = 64
+RESUME_CHECK_SECONDS = 0.02
+_gated = gate.IngestGate(None)
 
 
 class _NoBodyYet:
@@ -44,12 +66,24 @@ class _NoBodyYet:
         return b""
 
 
-def is_continuous_stream(uri: bytes) -> bool:
+def _path(uri: bytes) -> str | None:
     try:
-        path = unquote(uri.split(b"?", 1)[0].decode("ascii"))
+        return unquote(uri.split(b"?", 1)[0].decode("ascii"))
     except UnicodeDecodeError:
+        return None
+
+
+def is_continuous_stream(uri: bytes) -> bool:
+    path = _path(uri)
+    return path is not None and PATH.match(path) is not None
+
+
+def is_streamed(command: bytes, uri: bytes) -> bool:
+    """The continuous log stream, and the POSTs the ingest gate checks before their body."""
+    path = _path(uri)
+    if path is None:
         return False
-    return PATH.match(path) is not None
+    return PATH.match(path) is not None or (command == b"POST" and _gated.gates(path))
 
 
 class StreamingWebRequest(WebRequest):
@@ -57,6 +91,9 @@ class StreamingWebRequest(WebRequest):
 
     streaming = False
     body_complete = False
+    refused = False  # answered before its body ended: the rest is not read
+    received = 0  # bytes of a buffered body so far
+    reserved = 0  # of them, counted in flight
 
     def gotLength(self, length):
         super().gotLength(length)
@@ -64,7 +101,8 @@ class StreamingWebRequest(WebRequest):
         command = getattr(channel, "_command", None)
         uri = getattr(channel, "_path", None)
         version = getattr(channel, "_version", None)
-        if command is None or uri is None or version is None or not is_continuous_stream(uri):
+        if command is None or uri is None or version is None or not is_streamed(command, uri):
+            self._bound_buffered(length)
             return
         if self.requestHeaders.hasHeader(b"Upgrade") or not self._acceptable(uri):
             # daphne answers these (400, websocket) once the request has ended, as before
@@ -93,14 +131,63 @@ class StreamingWebRequest(WebRequest):
             return False
         return True
 
+    def _bound_buffered(self, length: int | None) -> None:
+        """A body daphne buffers: over the limit or past the bytes in flight, answered at once."""
+        if length is None:
+            return
+        if length > settings.INGEST_MAX_BODY_BYTES:
+            self._refuse(*gate.too_large())
+        elif length and gate.inflight.reserve(length):
+            self.reserved = length
+        elif length:
+            self._refuse(*gate.too_busy())
+
+    def _refuse(self, status: int, body: dict, headers: dict) -> None:
+        """Answer now, on the raw connection, and close it: the rest of the body is never read."""
+        self.refused = True
+        raw = orjson.dumps(body)
+        reason = {413: b"Payload Too Large", 503: b"Service Unavailable"}.get(status, b"Error")
+        head = [b"HTTP/1.1 %d %s" % (status, reason), b"Content-Type: application/json"]
+        head += [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
+        head += [b"Content-Length: %d" % len(raw), b"Connection: close", b"", b""]
+        transport = self.channel.transport if self.channel is not None else None
+        if transport is not None:
+            transport.write(b"\r\n".join(head) + raw)
+            transport.loseConnection()
+
     def handleContentChunk(self, data):
+        if self.refused:
+            return
         if not self.streaming:
+            self.received += len(data)
+            if self.received > settings.INGEST_MAX_BODY_BYTES:
+                self._refuse(*gate.too_large())
+                return
+            if self.received > self.reserved:  # chunked: counted as it comes
+                if not gate.inflight.reserve(self.received - self.reserved):
+                    self._refuse(*gate.too_busy())
+                    return
+                self.reserved = self.received
             super().handleContentChunk(data)
             return
         if data and self.application_queue is not None and not self.finished:
             self.application_queue.put_nowait({"type": "http.request", "body": data, "more_body": True})
+            if self.application_queue.qsize() > QUEUE_CHUNKS and self.channel is not None:
+                self.channel._networkProducer.pauseProducing()
+                _later(RESUME_CHECK_SECONDS, self._resume_when_drained)
+
+    def _resume_when_drained(self) -> None:
+        """Read from the socket again once the application has taken half of what waits."""
+        if self.finished or self.channel is None or self.application_queue is None:
+            return
+        if self.application_queue.qsize() > QUEUE_CHUNKS // 2:
+            _later(RESUME_CHECK_SECONDS, self._resume_when_drained)
+            return
+        self.channel._networkProducer.resumeProducing()
 
     def requestReceived(self, command, path, version):
+        if self.refused:
+            return
         if not self.streaming:
             super().requestReceived(command, path, version)
             return
@@ -110,10 +197,27 @@ class StreamingWebRequest(WebRequest):
 
     def finish(self):
         if self.streaming and not self.body_complete and self.channel is not None:
-            # answered before the body ended (401, 429, ...): the rest of the body
+            # answered before the body ended (401, 413, 429, ...): the rest of the body
             # must not be read as a next request, so the connection closes
             self.channel.persistent = False
+            self.channel._networkProducer.resumeProducing()  # if paused, let the close go through
+        self._release()
         super().finish()
+
+    def connectionLost(self, reason):
+        self._release()
+        super().connectionLost(reason)
+
+    def _release(self) -> None:
+        if self.reserved:
+            gate.inflight.release(self.reserved)
+            self.reserved = 0
+
+
+def _later(seconds: float, call) -> None:
+    from twisted.internet import reactor  # daphne's, installed before the application loads
+
+    cast(Any, reactor).callLater(seconds, call)
 
 
 def install() -> None:

@@ -30,10 +30,10 @@ from monitoring.records import Batch, LogRecord
 from servers.auth import Agent, IngestAuthError, authenticate_agent
 from servers.choices import ServerKind
 from servers.registry import server_for
+from servers.throttle import rate_limiter
 
 SOURCE = "seed004"
 MAX_SERVICE_NAME = 255
-MAX_MESSAGE_CHARS = 100_000
 
 
 def parse_timestamp(raw, field: str, now: datetime, latest: datetime | None = None) -> datetime:
@@ -74,8 +74,6 @@ def log_record(
     message = item.get("message")
     if not isinstance(message, str):
         raise BadInput(f"{field}.message", "required: a string")
-    if len(message) > MAX_MESSAGE_CHARS:
-        raise BadInput(f"{field}.message", f"longer than {MAX_MESSAGE_CHARS} characters")
     level = LogLevel.normalize(item.get("level"))
     if level is None:
         raise BadInput(f"{field}.level", f"unknown level {str(item.get('level'))[:20]!r}; use DEBUG..CRITICAL")
@@ -160,6 +158,7 @@ def _accepted(batch: Batch, result: storage.WriteResult) -> dict:
         "service": services[0] if len(services) == 1 else services,
         "logs_received": len(batch.logs),
         "logs_stored": result.logs,
+        "logs_truncated": result.logs_truncated,
     }
 
 
@@ -244,26 +243,27 @@ class LineStream:
         if len(self.errors) < self.MAX_ERRORS_KEPT:
             self.errors.append({"field": field, "message": message})
 
-    def summary(self, stored: int, batches: int) -> dict:
+    def summary(self, stored: int, batches: int, truncated: int = 0) -> dict:
         return {
             "status": "completed",
             "service": self.service,
             "lines_received": self.lines,
             "logs_stored": stored,
+            "logs_truncated": truncated,
             "lines_rejected": self.rejected,
             "batches": batches,
             "errors": self.errors,
         }
 
 
-def store_lines(records: list[LogRecord], server_id) -> int:
-    """Write one flush of a stream (its own transaction) and publish it; answers the rows stored."""
+def store_lines(records: list[LogRecord], server_id) -> storage.WriteResult:
+    """Write one flush of a stream (its own transaction) and publish it."""
     from monitoring.live.publisher import publish_write
 
     batch = batch_of(records, server_id)
     result = storage.write(batch)
     publish_write(batch, result)
-    return result.logs
+    return result
 
 
 @csrf_exempt
@@ -285,8 +285,8 @@ def continuous(request: HttpRequest, service_name_in_path: str):
         return error_response(400, f"invalid payload: {exc}", errors=[exc.as_dict()])
     lines = LineStream(service, server_id)
     records = lines.feed(request.body) + lines.close()
-    stored = store_lines(records, server_id) if records else 0
-    return json_response(lines.summary(stored, 1 if records else 0))
+    result = store_lines(records, server_id) if records else storage.WriteResult()
+    return json_response(lines.summary(result.logs, 1 if records else 0, result.logs_truncated))
 
 
 @csrf_exempt
@@ -304,6 +304,10 @@ def register_service(request: HttpRequest):
         agent = authenticate_agent(request.headers)
         if not agent.may_register:
             raise IngestAuthError(403, "only a fleet token may register services")
+        wait = rate_limiter.retry_after(agent.key)
+        if wait is not None:
+            detail = f"over {settings.AGENT_RATE_LIMIT_PER_MINUTE} requests a minute for this agent"
+            return error_response(429, f"{detail} (AGENT_RATE_LIMIT_PER_MINUTE)", headers={"Retry-After": str(wait)})
         payload = decode(request.body)
         if not isinstance(payload, dict):
             raise BadInput("", "expected an object with service_name")

@@ -93,24 +93,35 @@ async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
     lines = LineStream(service, server_id)
     write = database_sync_to_async(store_lines)
     pending: list = []
-    stored = batches = 0
+    stored = batches = truncated = 0
     failure: str | None = None
     last_flush = time.monotonic()
 
     async def flush(records: list) -> None:
-        nonlocal stored, batches, failure, last_flush
+        nonlocal stored, batches, truncated, failure, last_flush
         last_flush = time.monotonic()
         if not records or failure:
             return
         try:
-            stored += await write(records, server_id)
+            result = await write(records, server_id)
+            stored += result.logs
+            truncated += result.logs_truncated
             batches += 1
         except (DatabaseError, storage.StorageUnavailable, storage.StorageRefused, partitions.TooManyNewDays) as exc:
             log.warning("continuous log stream for %s stopped storing: %s", service, exc)
             failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
-    while True:
-        timeout = max(0.01, FLUSH_SECONDS - (time.monotonic() - last_flush))
+    received = 0
+    last_byte = time.monotonic()
+    cut: tuple[int, str] | None = None  # (status, reason) when the stream is ended here, not by the agent
+    while failure is None:  # at the first storage failure: answer now, the rest is never read
+        now = time.monotonic()
+        idle_left = settings.INGEST_STREAM_IDLE_SECONDS - (now - last_byte)
+        if idle_left <= 0:
+            await flush(pending)
+            cut = (408, f"no data for {settings.INGEST_STREAM_IDLE_SECONDS} s (INGEST_STREAM_IDLE_SECONDS)")
+            break
+        timeout = max(0.01, min(idle_left, FLUSH_SECONDS - (now - last_flush)))
         try:
             message = await asyncio.wait_for(receive(), timeout=timeout)
         except TimeoutError:
@@ -121,24 +132,37 @@ async def continuous_logs(scope, receive, send, service_in_path: str) -> None:
         if message["type"] == "http.disconnect":
             await flush(pending + lines.close())
             return
-        pending += lines.feed(message.get("body", b""))
+        chunk = message.get("body", b"")
         more = message.get("more_body", False)
+        if chunk:
+            last_byte = time.monotonic()
+            received += len(chunk)
+            if received > settings.INGEST_STREAM_MAX_BYTES:  # keep what fits; a line cut in two is dropped
+                chunk = chunk[: len(chunk) - (received - settings.INGEST_STREAM_MAX_BYTES)]
+                cut = (413, f"over {settings.INGEST_STREAM_MAX_BYTES} bytes (INGEST_STREAM_MAX_BYTES)")
+                more = True
+        pending += lines.feed(chunk)
         if not more:
             pending += lines.close()
         while len(pending) >= FLUSH_LINES:
             await flush(pending[:FLUSH_LINES])
             pending = pending[FLUSH_LINES:]
-        if not more or time.monotonic() - last_flush >= FLUSH_SECONDS:
+        if not more or cut or time.monotonic() - last_flush >= FLUSH_SECONDS:
             await flush(pending)
             pending = []
-        if not more:
+        if not more or cut:
             break
 
-    summary = lines.summary(stored, batches)
+    summary = lines.summary(stored, batches, truncated)
     if failure:
         summary["status"] = "interrupted"
         summary["detail"] = f"storage failed, lines after the first {stored} stored were not kept: {failure}"
         await _answer(send, 503, summary, {"Retry-After": "5"})
+        return
+    if cut:
+        summary["status"] = "cut"
+        summary["detail"] = f"stream closed by the console: {cut[1]}; the lines counted as stored are kept"
+        await _answer(send, cut[0], summary)
         return
     await _answer(send, 200, summary)
 

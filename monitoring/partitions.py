@@ -21,6 +21,8 @@ import psycopg
 from django.conf import settings
 from django.db import OperationalError, transaction
 
+from config.errors import Unavailable
+
 logger = logging.getLogger(__name__)
 
 PARTITIONED_TABLES = ("monitoring_sample", "monitoring_sample_run", "monitoring_logentry", "monitoring_event")
@@ -41,8 +43,11 @@ PARTITION_LOCK_TIMEOUT = "2s"
 _known: set[tuple[str, date]] = set()
 
 
-class TooManyNewDays(Exception):
-    """A write's timestamps fall on more new days than one request may create partitions for."""
+class TooManyNewDays(Unavailable):
+    """A write's timestamps fall on more new days than one request may create partitions for:
+    503, and the retry creates the next days'."""
+
+    retry_after = 1
 
     def __init__(self, created: list[date], left: list[date]):
         super().__init__(f"{len(created) + len(left)} days without partitions; created {len(created)}, retry")

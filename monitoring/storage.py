@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -37,15 +38,20 @@ class WriteResult:
     # series id -> (server_id, metric_type, name, labels) for the series this batch touched
     series: dict[int, tuple[str, str, str, bytes]] = field(default_factory=dict)
     event_ids: list[int] = field(default_factory=list)
+    # log messages stored cut to LOG_MESSAGE_MAX_BYTES
+    logs_truncated: int = 0
 
     def as_dict(self) -> dict:
-        return {
+        counts = {
             "samples": self.samples,
             "logs": self.logs,
             "events": self.events,
             "series_created": self.series_created,
             "duplicate": self.duplicate,
         }
+        if self.logs_truncated:
+            counts["logs_truncated"] = self.logs_truncated
+        return counts
 
 
 class SeriesCache:
@@ -90,6 +96,7 @@ def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, i
             ids[key] = found
     if not missing:
         return ids, 0
+    check_series_shape(missing)
     found, created = _upsert_series(cursor, missing)
     late = [key for key in missing if key not in found]
     if late:
@@ -98,9 +105,71 @@ def resolve_series(cursor, keys: Iterable[SeriesKey]) -> tuple[dict[SeriesKey, i
         # statement (READ COMMITTED) sees them.
         more, _ = _upsert_series(cursor, late)
         found.update(more)
-    series_cache.update(found)
+    if created:
+        check_series_counts(cursor, {key[0] for key in missing})
+    # remembered once committed: a write rolled back after this must not leave ids of series
+    # that do not exist in the cache (their samples would be stored under no series)
+    transaction.on_commit(lambda: series_cache.update(found))
     ids.update(found)
     return ids, created
+
+
+class TooManyNewSeries(Exception):
+    """A server created more than SERIES_MAX_NEW_PER_MINUTE series in the last minute: 429, retry later."""
+
+    retry_after = 60
+
+
+def check_series_shape(keys: list[SeriesKey]) -> None:
+    """400 (StorageRefused on ``labels``) for a new series over the label limits."""
+    most = settings.SERIES_MAX_LABELS
+    name_chars = settings.SERIES_MAX_LABEL_NAME_CHARS
+    value_chars = settings.SERIES_MAX_LABEL_VALUE_CHARS
+    for _, metric_type, name, raw in keys:
+        if raw == b"{}":
+            continue
+        labels = orjson.loads(raw)
+        where = f"series {metric_type}/{name}"
+        if len(labels) > most:
+            raise StorageRefused("labels", f"{where}: {len(labels)} labels, more than {most} (SERIES_MAX_LABELS)")
+        for label, value in labels.items():
+            if len(label) > name_chars:
+                raise StorageRefused(
+                    "labels",
+                    f"{where}: label name {label[:40]!r}… over {name_chars} characters (SERIES_MAX_LABEL_NAME_CHARS)",
+                )
+            text = value if type(value) is str else orjson.dumps(value).decode()
+            if len(text) > value_chars:
+                raise StorageRefused(
+                    "labels",
+                    f"{where}: label {label[:40]!r} has a value over {value_chars} characters "
+                    "(SERIES_MAX_LABEL_VALUE_CHARS)",
+                )
+
+
+def check_series_counts(cursor, server_ids: set[str]) -> None:
+    """After a write created series: refuse it when a server now has too many, in a minute or in all."""
+    cursor.execute(
+        """
+        SELECT s.server_id, v.hostname, count(*), count(*) FILTER (WHERE s.created_at > now() - interval '60 seconds')
+        FROM monitoring_series s LEFT JOIN servers_server v ON v.id = s.server_id
+        WHERE s.server_id = ANY(%s::uuid[]) GROUP BY s.server_id, v.hostname
+        """,
+        [list(server_ids)],
+    )
+    for server_id, hostname, total, recent in cursor.fetchall():
+        who = hostname or server_id
+        if recent > settings.SERIES_MAX_NEW_PER_MINUTE:
+            raise TooManyNewSeries(
+                f"server {who} created {recent} series in the last minute, more than "
+                f"{settings.SERIES_MAX_NEW_PER_MINUTE} (SERIES_MAX_NEW_PER_MINUTE); retry later"
+            )
+        if total > settings.SERIES_MAX_PER_SERVER:
+            raise StorageRefused(
+                "labels",
+                f"server {who} would have {total} series, more than {settings.SERIES_MAX_PER_SERVER} "
+                "(SERIES_MAX_PER_SERVER); labels that change with every sample (ids, pids) make a new series each",
+            )
 
 
 def _upsert_series(cursor, keys: list[SeriesKey]) -> tuple[dict[SeriesKey, int], int]:
@@ -236,24 +305,43 @@ def _run_row(sid: int, run: list[tuple[int, float]]) -> bytes:
     return b"".join((head, len(stamps).to_bytes(4, "big"), stamps, len(numbers).to_bytes(4, "big"), numbers))
 
 
-def _copy_logs(cursor, logs: list[LogRecord]) -> None:
+def bounded_message(message: str, limit: int) -> tuple[str, bool]:
+    """A log message of at most ``limit`` UTF-8 bytes: a longer one is cut, with a marker saying how
+    much (never refused whole: the start of a stack trace is what people read)."""
+    if len(message) * 4 <= limit:  # no character takes more than 4 bytes: cheap for the usual line
+        return message, False
+    raw = message.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return message, False
+    marker = f" …[truncated {len(raw)} bytes to {limit}, LOG_MESSAGE_MAX_BYTES]"
+    keep = raw[: max(0, limit - len(marker.encode()))].decode("utf-8", "ignore")
+    return keep + marker, True
+
+
+def _copy_logs(cursor, logs: list[LogRecord]) -> int:
+    """COPY the log records; answers how many messages were cut to LOG_MESSAGE_MAX_BYTES."""
+    limit = settings.LOG_MESSAGE_MAX_BYTES
+    truncated = 0
     sql = (
         "COPY monitoring_logentry (ts, server_id, service, level, message, metadata, source) FROM STDIN (FORMAT BINARY)"
     )
     with cursor.copy(sql) as copy:
         copy.set_types(["timestamptz", "uuid", "text", "text", "text", "jsonb", "text"])
         for log in logs:
+            message, cut = bounded_message(log.message.replace("\x00", ""), limit)
+            truncated += cut
             copy.write_row(
                 (
                     log.ts,
                     _uuid(log.server_id),
                     log.service,
                     log.level,
-                    log.message.replace("\x00", ""),
+                    message,
                     Jsonb(log.metadata or {}),
                     log.source,
                 )
             )
+    return truncated
 
 
 def _insert_events(cursor, events: list[EventRecord]) -> list[int]:
@@ -431,7 +519,7 @@ def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
             result.series = dict(zip(sids, keys, strict=True))
         if batch.logs:
             stage[0] = "logs"
-            _copy_logs(cursor, batch.logs)
+            result.logs_truncated = _copy_logs(cursor, batch.logs)
             result.logs = len(batch.logs)
         if batch.events:
             stage[0] = "events"

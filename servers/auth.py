@@ -129,18 +129,10 @@ def is_shared_agent_token(raw: str) -> bool:
 
 def authenticate_agent(headers) -> Agent:
     """The Agent behind an ingest request; IngestAuthError(401/403) when there is none."""
-    raw = raw_token(headers)
-    if not raw:
-        if settings.INGEST_ALLOW_ANONYMOUS:
-            return Agent(kind=ANONYMOUS)
-        raise IngestAuthError(401, "missing agent token: send Authorization: Bearer <token> or X-Agent-Token")
-    if settings.AGENT_API_TOKEN and is_shared_agent_token(raw):
-        return Agent(kind=SHARED)
-    digest = hash_token(raw)
-    cached = token_cache.get(digest)
-    if cached is None:
+    agent = known_agent(headers)
+    if agent is None:
+        raw = raw_token(headers)
         token = AgentToken.find(raw)
-        agent = None
         if token is not None:
             disabled = token.server is not None and not token.server.active
             agent = Agent(
@@ -150,17 +142,39 @@ def authenticate_agent(headers) -> Agent:
                 disabled=disabled,
                 hostname=token.server.hostname if token.server is not None else "",
             )
-        token_cache.put(digest, agent)
-    else:
-        agent = cached[0]
+        token_cache.put(hash_token(raw), agent)
+        agent = _checked(agent)
+    if agent.token_id and token_cache.should_touch(agent.token_id):
+        AgentToken.objects.filter(pk=agent.token_id).update(last_used_at=timezone.now())
+    return agent
+
+
+def known_agent(headers) -> Agent | None:
+    """What memory alone knows of a request's agent, without a query: the Agent, IngestAuthError
+    (no token, or one known to be bad), or None when the token must be looked up.
+
+    Lets the web process refuse a request from its headers before reading its body.
+    """
+    raw = raw_token(headers)
+    if not raw:
+        if settings.INGEST_ALLOW_ANONYMOUS:
+            return Agent(kind=ANONYMOUS)
+        raise IngestAuthError(401, "missing agent token: send Authorization: Bearer <token> or X-Agent-Token")
+    if settings.AGENT_API_TOKEN and is_shared_agent_token(raw):
+        return Agent(kind=SHARED)
+    cached = token_cache.get(hash_token(raw))
+    if cached is None:
+        return None
+    return _checked(cached[0])
+
+
+def _checked(agent: Agent | None) -> Agent:
     if agent is None:
         raise IngestAuthError(401, "invalid or revoked agent token")
     if agent.kind == TokenKind.USER:
         raise IngestAuthError(403, "a person's API token cannot write; issue an agent or fleet token")
     if agent.disabled:
         raise IngestAuthError(403, f"server {agent.server_id} is disabled; an admin can enable it")
-    if agent.token_id and token_cache.should_touch(agent.token_id):
-        AgentToken.objects.filter(pk=agent.token_id).update(last_used_at=timezone.now())
     return agent
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, permissions
@@ -27,6 +28,7 @@ from monitoring.choices import EventStatus
 from monitoring.timestamps import iso
 from servers.auth import Agent, IngestAuthError, PersonTokenAuthentication, authenticate_agent, raw_token
 from servers.permissions import staff_or
+from servers.throttle import rate_limiter
 
 MAX_LIMIT = 1000
 
@@ -130,6 +132,14 @@ class EventsView(APIView):
 
     def post(self, request: Request) -> Response:
         agent = request.auth if isinstance(request.auth, Agent) else None
+        if agent is not None:  # an agent's events count against its requests a minute, as its ingest does
+            wait = rate_limiter.retry_after(agent.identity([agent.server_id] if agent.server_id else []))
+            if wait is not None:
+                raise exceptions.Throttled(
+                    wait,
+                    f"over {settings.AGENT_RATE_LIMIT_PER_MINUTE} requests a minute for this agent "
+                    "(AGENT_RATE_LIMIT_PER_MINUTE)",
+                )
         try:
             event = submitted_event(request.data, agent)
         except BadInput as exc:
