@@ -41,11 +41,21 @@ def ensure_admin() -> tuple[str, str | None]:
 
 
 def ensure_first_agent_token() -> tuple[str, str] | None:
-    """On the first run without self-monitoring, an agent token for this machine; None once any exists."""
+    """On the first run, an agent token for this machine, to be shown once; None once it exists.
+
+    With SELF_MONITOR on it is the bundled agent's own token (kept in DATA_DIR/self-monitor.token),
+    issued here rather than by the agent's process so that the banner can show it.
+    """
     from servers.choices import TokenKind
     from servers.models import AgentToken, Server
 
-    if settings.SELF_MONITOR or AgentToken.objects.filter(kind=TokenKind.AGENT).exists():
+    if settings.SELF_MONITOR:
+        hostname = enrolment.self_monitor_hostname()
+        path = settings.DATA_DIR / "self-monitor.token"
+        before = path.read_text().strip() if path.exists() else None
+        raw = enrolment.self_monitor_token(hostname, path)
+        return None if raw == before else (hostname, raw)
+    if AgentToken.objects.filter(kind=TokenKind.AGENT).exists():
         return None
     hostname = socket.gethostname() or "localhost"
     server, _ = Server.objects.get_or_create(hostname=hostname)
@@ -94,11 +104,13 @@ class Command(BaseCommand):
         if settings.SELF_MONITOR:
             lines.append(f"  This machine         reported by the bundled agent as {enrolment.self_monitor_hostname()}")
         if token:
-            lines += [
-                f"  Agent token for {token[0]} (shown once):",
-                f"    {token[1]}",
-                f"  Run the agent        python3 -S servers/agent/monitoring_agent.py --url {url} --token TOKEN",
-            ]
+            lines += [f"  Agent token for {token[0]} (shown once):", f"    {token[1]}"]
+            if settings.SELF_MONITOR:
+                lines.append("  (the bundled agent already uses it for this machine; kept in DATA_DIR/self-monitor.token)")
+            else:
+                lines.append(
+                    f"  Run the agent        python3 -S servers/agent/monitoring_agent.py --url {url} --token TOKEN"
+                )
         lines += [
             f"  Add a host           {url}/console/servers/add  (a token and the one-line install)",
             "",
