@@ -106,7 +106,7 @@ class Command(BaseCommand):
         if token:
             lines += [f"  Agent token for {token[0]} (shown once):", f"    {token[1]}"]
             if settings.SELF_MONITOR:
-                lines.append("  (the bundled agent already uses it for this machine; kept in DATA_DIR/self-monitor.token)")
+                lines.append("  (the bundled agent uses it for this machine; kept in DATA_DIR/self-monitor.token)")
             else:
                 lines.append(
                     f"  Run the agent        python3 -S servers/agent/monitoring_agent.py --url {url} --token TOKEN"
