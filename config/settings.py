@@ -380,8 +380,7 @@ ALERT_DEFAULT_RECOVERY_PERCENT = env_float("ALERT_DEFAULT_RECOVERY_PERCENT", 10)
 NOTIFY_BUDGET_PER_HOUR = env_int("NOTIFY_BUDGET_PER_HOUR", 4)
 # one-click acknowledge / silence links in Slack and e-mail: valid this long, once
 ACTION_LINK_TTL_SECONDS = env_int("ACTION_LINK_TTL_SECONDS", 86400)
-# where people reach the console (links in notifications); empty: http://HOST:PORT
-CONSOLE_URL = env_str("CONSOLE_URL")
+# (CONSOLE_URL, above, also makes the one-click links in notifications; without it they use http://HOST:PORT)
 # the console watching itself: stored data later than this, and how many intervals a round may be late
 ALERT_INGEST_LAG_SECONDS = env_int("ALERT_INGEST_LAG_SECONDS", 60)
 ALERT_ROUND_LATE_INTERVALS = env_int("ALERT_ROUND_LATE_INTERVALS", 3)

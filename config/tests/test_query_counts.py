@@ -32,6 +32,7 @@ PAGES = {
     "page fleet": "/console/",
     "page server": "/console/servers/{server}",
     "page server series": "/console/servers/{server}/series.json",
+    "page server timeline": "/console/servers/{server}/timeline",
     "page alerts firing": "/console/alerts?state=firing",
     "page alerts pending": "/console/alerts?state=pending",
     "page alerts silenced": "/console/alerts?state=silenced",
