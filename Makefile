@@ -45,4 +45,4 @@ bench: $(STAMP)
 	@ls bench/*.py
 
 stop: $(STAMP)
-	$(PY) manage.py embedded stop
+	DEBUG=$${DEBUG:-true} $(PY) manage.py embedded stop

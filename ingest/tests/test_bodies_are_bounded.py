@@ -115,4 +115,6 @@ def test_a_body_within_every_limit_is_stored(start_console):
         status, _ = _status(sock)
 
     assert status == 200
-    assert Sample.objects.count() == 3
+    stored = {(s.series.name, s.value) for s in Sample.objects.select_related("series")}
+    assert ("cpu_usage", 45.2) in stored  # the host's CPU
+    assert ("cpu_percent", 15.5) in stored  # and its one process
