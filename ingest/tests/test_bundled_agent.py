@@ -102,6 +102,8 @@ def test_a_console_restart_leaves_no_gap(start_console, tmp_path):
         before = len(stored("agent-restart"))
         console.start()
         wait_for(lambda: "(0 waiting)" in log.read_text().rsplit("unreachable", 1)[1], 60, "the backlog to drain")
+        # the backlog, then the agent's next report (a loaded machine may log the drain before it)
+        wait_for(lambda: len(stored("agent-restart")) > before + 2, 30, "the reports made while the console was down")
     finally:
         agent.terminate()
         agent.wait(10)
