@@ -46,17 +46,22 @@ def notify(alert: Alert, kind: str, page: Page | None = None) -> list[int]:
     if muted:
         alert.note(f"{kind} message muted by {muted}")
         return []
-    return [c.pk for c in channels_for(alert, kind)]
+    return [c.pk for c in channels_for(alert, kind, page)]
 
 
-def channels_for(alert: Alert, kind: str) -> list[NotificationChannel]:
-    """Where a message goes: the routing channels; the policy's escalation channel only once escalated."""
+def channels_for(alert: Alert, kind: str, page: Page | None = None) -> list[NotificationChannel]:
+    """Where a message goes: the routing channels; the policy's escalation channel only once escalated.
+
+    "Once escalated" is judged at the page's time, not the worker's: a reminder
+    decided before the escalation but sent after it still goes to the first
+    channel only."""
     policy = paging.policy_for(alert.rule)
     second = policy.escalate_to_id if policy is not None else None
     if kind == MessageKind.ESCALATION:
         return list(NotificationChannel.objects.filter(pk=second, enabled=True)) if second else []
     routed = [c for c in NotificationChannel.objects.filter(enabled=True) if c.routes(alert, kind)]
-    if second and alert.escalated_at is None:
+    escalated = alert.escalated_at is not None and (page is None or alert.escalated_at <= page.at)
+    if second and not escalated:
         routed = [c for c in routed if c.pk != second]
     return routed
 
