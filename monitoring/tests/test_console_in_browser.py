@@ -114,6 +114,10 @@ def test_an_agents_repeated_local_alert_counts_up_one_line_live(console_server, 
     top = page.locator("#server-events li").first
     assert "HIGH_LOAD" in top.inner_text() and "×3" in top.inner_text()
     assert page.locator('#server-events li[data-key="WARNING|local_alert|agent|HIGH_LOAD"]').count() == 1
+    # a page without live updates shows no "connecting…" that never ends
+    page.goto(f"{console_server}/console/storage")
+    page.wait_for_selector("#layers")
+    assert page.locator("#live-state").is_hidden()
 
 
 def test_acknowledge_an_alert_in_the_browser(console_server, page, screenshot, bob, web01):

@@ -14,7 +14,9 @@ const Console = (() => {
     const state = $("#live-state");
     let delay = 1000;
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws/live?defaults=none`;
-    const show = (cls, text) => { if (state) { state.className = `live-state ${cls}`; state.textContent = text; } };
+    // pages without live updates (storage) never show the indicator
+    const show = (cls, text) => { if (state) { state.hidden = false; state.className = `live-state ${cls}`; state.textContent = text; } };
+    show("", "connecting…");
     function connect() {
       const ws = new WebSocket(url);
       ws.onopen = () => {
