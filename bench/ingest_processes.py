@@ -76,11 +76,12 @@ class Host:
         return rows
 
 
-def post_tables(url: str, token: str, host: Host, minutes: int, interval: int) -> tuple[int, float]:
+def post_tables(url: str, token: str, hostname: str, host: Host, minutes: int, interval: int) -> tuple[int, float]:
     """Post the tables over one keep-alive connection, honouring 429's Retry-After: (tables, seconds)."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    # the host is named in a header: with a fleet token the body alone (seed 002's) names none
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}", "X-Agent-Hostname": hostname}
     count = minutes * 60 // interval
     start = time.time() - minutes * 60
     started = time.perf_counter()
@@ -89,9 +90,15 @@ def post_tables(url: str, token: str, host: Host, minutes: int, interval: int) -
             {"timestamp": start + i * interval, "total_cpu_percent": 42.0, "top_processes": host.tick()}
         )
         while True:
-            conn.request("POST", "/ingest/metrics", body, headers)
-            response = conn.getresponse()
-            answer = response.read()
+            try:
+                conn.request("POST", "/ingest/metrics", body, headers)
+                response = conn.getresponse()
+                answer = response.read()
+            except (ConnectionError, http.client.HTTPException):
+                # the console closed an idle keep-alive connection (e.g. while we waited out a 429)
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                continue
             if response.status != 429:
                 break
             time.sleep(float(response.getheader("Retry-After") or 1))
@@ -140,7 +147,7 @@ def main() -> None:
     try:
         token = args.token or issue_token(args.host, env=env)
         host = Host(args.processes)
-        tables, seconds = post_tables(url, token, host, args.minutes, args.interval)
+        tables, seconds = post_tables(url, token, args.host, host, args.minutes, args.interval)
     finally:
         for proc in procs:
             proc.terminate()
