@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from monitoring import records
 from monitoring.choices import ClassifiedBy, Decision, EventStatus, LogCategory, LogLevel, LogSeverity
 from servers.models import Server
 
@@ -127,6 +128,10 @@ class Event(models.Model):
     class Meta:
         managed = False
         db_table = "monitoring_event"
+
+    @property
+    def summary(self) -> str:
+        return records.event_summary(self.reasons, self.data)
 
 
 class Snapshot(models.Model):
