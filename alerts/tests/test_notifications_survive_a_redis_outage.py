@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ import orjson
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts import evaluation, tasks
@@ -182,3 +184,36 @@ def test_a_page_taken_twice_reaches_its_channel_once(broker, hook, receiver):
 
     assert len(receiver.requests) == 1
     assert Delivery.objects.filter(alert=page.alert_id).count() == 1
+
+
+def test_a_sweep_skips_a_page_another_sweep_is_taking(broker, hook, receiver):
+    server = Server.objects.create(hostname="app-01")
+    rule = queue_rule()
+    depth(server, 500)
+    broker.kill()
+    evaluation.evaluate_rules([rule.pk])
+    broker.start_again()
+    page = Page.objects.get(kind="firing", dispatched_at__isnull=True)
+
+    taking, done = threading.Event(), threading.Event()
+
+    def another_sweep_holds_the_page():
+        with transaction.atomic():
+            Page.objects.select_for_update().get(pk=page.pk)
+            taking.set()
+            done.wait(20)
+        connection.close()
+
+    holder = threading.Thread(target=another_sweep_holds_the_page)
+    holder.start()
+    try:
+        assert taking.wait(10)
+        assert tasks.send_pending_pages.apply().get() == 0  # locked: skipped, not waited for, not sent
+    finally:
+        done.set()
+        holder.join()
+    assert tasks.send_pending_pages.apply().get() == 1
+    assert tasks.send_pending_pages.apply().get() == 0
+    receiver.wait_for(1)
+    wait_until(lambda: Delivery.objects.filter(alert=page.alert_id).exists(), timeout=20)
+    assert len(receiver.requests) == 1
