@@ -64,6 +64,17 @@ def test_a_service_on_a_server_that_does_not_run_it_is_not_found(hosts, api):
     assert api.get("/api/health/services/billing?server=web-01").json()["status"] == "healthy"
 
 
+def test_the_services_page_shows_each_servers_billing_on_its_own_row(hosts, client, bob):
+    stream(hosts["web-01"], "billing", ["ERROR"] * 5)
+    stream(hosts["web-02"], "billing", ["INFO"] * 5)
+    client.force_login(bob)
+    page = client.get("/console/services").content.decode()
+    for hostname in ("web-01", "web-02"):
+        server_id = Server.objects.get(hostname=hostname).pk
+        assert f'data-service="billing" data-server-id="{server_id}"' in page
+        assert f"on {hostname}" in page
+
+
 def post_event(agent: APIClient, value: float) -> dict:
     body = {"source": "billing", "event_type": "api_response", "data": {"response_time": value}}
     response = agent.post("/api/v1/monitoring/events", body, format="json")
