@@ -424,6 +424,9 @@ INSIGHTS_REQUESTS_PER_MINUTE = env_int("INSIGHTS_REQUESTS_PER_MINUTE", 30)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+# live sockets one daphne process holds (seed 004), and one person may hold; over either: closed with 1013
+MAX_WEBSOCKET_CONNECTIONS = env_int("MAX_WEBSOCKET_CONNECTIONS", 100)
+MAX_WEBSOCKET_CONNECTIONS_PER_PERSON = env_int("MAX_WEBSOCKET_CONNECTIONS_PER_PERSON", 10)
 # frames waiting for the live publisher thread; beyond that they are dropped (ingest never waits)
 LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
 LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)

@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from monitoring import selfmetrics
 from monitoring.live.groups import group
+from monitoring.socket_limits import TRY_AGAIN_LATER, sockets
 
 MAX_SUBSCRIPTIONS = 64
 MAX_MESSAGE_BYTES = 8192
@@ -149,6 +150,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)  # before accept: the handshake is refused (HTTP 403)
             return
         await self.accept()
+        over = sockets.admit(self.user.pk)
+        if over:  # accepted first: a close code and reason reach the client only after the handshake
+            await self.close(code=TRY_AGAIN_LATER, reason=over)
+            return
+        self.admitted = True
         self.counted = True
         selfmetrics.WEBSOCKETS.inc()
         try:
@@ -174,6 +180,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return await _person_for_token(raw)
 
     async def disconnect(self, code) -> None:
+        if getattr(self, "admitted", False):
+            self.admitted = False
+            sockets.release(self.user.pk)
         if getattr(self, "counted", False):
             self.counted = False
             selfmetrics.WEBSOCKETS.dec()
