@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import path
 
 from monitoring import consumers
+from monitoring.socket_limits import SendBacklog
 
 websocket_urlpatterns: list = [
     path("api/v1/stream", consumers.MetricStreamConsumer.as_asgi()),
@@ -53,5 +54,5 @@ class ConsoleOriginValidator(OriginValidator):
 
 
 def websocket_application(url_router, patterns: list):
-    """The WebSocket side of the ASGI app: origin check, session or token, then the routes."""
-    return ConsoleOriginValidator(AuthMiddlewareStack(url_router(patterns)))
+    """The WebSocket side of the ASGI app: send backlog reader, origin check, session or token, the routes."""
+    return SendBacklog(ConsoleOriginValidator(AuthMiddlewareStack(url_router(patterns))))
