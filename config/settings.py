@@ -555,6 +555,8 @@ LOGGING = {
         "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
+    # a webhook's or Slack URL's path is its credential: the HTTP client's lines show scheme and host only
+    "filters": {"outbound_urls": {"()": "alerts.outbound.MaskUrlsInLog"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "console" if DEBUG else "json"},
         "ingest_file": {
@@ -569,6 +571,7 @@ LOGGING = {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
         "ingest.snapshots": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "httpx": {"filters": ["outbound_urls"]},
     },
 }
 
