@@ -273,6 +273,8 @@ def services(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "name": h.name,
+            "server": h.server,
+            "server_id": h.server_id or "",
             "total": h.logs_in_window,
             "errors": h.errors_in_window,
             "rate": h.error_rate,
