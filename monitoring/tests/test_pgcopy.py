@@ -12,9 +12,17 @@ from psycopg.adapt import Transformer
 from psycopg.postgres import types
 
 from monitoring import compaction
-from monitoring.pgcopy import PG_EPOCH_US, SIGNATURE, TRAILER, BinaryCopy, pg_microseconds, pg_minute, sample_block
+from monitoring.pgcopy import (
+    PG_EPOCH_US,
+    SAMPLES,
+    SIGNATURE,
+    TRAILER,
+    BinaryCopy,
+    pg_microseconds,
+    pg_minute,
+    sample_block,
+)
 
-SAMPLES = BinaryCopy("monitoring_sample", [("series_id", "int8"), ("ts", "timestamptz"), ("value", "float8")])
 RUNS = BinaryCopy(
     compaction.RUN_TABLE,
     [
