@@ -16,7 +16,10 @@ from monitoring.timestamps import iso
 
 
 def alert_event(alert, state: str, at: datetime, value: float | None) -> dict:
-    """An alert's step to ``state`` as seed 002's alert timeline held it."""
+    """An alert's step to ``state`` as seed 002's alert timeline held it.
+
+    ``timestamp`` stays seed 002's epoch seconds (its tools sort on it); ``time`` is the same instant in ISO 8601.
+    """
     return {
         "id": alert.pk,
         "timestamp": at.timestamp(),
@@ -25,6 +28,9 @@ def alert_event(alert, state: str, at: datetime, value: float | None) -> dict:
         "server_id": str(alert.server_id) if alert.server_id else None,
         "hostname": alert.server.hostname if alert.server_id else None,
         "server": alert.server.hostname if alert.server_id else None,  # the name seed 002's tools read
+        "metric_type": alert.rule.metric_type,
+        "metric_name": alert.rule.metric_name,
+        "labels": alert.labels,
         "state": state,
         "severity": alert.severity,
         "value": value,

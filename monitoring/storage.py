@@ -40,6 +40,8 @@ class WriteResult:
     event_ids: list[int] = field(default_factory=list)
     # log messages stored cut to LOG_MESSAGE_MAX_BYTES
     logs_truncated: int = 0
+    # server id -> hostname of the servers the batch touched (and those it named), for the live frames
+    hostnames: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         counts = {
@@ -397,17 +399,20 @@ def _upsert_snapshots(cursor, snapshots: list[SnapshotRecord], now: datetime) ->
         )
 
 
-def _touch_servers(cursor, seen: dict[str, datetime]) -> None:
+def _touch_servers(cursor, seen: dict[str, datetime]) -> dict[str, str]:
+    """Mark the servers heard from; answers their hostnames (the same statement: no query more)."""
     if not seen:
-        return
+        return {}
     cursor.execute(
         """
         UPDATE servers_server s SET last_seen = GREATEST(COALESCE(s.last_seen, v.ts), v.ts)
         FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, ts)
         WHERE s.id = v.id
+        RETURNING s.id, s.hostname
         """,
         [list(seen.keys()), list(seen.values())],
     )
+    return {str(server_id): hostname for server_id, hostname in cursor.fetchall()}
 
 
 def _uuid(value) -> uuid.UUID | None:
@@ -501,7 +506,7 @@ def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
         stage[0] = "receipt"
         if receipt is not None and not _claim_receipt(cursor, receipt, now):
             # a retry stores nothing twice, but its host is alive: it spoke now
-            _touch_servers(cursor, dict.fromkeys(batch.seen, now))
+            result.hostnames = {**batch.hostnames, **_touch_servers(cursor, dict.fromkeys(batch.seen, now))}
             result.duplicate = True
             return result
         if batch.samples:
@@ -528,5 +533,5 @@ def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
         if batch.snapshots:
             stage[0] = "snapshot"
             _upsert_snapshots(cursor, batch.snapshots, now)
-        _touch_servers(cursor, batch.seen)
+        result.hostnames = {**batch.hostnames, **_touch_servers(cursor, batch.seen)}
     return result

@@ -204,8 +204,11 @@ class Alert(models.Model):
             "kind": self.rule.kind,
             "state": self.state,
             "severity": self.severity,
-            "server": self.server.hostname if self.server_id else None,
+            "server": self.server.hostname if self.server_id else None,  # today's name, kept beside hostname
             "server_id": str(self.server_id) if self.server_id else None,
+            "hostname": self.server.hostname if self.server_id else None,
+            "metric_type": self.rule.metric_type,
+            "metric_name": self.rule.metric_name,
             "labels": self.labels,
             "summary": self.summary,
             "description": self.description,
@@ -214,6 +217,7 @@ class Alert(models.Model):
             "trigger_value": self.trigger_value,
             "threshold": self.rule.threshold,
             "fingerprint": self.fingerprint,
+            "timestamp": iso_or_none(self.started_at),  # when it started, as seed 004's alerts name it
             "started_at": iso_or_none(self.started_at),
             "fired_at": iso_or_none(self.fired_at),
             "resolved_at": iso_or_none(self.resolved_at),
