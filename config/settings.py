@@ -289,6 +289,8 @@ INGEST_RUN_MIN_SAMPLES = env_int("INGEST_RUN_MIN_SAMPLES", 4)
 # threads (each with its database connection) serving the seed ingest paths under daphne
 INGEST_THREADS = env_int("INGEST_THREADS", 4)
 AGENT_RATE_LIMIT_PER_MINUTE = env_int("AGENT_RATE_LIMIT_PER_MINUTE", 120)
+# a fleet token as a whole (each host it writes for has its own AGENT_RATE_LIMIT_PER_MINUTE)
+FLEET_RATE_LIMIT_PER_MINUTE = env_int("FLEET_RATE_LIMIT_PER_MINUTE", 60_000)
 # seed 002: one shared agent token; when set, it is accepted as a fleet token
 AGENT_API_TOKEN = env_secret("AGENT_API_TOKEN")
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 10)

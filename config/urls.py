@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from alerts import urls_pages as alert_pages
@@ -16,6 +18,10 @@ urlpatterns = [
     path("api/", views.api_root, name="api-root"),
     path("api", views.api_root),
     path("healthz", views.healthz, name="healthz"),
+    # what people type and browsers ask for before they know the console's paths
+    path("favicon.ico", RedirectView.as_view(url=static("console/favicon.svg"), permanent=True)),
+    path("login", RedirectView.as_view(pattern_name="dashboards:login", query_string=True)),
+    path("login/", RedirectView.as_view(pattern_name="dashboards:login", query_string=True)),
     path("health", views.health, name="health"),
     path("metrics", selfmetrics.metrics_view, name="metrics-self"),
     path("admin/", admin.site.urls),

@@ -26,6 +26,7 @@ from ingest.errors import BadInput, Refused
 from monitoring import partitions, records, storage
 from monitoring.live.publisher import publish_write
 from servers.auth import IngestAuthError, authenticate_agent
+from servers.choices import TokenKind
 from servers.throttle import rate_limiter
 
 log = logging.getLogger(__name__)
@@ -121,16 +122,22 @@ def ingest_endpoint(
             return fail(request, 413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
         limit = getattr(settings, rate_limit_setting)
 
-        def throttled(identity: str) -> HttpResponse | None:
+        def throttled(identity: str, limit: int = limit, setting: str = rate_limit_setting) -> HttpResponse | None:
             wait = rate_limiter.retry_after(identity, limit)
             if wait is None:
                 return None
-            detail = f"over {limit} requests a minute for this agent ({rate_limit_setting})"
+            who = "this fleet token" if setting == "FLEET_RATE_LIMIT_PER_MINUTE" else "this agent"
+            detail = f"over {limit} requests a minute for {who} ({setting})"
             return fail(request, throttle_status, detail, headers={"Retry-After": str(wait)})
 
-        # a token's own agent is throttled before its body costs anything; hosts sharing
-        # one identity (the shared token, anonymous agents) once the body names the host
-        refusal = None if agent.is_per_host else throttled(agent.key)
+        # a token's own agent is throttled before its body costs anything, a fleet token as a
+        # whole too; hosts sharing one token (fleet, shared, anonymous) once the body names the host
+        if not agent.is_per_host:
+            refusal = throttled(agent.key)
+        elif agent.kind == TokenKind.FLEET:
+            refusal = throttled(agent.key, settings.FLEET_RATE_LIMIT_PER_MINUTE, "FLEET_RATE_LIMIT_PER_MINUTE")
+        else:
+            refusal = None
         if refusal is not None:
             return refusal
         body = request.body

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import threading
 import time
@@ -65,9 +66,10 @@ class Agent:
 
     @property
     def is_per_host(self) -> bool:
-        """Many hosts speak under this identity (the shared token, anonymous agents): each host
-        gets its own rate limit and receipts, named by the host a body writes for."""
-        return self.token_id is None
+        """Many hosts speak under this identity (a fleet token, the shared token, anonymous
+        agents): each host gets its own rate limit and receipts, named by the host a body
+        writes for. A fleet token is also bounded as a whole (FLEET_RATE_LIMIT_PER_MINUTE)."""
+        return self.kind != TokenKind.AGENT
 
     @property
     def key(self) -> str:
@@ -78,7 +80,10 @@ class Agent:
         """The identity of one request: the token, or for per-host agents the hosts it wrote for."""
         if not self.is_per_host or not hosts:
             return self.key
-        return f"{self.kind}:{','.join(sorted(str(host) for host in hosts))}"
+        names = ",".join(sorted(str(host) for host in hosts))
+        if len(names) > 200:  # a receiver's request for many hosts: a bounded key all the same
+            names = hashlib.blake2b(names.encode(), digest_size=16).hexdigest()
+        return f"{self.key}:{names}"
 
     def may_write_for(self, server_id) -> bool:
         if self.kind == TokenKind.AGENT:

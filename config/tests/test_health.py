@@ -61,7 +61,7 @@ def test_an_evaluation_round_older_than_three_intervals_is_degraded(client, sett
     assert body["status"] == "degraded"
     assert body["checks"]["evaluation"]["status"] == "stale"
     assert "celery beat" in body["checks"]["evaluation"]["detail"]
-    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01}, now=time.time() - 25)
+    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01}, now=time.time() - 15)  # margin for a loaded machine
     assert client.get("/health").json()["status"] == "ok"
 
 

@@ -65,6 +65,14 @@ def test_the_root_sends_a_browser_to_the_fleet(client):
     assert response["Location"] == reverse("dashboards:fleet")
 
 
+def test_a_typed_login_path_and_the_browsers_favicon_request_lead_somewhere(client):
+    assert client.get("/login?next=/console/alerts").url == reverse("dashboards:login") + "?next=/console/alerts"
+    assert client.get("/login/").url == reverse("dashboards:login")
+    favicon = client.get("/favicon.ico")
+    assert favicon.status_code == 301 and favicon.url.endswith("console/favicon.svg")
+    assert 'rel="icon"' in client.get(reverse("dashboards:login")).content.decode()
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_a_person_sees_each_page(client, bob, stored, firing, name):
     client.force_login(bob)
