@@ -25,12 +25,8 @@ def alert_event(alert, state: str, at: datetime, value: float | None) -> dict:
         "timestamp": at.timestamp(),
         "time": iso(at),
         "rule": alert.rule.name,
-        "server_id": str(alert.server_id) if alert.server_id else None,
-        "hostname": alert.server.hostname if alert.server_id else None,
+        **alert.read_names(),
         "server": alert.server.hostname if alert.server_id else None,  # the name seed 002's tools read
-        "metric_type": alert.rule.metric_type,
-        "metric_name": alert.rule.metric_name,
-        "labels": alert.labels,
         "state": state,
         "severity": alert.severity,
         "value": value,
