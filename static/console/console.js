@@ -9,12 +9,14 @@ const Console = (() => {
   const epoch = (iso) => Date.parse(iso) / 1000;
   const PALETTE = ["--accent", "--green", "--orange", "--purple", "--red", "--yellow", "--blue", "--grey"];
 
-  /* One WebSocket to /api/ws/live with the page's subscriptions; reconnects with backoff. */
+  /* One WebSocket to /api/ws/live with the page's subscriptions; answers heartbeats; reconnects with backoff. */
   function live(subscriptions, onFrame) {
     const state = $("#live-state");
     let delay = 1000;
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws/live?defaults=none`;
-    const show = (cls, text) => { if (state) { state.className = `live-state ${cls}`; state.textContent = text; } };
+    // pages without live updates (storage) never show the indicator
+    const show = (cls, text) => { if (state) { state.hidden = false; state.className = `live-state ${cls}`; state.textContent = text; } };
+    show("", "connecting…");
     function connect() {
       const ws = new WebSocket(url);
       ws.onopen = () => {
@@ -25,7 +27,8 @@ const Console = (() => {
       ws.onmessage = (event) => {
         let frame;
         try { frame = JSON.parse(event.data); } catch { return; }
-        if (frame.type === "error") console.warn("live:", frame.error);
+        if (frame.type === "heartbeat") ws.send(JSON.stringify({ type: "heartbeat" }));  /* answered: never closed as silent */
+        else if (frame.type === "error") console.warn("live:", frame.error);
         else onFrame(frame);
       };
       ws.onclose = () => { show("off", "reconnecting…"); setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
@@ -343,7 +346,18 @@ const Console = (() => {
       else if (frame.type === "log_processed") frame.data.logs.forEach((l) => prependRow($("#server-logs"), logRow(l, clock(l.timestamp)), 40));
       else if (frame.type === "event_processed") {
         const e = frame.data, list = $("#server-events"); const empty = $(".empty", list); if (empty) empty.remove();
-        list.insertAdjacentHTML("afterbegin", `<li><span class="badge ev-${esc(e.status)}">${esc(e.status)}</span> <b>${esc(e.event_type)}</b> <span class="muted">${esc(e.source)}</span><div class="muted small">${esc(clock(e.timestamp))}${e.reasons && e.reasons.length ? " · " + esc(e.reasons[0]) : ""}</div></li>`);
+        // the same event again (an agent's local alert every report) counts up the newest line
+        const key = [e.status, e.event_type, e.source, e.summary || ""].join("|"), top = list.firstElementChild;
+        if (top && top.dataset.key === key) {
+          const count = +top.dataset.count + 1, badge = $(".repeat", top);
+          top.dataset.count = count; $(".n", badge).textContent = count; badge.hidden = false;
+          const when = $("time", top);
+          if (!$(".since", top)) when.insertAdjacentHTML("afterend", `<span class="since"> · since <time data-ts="${when.dataset.ts}"></time></span>`);
+          when.dataset.ts = epoch(e.timestamp); relativeTimes();
+          return;
+        }
+        list.insertAdjacentHTML("afterbegin", `<li data-key="${esc(key)}" data-count="1"><span class="badge ev-${esc(e.status)}">${esc(e.status)}</span> <b>${esc(e.event_type)}</b> <span class="muted">${esc(e.source)}</span>${e.summary ? " " + esc(e.summary) : ""} <span class="badge repeat" hidden>×<span class="n">1</span></span><div class="muted small"><time data-ts="${epoch(e.timestamp)}">${esc(clock(e.timestamp))}</time></div></li>`);
+        relativeTimes();
       } else if (frame.type === "alert_triggered") prependAlert($("#server-alerts"), frame.data);
       else if (frame.type === "server_update") {
         const t = $("#last-seen"); if (t) { t.dataset.ts = epoch(frame.at); }
@@ -403,7 +417,8 @@ const Console = (() => {
   function servicesPage() {
     live([{ subscription_type: "logs" }], (frame) => {
       if (frame.type !== "log_processed") return;
-      const row = $(`#services tr[data-service="${CSS.escape(frame.data.service)}"]`);
+      // a service belongs to its server: the row of this server's instance of it
+      const row = $(`#services tr[data-service="${CSS.escape(frame.data.service)}"][data-server-id="${CSS.escape(frame.data.server_id || "")}"]`);
       if (!row) return;
       const add = (field, n) => { const el = $(`[data-field="${field}"]`, row); el.textContent = parseInt(el.textContent, 10) + n; };
       add("total", frame.data.count);
