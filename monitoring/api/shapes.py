@@ -72,6 +72,7 @@ class ServiceHealth(s.Serializer):
     service_name = s.CharField()
     server = s.CharField(allow_null=True, help_text="the hostname of the server whose agent posts this service's logs")
     server_id = s.UUIDField(allow_null=True)
+    hostname = s.CharField(allow_null=True, help_text="the same hostname as server, under the read APIs' name")
     status = s.ChoiceField(choices=["healthy", "unhealthy", "silent"])
     error_rate = s.FloatField()
     logs_in_window = s.IntegerField()

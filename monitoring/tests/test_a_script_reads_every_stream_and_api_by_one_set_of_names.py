@@ -33,7 +33,7 @@ FRAMES = {
     "log_processed": {"data": SERVER, "data.logs[]": SERVER | TIMED},
     "event_processed": {"data": SERVER | TIMED},
     "health_update of a server": {"data": SERVER | TIMED},
-    "health_update of a service": {"data": TIMED},  # a log service spans servers: no server to name
+    "health_update of a service": {"data": SERVER | TIMED},  # a service as the server whose agent posts its logs
     "alert_triggered": {"data": ALL},
     "heartbeat": {"": TIMED},
 }
@@ -48,8 +48,9 @@ READS = {
     "/api/v1/servers/{id}/snapshot": {"": SERVER | TIMED},
     "/api/v1/servers/{id}/timeline?from={since}": {"": SERVER, "items[]": TIMED},
     "/api/v1/logs": {"results[]": SERVER | TIMED},
-    "/api/health/": {"recent_critical_errors[]": SERVER | TIMED},
-    "/api/health/services/checkout": {"recent_critical_errors[]": SERVER | TIMED},
+    "/api/health/": {"services[]": SERVER, "recent_critical_errors[]": SERVER | TIMED},
+    "/api/health/services/checkout": {"": SERVER, "instances[]": SERVER, "recent_critical_errors[]": SERVER | TIMED},
+    "/api/logs/services": {"services[]": SERVER},
     "/api/v1/monitoring/logs": {"logs[]": SERVER | TIMED},
     "/api/v1/alerts": {"results[]": ALL},
     "/api/v1/alerts/{alert}": {"": ALL},
@@ -127,7 +128,7 @@ def _fire_an_alert(server) -> Alert:
 def _kind(frame: dict) -> str:
     if frame["type"] != "health_update":
         return frame["type"]
-    return "health_update of a server" if frame["data"].get("server_id") else "health_update of a service"
+    return "health_update of a service" if "service_name" in frame["data"] else "health_update of a server"
 
 
 async def _watch(socket, wanted: set[str], early: list[dict], timeout: float = 15) -> dict[str, dict]:
