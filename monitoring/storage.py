@@ -237,7 +237,7 @@ _MINUTE_US = 60_000_000  # and a minute boundary: µs // _MINUTE_US is the roll-
 @functools.cache
 def _statement(*, receipt: bool, rows: bool, runs: bool, touch: bool) -> str:
     """The one statement of a write; with ``receipt`` it stores nothing when the receipt exists,
-    and answers whether it stored (else true)."""
+    and answers whether it stored (else true); with ``touch``, also the touched servers' ids and hostnames."""
     ctes = []
     only_new = ""
     if receipt:
@@ -269,9 +269,11 @@ def _statement(*, receipt: bool, rows: bool, runs: bool, touch: bool) -> str:
         ctes.append(
             "touched AS (UPDATE servers_server s SET last_seen = GREATEST(COALESCE(s.last_seen, v.ts), v.ts) "
             f"FROM (SELECT u.id, {spoke} AS ts FROM unnest(%(seen_id)s::uuid[], %(seen_ts)s::timestamptz[]) "
-            "AS u(id, ts)) v WHERE s.id = v.id)"
+            "AS u(id, ts)) v WHERE s.id = v.id RETURNING s.id, s.hostname)"
         )
     answer = "EXISTS (SELECT FROM receipt)" if receipt else "true"
+    if touch:  # and the hostnames of the servers heard from, for the live frames: no query more
+        answer += ", ARRAY(SELECT id::text FROM touched), ARRAY(SELECT hostname FROM touched)"
     return f"WITH {', '.join(ctes)} SELECT {answer}"
 
 
@@ -366,9 +368,12 @@ def _cuts(points: list[int], offset: int) -> list[tuple[int, int]]:
     return out
 
 
-def _store_samples(conn, sids: list[int], stamps: list[datetime], values: list[float], **extra) -> bool:
+def _store_samples(
+    conn, sids: list[int], stamps: list[datetime], values: list[float], **extra
+) -> tuple[bool, dict[str, str]]:
     """Run the one statement; ``extra`` gives the receipt (key, now) and the servers heard from
-    (seen_id, seen_ts, now). Answers False when the receipt was there (nothing stored)."""
+    (seen_id, seen_ts, now). Answers False when the receipt was there (nothing stored), and the
+    hostnames of the servers heard from."""
     params, rows, runs = _sample_params(sids, stamps, values)
     params.update(extra)
     sql = _statement(receipt="key" in extra, rows=rows, runs=runs, touch="seen_id" in extra)
@@ -376,7 +381,8 @@ def _store_samples(conn, sids: list[int], stamps: list[datetime], values: list[f
     with psycopg.Cursor(conn) as cursor:
         pgarrays.register(cursor)
         cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        stored, *touched = cursor.fetchone()
+    return stored, dict(zip(*touched, strict=True)) if touched else {}
 
 
 def bounded_message(message: str, limit: int) -> tuple[str, bool]:
@@ -594,9 +600,10 @@ def _write_known_samples(
     # inside a caller's transaction, a savepoint: a failed statement must not poison it (write() retries once)
     nested = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with nested, connection.cursor() as wrapper:
-        stored = _store_samples(
+        stored, touched = _store_samples(
             wrapper.cursor.connection, sids, [s[1] for s in batch.samples], [s[2] for s in batch.samples], **extra
         )
+    result.hostnames = {**batch.hostnames, **touched}
     if not stored:
         result.duplicate = True
         return result
