@@ -273,6 +273,7 @@ def services(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "name": h.name,
+            "server": h.server,
             "total": h.logs_in_window,
             "errors": h.errors_in_window,
             "rate": h.error_rate,
