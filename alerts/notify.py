@@ -15,7 +15,7 @@ import time
 
 from django.utils import timezone
 
-from alerts import paging
+from alerts import outbound, paging
 from alerts.choices import DeliveryStatus, MessageKind, NotificationLevel, Severity
 from alerts.models import Alert, Delivery, Notification, NotificationChannel, Page
 from alerts.transports import Message, TransportError, message_for, test_message, transport_for
@@ -92,8 +92,9 @@ def attempt(
         code, error = exc.status, exc.message
         status = DeliveryStatus.FAILED if exc.permanent or last else DeliveryStatus.RETRYING
     except Exception as exc:  # a bug in a transport is logged, recorded and retried like an outage
-        log.exception("channel %s failed", channel.pk)
-        error = f"{type(exc).__name__}: {exc}"
+        # masked, and without the traceback, whose last line is the same text unmasked: it may quote the URL
+        error = outbound.mask_urls(f"{type(exc).__name__}: {exc}")
+        log.error("channel %s failed: %s", channel.pk, error)
         status = DeliveryStatus.FAILED if last else DeliveryStatus.RETRYING
     return Delivery.objects.create(
         channel=channel,

@@ -22,6 +22,8 @@ people see its scheme and host only: ``masked_url``.
 from __future__ import annotations
 
 import ipaddress
+import logging
+import re
 import socket
 from dataclasses import dataclass
 
@@ -61,6 +63,22 @@ def masked_url(url: str) -> str:
     host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{host}{port}/…"
+
+
+_URL = re.compile(r"""https?://[^\s'"<>]+""")
+
+
+def mask_urls(text: str) -> str:
+    """``text`` with every http(s) URL in it masked (``masked_url``): for logs and recorded errors."""
+    return _URL.sub(lambda found: masked_url(found.group(0)), text)
+
+
+class MaskUrlsInLog(logging.Filter):
+    """On the HTTP client's logger: httpx logs every request's full URL at INFO, a webhook's path included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_urls(record.getMessage()), ()
+        return True
 
 
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

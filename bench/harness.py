@@ -68,7 +68,8 @@ class Daphne:
         """Start the process; ``wait`` for it to answer."""
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            # manage.py web: daphne with the options the console's settings give it (heartbeat pings)
+            [sys.executable, "manage.py", "web", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=out,

@@ -159,8 +159,7 @@ def load(ids: list[int], day) -> int:
     from django.db import connection, transaction
 
     from monitoring import compaction, partitions
-    from monitoring.pgcopy import PG_EPOCH_US, SIGNATURE, TRAILER, sample_block
-    from monitoring.storage import SAMPLES
+    from monitoring.pgcopy import PG_EPOCH_US, SAMPLES, SIGNATURE, TRAILER, sample_block
 
     rng = np.random.default_rng(15)
     start_us = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000

@@ -31,9 +31,12 @@ from ingest.gate import IngestGate  # noqa: E402
 from ingest.streaming import LogStreamRouter  # noqa: E402
 from monitoring.routing import websocket_application  # noqa: E402
 from monitoring.routing import websocket_urlpatterns as monitoring_streams  # noqa: E402
+from monitoring.socket_limits import install_close_codes  # noqa: E402
 
 # daphne hands the continuous log stream its body as it arrives (not at the end)
 daphne_streaming.install()
+# and closes sockets with the consumers' codes (1013 over a cap) and reasons
+install_close_codes()
 
 application = ProtocolTypeRouter(
     {

@@ -26,8 +26,6 @@ NOT_APPLICABLE: dict[str, str] = {
     "OUTPUT_STORAGE_PATH": "seed 004's classifier output folder; classifications are stored with the templates",
     "MAX_LOG_ENTRIES": "seed 003's in-memory cap; the console keeps events by age in day partitions "
     "(POST /api/v1/monitoring/maintenance/cleanup, RAW_RETENTION_DAYS)",
-    "MAX_WEBSOCKET_CONNECTIONS": "seed 004's socket cap; daphne serves WebSockets without a per-process cap",
-    "WEBSOCKET_HEARTBEAT_INTERVAL": "seed 004's heartbeat; daphne pings WebSocket clients itself",
 }
 
 SEED002_REDIS_SIDE = ("REDIS_METRICS_CHANNEL", "REDIS_METRICS_KEY", "REDIS_ALERTS_CHANNEL", "REDIS_ALERTS_KEY")

@@ -430,6 +430,16 @@ INSIGHTS_REQUESTS_PER_MINUTE = env_int("INSIGHTS_REQUESTS_PER_MINUTE", 30)
 
 # --- Live --------------------------------------------------------------------
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+# live sockets one daphne process holds (seed 004), and one person may hold; over either: closed with 1013
+MAX_WEBSOCKET_CONNECTIONS = env_int("MAX_WEBSOCKET_CONNECTIONS", 100)
+MAX_WEBSOCKET_CONNECTIONS_PER_PERSON = env_int("MAX_WEBSOCKET_CONNECTIONS_PER_PERSON", 10)
+# a {"type": "heartbeat"} frame to every socket this often (seed 004); daphne pings a socket silent this long
+# and closes it when the ping is not answered within as long again: two intervals without any answer
+WEBSOCKET_HEARTBEAT_INTERVAL = env_int("WEBSOCKET_HEARTBEAT_INTERVAL", 30)
+# bytes sent to a socket and not yet taken by its client; past it the slow reader is disconnected
+WEBSOCKET_SEND_BUFFER_BYTES = env_int("WEBSOCKET_SEND_BUFFER_BYTES", 1024 * 1024)
+# how often an open socket's token or session is checked again (revoked, logged out: closed)
+WEBSOCKET_AUTH_RECHECK_SECONDS = env_int("WEBSOCKET_AUTH_RECHECK_SECONDS", 60)
 # frames waiting for the live publisher thread; beyond that they are dropped (ingest never waits)
 LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 1000)
 LIVE_PUBLISH_TIMEOUT_SECONDS = env_float("LIVE_PUBLISH_TIMEOUT_SECONDS", 1.0)
@@ -554,6 +564,8 @@ LOGGING = {
         "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
+    # a webhook's or Slack URL's path is its credential: the HTTP client's lines show scheme and host only
+    "filters": {"outbound_urls": {"()": "alerts.outbound.MaskUrlsInLog"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "console" if DEBUG else "json"},
         "ingest_file": {
@@ -568,6 +580,7 @@ LOGGING = {
         "ingest.requests": {"handlers": ["ingest_file"], "level": "INFO", "propagate": False},
         "ingest.snapshots": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "httpx": {"filters": ["outbound_urls"]},
     },
 }
 

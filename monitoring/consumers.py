@@ -13,10 +13,23 @@ type filter. Endpoints differ only in the subscriptions they start with:
 Any socket may then send ``{"type": "subscribe", "subscription_type": ..., ...}``
 or ``unsubscribe`` (seed 004) and ``{"type": "ping"}``. A message the server
 cannot use is answered with ``{"type": "error", ...}``; the socket stays open.
+
+Every socket gets ``{"type": "heartbeat", "ts": ..., "interval": N}`` every
+WEBSOCKET_HEARTBEAT_INTERVAL seconds. Any frame from the client is an answer
+(the console's pages send ``{"type": "heartbeat"}`` back), and so is the pong
+every WebSocket client gives to daphne's ping (seed 004's browser and wscat
+clients send nothing else): daphne, started by ``manage.py web``, closes a
+socket that answers nothing for two intervals. Every
+WEBSOCKET_AUTH_RECHECK_SECONDS the socket's token or session is checked again,
+and a socket whose client leaves more than WEBSOCKET_SEND_BUFFER_BYTES unread
+is closed (monitoring/socket_limits.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -25,9 +38,15 @@ from urllib.parse import parse_qs
 import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
 
 from monitoring import selfmetrics
 from monitoring.live.groups import group
+from monitoring.socket_limits import SIGNED_OUT, TOO_SLOW, TRY_AGAIN_LATER, send_backlog, sockets
+from monitoring.timestamps import iso
+
+log = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS = 64
 MAX_MESSAGE_BYTES = 8192
@@ -134,6 +153,17 @@ def _person_for_token(raw: str):
     return token.user
 
 
+async def _person_for_session(session_key: str):
+    """The person a session (read again from the store) belongs to, or None once they logged out."""
+    from importlib import import_module
+
+    from channels.auth import get_user
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    user = await get_user({"session": store})
+    return user if user.is_authenticated and user.is_active else None
+
+
 class LiveConsumer(AsyncWebsocketConsumer):
     """A socket with subscriptions; subclasses say which it starts with."""
 
@@ -143,12 +173,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.subscriptions: dict[str, list[Subscription]] = {}
         self.recent: deque[str] = deque(maxlen=256)
+        self.closing = False
+        self.credential: tuple[str, str] | None = None  # ("token", raw) or ("session", key): checked again
         query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.user = await self._authenticate(query)
         if self.user is None:
             await self.close(code=4401)  # before accept: the handshake is refused (HTTP 403)
             return
         await self.accept()
+        over = sockets.admit(self.user.pk)
+        if over:  # accepted first: a close code and reason reach the client only after the handshake
+            await self._close(TRY_AGAIN_LATER, over)
+            return
+        self.admitted = True
         self.counted = True
         selfmetrics.WEBSOCKETS.inc()
         try:
@@ -160,10 +197,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for subscription in initial:
             await self._subscribe(subscription)
         await self._send({"type": "connected", "subscriptions": self._described()})
+        self.watchdog = asyncio.ensure_future(self._watch())
 
     async def _authenticate(self, query: dict[str, str]):
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
+            self.credential = ("session", self.scope["session"].session_key)
             return user
         from servers.auth import raw_token
 
@@ -171,9 +210,51 @@ class LiveConsumer(AsyncWebsocketConsumer):
         raw = raw_token({"authorization": headers.get("authorization", "")}, query)
         if not raw:
             return None
+        self.credential = ("token", raw)
         return await _person_for_token(raw)
 
+    async def _still_signed_in(self) -> bool:
+        """Whether the token is still valid, or the session not logged out, for the same active person."""
+        if self.credential is None:
+            return True
+        how, secret = self.credential
+        person = await (_person_for_token(secret) if how == "token" else _person_for_session(secret))
+        return person is not None and person.pk == self.user.pk
+
+    async def _watch(self) -> None:
+        """A heartbeat frame every WEBSOCKET_HEARTBEAT_INTERVAL; the credential every WEBSOCKET_AUTH_RECHECK_SECONDS."""
+        loop = asyncio.get_running_loop()
+        beat, recheck = settings.WEBSOCKET_HEARTBEAT_INTERVAL, settings.WEBSOCKET_AUTH_RECHECK_SECONDS
+        next_beat = loop.time() + beat if beat > 0 else math.inf
+        next_check = loop.time() + recheck if recheck > 0 else math.inf
+        while not self.closing and min(next_beat, next_check) < math.inf:
+            await asyncio.sleep(max(0.0, min(next_beat, next_check) - loop.time()))
+            now = loop.time()
+            if now >= next_check:
+                next_check = now + recheck
+                if not await self._still_signed_in():
+                    reason = "the token was revoked" if self.credential[0] == "token" else "the session ended"
+                    await self._close(SIGNED_OUT, reason)
+                    return
+            if now >= next_beat:
+                next_beat = now + beat
+                await self._send({"type": "heartbeat", "ts": iso(timezone.now()), "interval": beat})
+
+    async def _close(self, code: int, reason: str) -> None:
+        """Close with a code; the reason goes in a last frame too, as daphne sends close frames without one."""
+        if not self.closing:
+            self.closing = True
+            await self.send(text_data=orjson.dumps({"type": "error", "error": reason, "close_code": code}).decode())
+            await self.close(code=code, reason=reason)
+
     async def disconnect(self, code) -> None:
+        self.closing = True
+        watchdog = getattr(self, "watchdog", None)
+        if watchdog is not None and watchdog is not asyncio.current_task():
+            watchdog.cancel()
+        if getattr(self, "admitted", False):
+            self.admitted = False
+            sockets.release(self.user.pk)
         if getattr(self, "counted", False):
             self.counted = False
             selfmetrics.WEBSOCKETS.dec()
@@ -205,10 +286,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self._send({"type": "unsubscribed", **subscription.describe()})
             elif kind == "ping":
                 await self._send({"type": "pong"})
+            elif kind in ("heartbeat", "pong"):
+                pass  # an answer to our heartbeat: that a frame came is all daphne needs to keep the socket
             elif kind == "subscriptions":
                 await self._send({"type": "subscriptions", "subscriptions": self._described()})
             else:
-                raise BadRequest("type must be subscribe, unsubscribe, subscriptions or ping")
+                raise BadRequest("type must be subscribe, unsubscribe, subscriptions, ping or heartbeat")
         except BadRequest as exc:
             await self._error(str(exc), request=message)
 
@@ -252,11 +335,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
             else:
                 text = message["text"]
             self.recent.append(frame_id)
-            await self.send(text_data=text)
+            await self._deliver(text)
             return
 
     async def _send(self, body: dict) -> None:
-        await self.send(text_data=orjson.dumps(body).decode())
+        await self._deliver(orjson.dumps(body).decode())
+
+    async def _deliver(self, text: str) -> None:
+        """Send a frame, unless closing; a client that leaves too much unread is disconnected instead."""
+        if self.closing:
+            return
+        await self.send(text_data=text)
+        backlog = send_backlog(self.scope)
+        if backlog > settings.WEBSOCKET_SEND_BUFFER_BYTES > 0:
+            log.warning("live socket of %s closed: %d bytes unread (slow reader)", self.user, backlog)
+            await self._close(TOO_SLOW, f"too slow: more than {settings.WEBSOCKET_SEND_BUFFER_BYTES} bytes unread")
 
     async def _error(self, detail: str, request=None) -> None:
         body = {"type": "error", "error": detail}

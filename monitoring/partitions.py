@@ -106,10 +106,7 @@ def ensure(cursor, table: str, days: Iterable[date], *, dry_run: bool = False) -
             created.append(name)
             if dry_run:
                 continue
-            cursor.execute(
-                f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" '
-                f"FOR VALUES FROM ('{_midnight(start).isoformat()}') TO ('{_midnight(end).isoformat()}')"
-            )
+            _create_partition(cursor, table, name, start, end)
         if not dry_run:
             _known.add((table, start))
     return created
@@ -147,12 +144,28 @@ def _create_alone(cursor, table: str, day: date) -> None:
     with transaction.atomic():
         cursor.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'")
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
-        cursor.execute(
-            f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" '
-            f"FOR VALUES FROM ('{_midnight(start).isoformat()}') TO ('{_midnight(end).isoformat()}')"
-        )
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        if not cursor.fetchone()[0]:  # else another writer created it while this one waited
+            _create_partition(cursor, table, name, start, end)
         cursor.execute("SET LOCAL lock_timeout = DEFAULT")  # inside a caller's transaction (tests) too
     _known.add((table, start))
+
+
+def _create_partition(cursor, table: str, name: str, start: date, end: date) -> None:
+    """Create a table like ``table`` and attach it as the partition of [start, end).
+
+    ``CREATE TABLE ... PARTITION OF`` would take an ACCESS EXCLUSIVE lock on the
+    parent: it waits for every query reading the table (a roll-up refresh, a
+    long chart) and, while it waits, every writer queues behind it. Attaching
+    takes SHARE UPDATE EXCLUSIVE, which readers and writers do not conflict
+    with; the parent's indexes are built on the new, empty table as it is attached.
+    """
+    like = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION"
+    cursor.execute(f'CREATE TABLE "{name}" (LIKE "{table}" {like})')
+    cursor.execute(
+        f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" '
+        f"FOR VALUES FROM ('{_midnight(start).isoformat()}') TO ('{_midnight(end).isoformat()}')"
+    )
 
 
 def drop_before(cursor, table: str, cutoff: datetime, *, dry_run: bool = False) -> list[str]:

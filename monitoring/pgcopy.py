@@ -164,3 +164,7 @@ class BinaryCopy:
         """COPY the rows on a psycopg cursor (in the caller's transaction)."""
         with cursor.copy(self.sql) as copy:
             copy.write(self.encode(rows))
+
+
+# narrow sample rows, as the benchmarks load them (ingest itself sends arrays: monitoring/pgarrays.py)
+SAMPLES = BinaryCopy("monitoring_sample", [("series_id", "int8"), ("ts", "timestamptz"), ("value", "float8")])

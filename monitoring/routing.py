@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import path
 
 from monitoring import consumers
+from monitoring.socket_limits import SendBacklog
 
 websocket_urlpatterns: list = [
     path("api/v1/stream", consumers.MetricStreamConsumer.as_asgi()),
@@ -18,11 +19,26 @@ websocket_urlpatterns: list = [
 ]
 
 
-class ConsoleOriginValidator(OriginValidator):
-    """Browsers must come from one of our hosts (ALLOWED_HOSTS), WS_ALLOWED_ORIGINS or CORS_ALLOWED_ORIGINS.
+def allowed_origins() -> list[str]:
+    """The one list a browser's Origin is checked against, for every stream: ALLOWED_HOSTS,
+    CSRF_TRUSTED_ORIGINS, WS_ALLOWED_ORIGINS and CORS_ALLOWED_ORIGINS (the seeds' frontends).
 
-    The seeds' frontends that may call the REST API (CORS_ALLOWED_ORIGINS) may open
-    the streams too; "*" there (any origin, DEBUG only) holds here as well.
+    Never "*": a wildcard in any of them is ignored here. A page on any site could
+    otherwise open a stream with its visitor's session cookie and read the fleet.
+    """
+    found = [
+        *settings.ALLOWED_HOSTS,
+        *settings.CSRF_TRUSTED_ORIGINS,
+        *settings.WS_ALLOWED_ORIGINS,
+        *settings.CORS_ALLOWED_ORIGINS,
+    ]
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        found += ["localhost", "127.0.0.1", "[::1]"]
+    return [origin for origin in found if origin.strip() not in ("*", "")]
+
+
+class ConsoleOriginValidator(OriginValidator):
+    """Browsers must come from an origin of ``allowed_origins()``.
 
     A client that sends no Origin is not a browser (agents, scripts, wscat): a
     cross-site page cannot omit it, so it is let through to authentication.
@@ -34,14 +50,9 @@ class ConsoleOriginValidator(OriginValidator):
     def valid_origin(self, parsed_origin) -> bool:
         if parsed_origin is None:
             return True
-        allowed = list(settings.ALLOWED_HOSTS) + list(settings.WS_ALLOWED_ORIGINS) + list(settings.CORS_ALLOWED_ORIGINS)
-        if settings.CORS_ALLOW_ALL_ORIGINS:
-            allowed.append("*")
-        if settings.DEBUG and not settings.ALLOWED_HOSTS:
-            allowed += ["localhost", "127.0.0.1", "[::1]"]
-        return any(pattern == "*" or self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed)
+        return any(self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed_origins())
 
 
 def websocket_application(url_router, patterns: list):
-    """The WebSocket side of the ASGI app: origin check, session or token, then the routes."""
-    return ConsoleOriginValidator(AuthMiddlewareStack(url_router(patterns)))
+    """The WebSocket side of the ASGI app: send backlog reader, origin check, session or token, the routes."""
+    return SendBacklog(ConsoleOriginValidator(AuthMiddlewareStack(url_router(patterns))))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from servers import enrolment
@@ -31,29 +32,45 @@ def install_script(request: HttpRequest) -> HttpResponse:
     )
 
 
+# What a POST issued waits in the server-side session for the GET it redirects to, which removes it:
+# a secret is shown once, never carried in the messages cookie, and a reload issues nothing again.
+ISSUED_KEY = "servers.added_to_show_once"
+
+
 @login_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def add_server(request: HttpRequest) -> HttpResponse:
     """Issue an agent token for a hostname and show its install line; or a fleet token for receivers."""
     may_issue = request.user.has_perm("servers.add_agenttoken")
     url = enrolment.console_url(request)
-    context = {"may_issue": may_issue, "url": url, "hostname": ""}
-    if request.method == "POST" and not may_issue:
+    context: dict = {"may_issue": may_issue, "url": url, "hostname": ""}
+    if request.method == "GET":
+        context.update(request.session.pop(ISSUED_KEY, {}))
+    elif not may_issue:
         messages.error(request, "Issuing tokens needs the 'add agent token' permission; ask an admin.")
-    elif request.method == "POST" and request.POST.get("kind") == "fleet":
+    elif request.POST.get("kind") == "fleet":
         _, raw = AgentToken.issue(TokenKind.FLEET, name=f"receivers, issued by {request.user}"[:128])
-        context["configs"] = enrolment.receiver_configs(url, raw)
-    elif request.method == "POST":
+        return _show_once(request, {"configs": enrolment.receiver_configs(url, raw)})
+    else:
         hostname = (request.POST.get("hostname") or "").strip()
         if not hostname or len(hostname) > HOSTNAME_LIMIT or any(c.isspace() for c in hostname):
             context["error"] = "A hostname is one word of at most 255 characters, e.g. web-01."
             context["hostname"] = hostname
         else:
             server, raw = enrolment.issue_host_token(hostname, name=f"install line by {request.user}")
-            context.update(
-                server=server,
-                hostname=hostname,
-                install_line=enrolment.install_line(url, raw, hostname),
-                run_line=enrolment.run_line(url, raw, hostname),
+            return _show_once(
+                request,
+                {
+                    "server_id": str(server.pk),
+                    "hostname": hostname,
+                    "install_line": enrolment.install_line(url, raw, hostname),
+                    "run_line": enrolment.run_line(url, raw, hostname),
+                },
             )
     return render(request, "servers/add.html", context)
+
+
+def _show_once(request: HttpRequest, issued: dict) -> HttpResponseRedirect:
+    request.session[ISSUED_KEY] = issued
+    return redirect("add-server")

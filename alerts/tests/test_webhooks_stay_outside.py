@@ -195,3 +195,28 @@ def test_the_admin_list_shows_channels_masked(client, alice):
     page = client.get("/admin/alerts/notificationchannel/").content.decode()
 
     assert "hooks.slack.com" in page and "XXXXSECRET" not in page
+
+
+def test_logs_show_a_channel_s_scheme_and_host_but_never_its_path(receiver, caplog):
+    secret_url = receiver.url + "/T0001/B0002/XXXXSECRETPATH"
+    caplog.set_level("DEBUG")
+
+    delivery = _send_test(secret_url)
+    broken = _send_test("http://127.0.0.1:9/T0001/B0002/XXXXSECRETPATH")  # refused connection: an error is logged
+
+    assert delivery.status == DeliveryStatus.SENT and receiver.requests
+    assert any(record.name == "httpx" for record in caplog.records)  # the client did log the request
+    assert "XXXXSECRETPATH" not in caplog.text
+    assert "XXXXSECRETPATH" not in broken.error
+
+
+def test_an_unexpected_error_s_text_is_recorded_and_logged_with_urls_masked(monkeypatch, receiver, caplog):
+    def broken_post(url, body, headers, timeout):
+        raise ValueError(f"could not post to {url}")
+
+    monkeypatch.setattr(outbound, "post", broken_post)  # a transport bug whose message quotes the URL
+    delivery = _send_test(receiver.url + "/XXXXSECRETPATH")
+
+    assert delivery.status == DeliveryStatus.RETRYING
+    assert delivery.error == f"ValueError: could not post to {masked_url(receiver.url)}"
+    assert "XXXXSECRETPATH" not in caplog.text

@@ -21,21 +21,21 @@ from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from monitoring.live.frames import Frames, frames_for_write, health_frame
-from monitoring.live.watched import Watched, WatchedSet, generation_key, only, watches_groups
+from monitoring.live.watched import Watched, WatchedSet, announce, only, watches_groups
 from monitoring.records import Batch
 from monitoring.storage import WriteResult
 
 log = logging.getLogger(__name__)
 
 
-async def announce_subscription(layer) -> None:
-    """A socket joined a group: have publishers notice it now rather than at their next refresh."""
-    publisher.subscriptions_changed()
+async def announce_subscription(layer, name: str) -> None:
+    """A socket joined group ``name``: have publishers watch it now rather than at their next re-scan."""
+    publisher.subscriptions_changed(name)
     if layer is None or not watches_groups(layer):
         return
     try:
-        await layer.connection(0).incr(generation_key(layer))
-    except Exception as exc:  # the publisher still notices at its next refresh
+        await announce(layer, name)
+    except Exception as exc:  # the publishers still notice at their next re-scan
         log.warning("could not announce a live subscription: %s", exc)
 
 
@@ -44,7 +44,7 @@ class LiveChannelLayer(RedisChannelLayer):
 
     async def group_add(self, group, channel):
         await super().group_add(group, channel)
-        await announce_subscription(self)
+        await announce_subscription(self, group)
 
 
 class Publisher:
@@ -77,9 +77,9 @@ class Publisher:
     def refreshes(self) -> int:
         return self.watch.refreshes
 
-    def subscriptions_changed(self) -> None:
-        """A socket of this process subscribed: read the watched set before the next send."""
-        self.watch.changed = True
+    def subscriptions_changed(self, name: str) -> None:
+        """A socket of this process joined group ``name``: watched from the next send on."""
+        self.watch.joined(name)
 
     def nobody_watches(self) -> bool:
         """True when, as far as known a moment ago, no group is watched: the request is not even queued."""

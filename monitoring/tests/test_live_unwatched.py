@@ -122,9 +122,7 @@ def test_an_announced_subscription_in_another_process_is_noticed_within_a_check(
     elsewhere = publishing.LiveChannelLayer(hosts=[settings.REDIS_URL], prefix=layer.prefix)
     channel = async_to_sync(elsewhere.new_channel)()
     async_to_sync(elsewhere.group_add)("health", channel)
-    publishing.publisher.watch.changed = (
-        False  # as if the group_add happened in another process: only the generation moved
-    )
+    publishing.publisher.watch.added.clear()  # as if the group_add happened in another process: only announced
     message, took = _first_frame_while_storing(elsewhere, channel, web01, 2 * watched.WATCH_REFRESH_SECONDS)
     assert message is not None and message["kind"] == "health_update"
     assert took < watched.WATCH_REFRESH_SECONDS / 2
@@ -154,3 +152,39 @@ def test_the_fleet_page_alone_gets_headline_figures_and_health_but_no_series(web
     assert frames_for_write(batch, result, frozenset({"alerts"})) == []
     everything = frames_for_write(batch, result)
     assert {message["kind"] for _, message in everything} == {"metrics", "server_update", "health_update"}
+
+
+class Clock:
+    """Monotonic seconds a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_subscription_storm_costs_at_most_one_rescan_a_second(layer):
+    clock = Clock()
+    watch = watched.WatchedSet(clock=clock)
+    elsewhere = publishing.LiveChannelLayer(hosts=[settings.REDIS_URL], prefix=layer.prefix)
+
+    async def storm():
+        channel = await elsewhere.new_channel()
+        joined_here_seen = 0
+        for step in range(300):  # 3 s of subscriptions, one every 10 ms, half here and half elsewhere
+            name = f"logs.service.storm-{step}"
+            await elsewhere.group_add(name, channel)  # announced to every publisher
+            if step % 2:
+                watch.joined(name)  # a socket of this process
+            clock.now += 0.01
+            groups = await watch.read(layer)
+            joined_here_seen += step % 2 == 1 and name in groups
+        clock.now += watched.WATCH_CHECK_SECONDS
+        return joined_here_seen, await watch.read(layer)
+
+    joined_here_seen, groups = async_to_sync(storm)()
+
+    assert watch.refreshes <= 4  # the first read, then at most one a second
+    assert joined_here_seen == 150  # a socket of this process is watched at once
+    assert {f"logs.service.storm-{step}" for step in range(300)} <= groups  # the others within a check

@@ -62,6 +62,21 @@ def test_a_day_without_partition_gets_one(web01):
         assert cursor.fetchone()[0]
 
 
+def test_a_new_day_opens_while_a_long_query_reads_the_samples(web01):
+    # a roll-up refresh or a long chart reads the samples for seconds: a backfill opening a day meanwhile
+    # is stored, it neither waits for that query nor makes every other writer wait behind it
+    reader = connection.get_new_connection(connection.get_connection_params())
+    try:
+        reader.execute("SELECT count(*) FROM monitoring_sample")  # its transaction stays open, holding its lock
+        day = datetime(2032, 3, 4, 5, 6, tzinfo=UTC)
+        batch = Batch()
+        batch.add_sample(web01.id, "cpu", "usage", {}, day, 1.0)
+        storage.write(batch)
+        assert Sample.objects.filter(series__server=web01, ts=day).count() == 1
+    finally:
+        reader.close()
+
+
 def test_a_receipt_stores_a_retried_batch_once(web01):
     ts = datetime.now(UTC)
     first = storage.write(_batch(web01, ts), receipt="t1:abc")

@@ -25,13 +25,30 @@ def test_the_fleet_page_offers_to_add_a_server(client, alice):
 def test_adding_a_server_issues_its_token_and_shows_the_install_line(client, alice):
     client.force_login(alice)
 
-    page = client.post("/console/servers/add", {"hostname": "web-07"}).content.decode()
+    page = client.post("/console/servers/add", {"hostname": "web-07"}, follow=True).content.decode()
 
     server = Server.objects.get(hostname="web-07")
     line = next(line for line in page.splitlines() if "install.sh" in line and "--token" in line)
     assert "curl -fsSL http://testserver/agent/install.sh | sudo sh -s -- --token mca_" in line
     assert "--hostname web-07" in line
     assert AgentToken.find(_line_token(line)).server == server
+
+
+def test_an_issued_token_is_shown_once_after_a_redirect_and_never_in_a_cookie(client, alice):
+    client.force_login(alice)
+
+    posted = client.post("/console/servers/add", {"hostname": "web-09"})
+    shown = client.get("/console/servers/add")
+    again = client.get("/console/servers/add").content.decode()
+
+    assert posted.status_code == 302 and posted.headers["Location"] == "/console/servers/add"
+    assert b"mca_" not in posted.content
+    assert all("mca_" not in morsel.value for morsel in posted.cookies.values())  # no messages cookie carries it
+    line = next(line for line in shown.content.decode().splitlines() if "--token" in line)
+    assert AgentToken.find(_line_token(line)).server.hostname == "web-09"
+    assert "no-store" in shown.headers["Cache-Control"]
+    assert "--token" not in again and "mca_" not in again  # a reload shows (and issues) nothing
+    assert AgentToken.objects.count() == 1
 
 
 def test_the_admin_action_shows_the_install_line_too(client, alice, web01):
@@ -68,7 +85,7 @@ def test_receivers_get_ready_to_paste_configuration_with_a_fleet_token(client, a
     settings.CONSOLE_URL = "https://console.example.com"
     client.force_login(alice)
 
-    page = client.post("/console/servers/add", {"kind": "fleet"}).content.decode()
+    page = client.post("/console/servers/add", {"kind": "fleet"}, follow=True).content.decode()
 
     assert "url: https://console.example.com/api/v1/prom/write" in page
     assert "endpoint: https://console.example.com" in page

@@ -9,7 +9,7 @@ const Console = (() => {
   const epoch = (iso) => Date.parse(iso) / 1000;
   const PALETTE = ["--accent", "--green", "--orange", "--purple", "--red", "--yellow", "--blue", "--grey"];
 
-  /* One WebSocket to /api/ws/live with the page's subscriptions; reconnects with backoff. */
+  /* One WebSocket to /api/ws/live with the page's subscriptions; answers heartbeats; reconnects with backoff. */
   function live(subscriptions, onFrame) {
     const state = $("#live-state");
     let delay = 1000;
@@ -27,7 +27,8 @@ const Console = (() => {
       ws.onmessage = (event) => {
         let frame;
         try { frame = JSON.parse(event.data); } catch { return; }
-        if (frame.type === "error") console.warn("live:", frame.error);
+        if (frame.type === "heartbeat") ws.send(JSON.stringify({ type: "heartbeat" }));  /* answered: never closed as silent */
+        else if (frame.type === "error") console.warn("live:", frame.error);
         else onFrame(frame);
       };
       ws.onclose = () => { show("off", "reconnecting…"); setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
@@ -416,7 +417,8 @@ const Console = (() => {
   function servicesPage() {
     live([{ subscription_type: "logs" }], (frame) => {
       if (frame.type !== "log_processed") return;
-      const row = $(`#services tr[data-service="${CSS.escape(frame.data.service)}"]`);
+      // a service belongs to its server: the row of this server's instance of it
+      const row = $(`#services tr[data-service="${CSS.escape(frame.data.service)}"][data-server-id="${CSS.escape(frame.data.server_id || "")}"]`);
       if (!row) return;
       const add = (field, n) => { const el = $(`[data-field="${field}"]`, row); el.textContent = parseInt(el.textContent, 10) + n; };
       add("total", frame.data.count);

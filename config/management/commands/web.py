@@ -5,6 +5,9 @@ Behind a reverse proxy (``PROXY_HEADERS``, on by default when
 scheme from X-Forwarded-For / X-Forwarded-Proto, so the login limits and the
 request log see the real client and Django knows the request came over TLS.
 Never on a console reachable directly: any client could then claim any address.
+daphne pings a WebSocket silent for WEBSOCKET_HEARTBEAT_INTERVAL and closes it when
+the ping is not answered within as long again (monitoring/consumers.py sends the
+seed's JSON heartbeat frames on the same interval).
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from django.core.management.base import BaseCommand
 def daphne_argv(host: str | None = None, port: int | None = None) -> list[str]:
     """The daphne command line for this console's settings."""
     argv = [sys.executable, "-m", "daphne", "-b", host or settings.HOST, "-p", str(port or settings.PORT)]
+    # a socket silent for one heartbeat interval is pinged, and closed when the ping is not answered
+    # within another: any frame or pong is an answer (browsers and wscat pong by themselves)
+    interval = str(settings.WEBSOCKET_HEARTBEAT_INTERVAL)
+    argv += ["--ping-interval", interval, "--ping-timeout", interval]
     if settings.PROXY_HEADERS:
         argv.append("--proxy-headers")
     return [*argv, "config.asgi:application"]
