@@ -144,6 +144,28 @@ def web01(db):
 
 
 @pytest.fixture
+def web02(db):
+    """A second web server, in staging."""
+    from servers.models import Server
+
+    return Server.objects.create(hostname="web-02", environment="staging", labels={"role": "web"})
+
+
+@pytest.fixture
+def db01(db):
+    from servers.models import Server
+
+    return Server.objects.create(hostname="db-01", labels={"role": "db"})
+
+
+@pytest.fixture
+def db02(db):
+    from servers.models import Server
+
+    return Server.objects.create(hostname="db-02", environment="production", labels={"role": "db"})
+
+
+@pytest.fixture
 def agent_token(web01):
     """An agent token that writes for web-01."""
     from servers.models import AgentToken

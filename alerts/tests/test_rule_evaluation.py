@@ -19,16 +19,6 @@ def now():
     return timezone.now().replace(microsecond=0)
 
 
-@pytest.fixture
-def web02(db):
-    return Server.objects.create(hostname="web-02", labels={"role": "web"})
-
-
-@pytest.fixture
-def db01(db):
-    return Server.objects.create(hostname="db-01", labels={"role": "db"})
-
-
 def cpu_rule(**kw):
     fields = dict(
         name="cpu high",

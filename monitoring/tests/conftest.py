@@ -1,8 +1,8 @@
 """A real console for browser tests: daphne (the root conftest's start_console) on the test database, and Chromium.
 
 Browser tests are marked ``browser``; without Chromium they are skipped with a
-message saying how to get it. Also a second server (``db02``) for the read-side tests and a real
-Prometheus; samples are written with the root conftest's ``write_samples``.
+message saying how to get it. Also a real Prometheus; the named servers (web01, web02, db01, db02)
+and ``write_samples`` are the root conftest's.
 """
 
 from __future__ import annotations
@@ -89,13 +89,6 @@ def page(browser):
     context.close()
     # ORM calls made while Playwright's loop ran may have opened a connection of their own
     connections.close_all()
-
-
-@pytest.fixture
-def db02(db):
-    from servers.models import Server
-
-    return Server.objects.create(hostname="db-02", environment="production", labels={"role": "db"})
 
 
 PROMETHEUS_MISSING = "Prometheus is not installed here (apt-get install prometheus; CI's .ci/run installs it)"
