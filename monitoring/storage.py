@@ -44,6 +44,8 @@ class WriteResult:
     event_ids: list[int] = field(default_factory=list)
     # log messages stored cut to LOG_MESSAGE_MAX_BYTES
     logs_truncated: int = 0
+    # server id -> hostname of the servers the batch touched (and those it named), for the live frames
+    hostnames: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         counts = {
@@ -235,7 +237,7 @@ _MINUTE_US = 60_000_000  # and a minute boundary: µs // _MINUTE_US is the roll-
 @functools.cache
 def _statement(*, receipt: bool, rows: bool, runs: bool, touch: bool) -> str:
     """The one statement of a write; with ``receipt`` it stores nothing when the receipt exists,
-    and answers whether it stored (else true)."""
+    and answers whether it stored (else true); with ``touch``, also the touched servers' ids and hostnames."""
     ctes = []
     only_new = ""
     if receipt:
@@ -267,9 +269,11 @@ def _statement(*, receipt: bool, rows: bool, runs: bool, touch: bool) -> str:
         ctes.append(
             "touched AS (UPDATE servers_server s SET last_seen = GREATEST(COALESCE(s.last_seen, v.ts), v.ts) "
             f"FROM (SELECT u.id, {spoke} AS ts FROM unnest(%(seen_id)s::uuid[], %(seen_ts)s::timestamptz[]) "
-            "AS u(id, ts)) v WHERE s.id = v.id)"
+            "AS u(id, ts)) v WHERE s.id = v.id RETURNING s.id, s.hostname)"
         )
     answer = "EXISTS (SELECT FROM receipt)" if receipt else "true"
+    if touch:  # and the hostnames of the servers heard from, for the live frames: no query more
+        answer += ", ARRAY(SELECT id::text FROM touched), ARRAY(SELECT hostname FROM touched)"
     return f"WITH {', '.join(ctes)} SELECT {answer}"
 
 
@@ -364,9 +368,12 @@ def _cuts(points: list[int], offset: int) -> list[tuple[int, int]]:
     return out
 
 
-def _store_samples(conn, sids: list[int], stamps: list[datetime], values: list[float], **extra) -> bool:
+def _store_samples(
+    conn, sids: list[int], stamps: list[datetime], values: list[float], **extra
+) -> tuple[bool, dict[str, str]]:
     """Run the one statement; ``extra`` gives the receipt (key, now) and the servers heard from
-    (seen_id, seen_ts, now). Answers False when the receipt was there (nothing stored)."""
+    (seen_id, seen_ts, now). Answers False when the receipt was there (nothing stored), and the
+    hostnames of the servers heard from."""
     params, rows, runs = _sample_params(sids, stamps, values)
     params.update(extra)
     sql = _statement(receipt="key" in extra, rows=rows, runs=runs, touch="seen_id" in extra)
@@ -374,7 +381,8 @@ def _store_samples(conn, sids: list[int], stamps: list[datetime], values: list[f
     pgarrays.register(conn)
     with psycopg.Cursor(conn) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        stored, *touched = cursor.fetchone()
+    return stored, dict(zip(*touched, strict=True)) if touched else {}
 
 
 def bounded_message(message: str, limit: int) -> tuple[str, bool]:
@@ -469,17 +477,20 @@ def _upsert_snapshots(cursor, snapshots: list[SnapshotRecord], now: datetime) ->
         )
 
 
-def _touch_servers(cursor, seen: dict[str, datetime]) -> None:
+def _touch_servers(cursor, seen: dict[str, datetime]) -> dict[str, str]:
+    """Mark the servers heard from; answers their hostnames (the same statement: no query more)."""
     if not seen:
-        return
+        return {}
     cursor.execute(
         """
         UPDATE servers_server s SET last_seen = GREATEST(COALESCE(s.last_seen, v.ts), v.ts)
         FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, ts)
         WHERE s.id = v.id
+        RETURNING s.id, s.hostname
         """,
         [list(seen.keys()), list(seen.values())],
     )
+    return {str(server_id): hostname for server_id, hostname in cursor.fetchall()}
 
 
 def _uuid(value) -> uuid.UUID | None:
@@ -592,9 +603,10 @@ def _write_known_samples(
     nested = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with nested:
         connection.ensure_connection()
-        stored = _store_samples(
+        stored, touched = _store_samples(
             connection.connection, sids, [s[1] for s in batch.samples], [s[2] for s in batch.samples], **extra
         )
+    result.hostnames = {**batch.hostnames, **touched}
     if not stored:
         result.duplicate = True
         return result
@@ -610,7 +622,7 @@ def _write_in_transaction(batch: Batch, receipt: str | None, now: datetime, stag
         stage[0] = "receipt"
         if receipt is not None and not _claim_receipt(cursor, receipt, now):
             # a retry stores nothing twice, but its host is alive: it spoke now
-            _touch_servers(cursor, dict.fromkeys(batch.seen, now))
+            result.hostnames = {**batch.hostnames, **_touch_servers(cursor, dict.fromkeys(batch.seen, now))}
             result.duplicate = True
             return result
         if batch.samples:
@@ -633,5 +645,5 @@ def _write_in_transaction(batch: Batch, receipt: str | None, now: datetime, stag
         if batch.snapshots:
             stage[0] = "snapshot"
             _upsert_snapshots(cursor, batch.snapshots, now)
-        _touch_servers(cursor, batch.seen)
+        result.hostnames = {**batch.hostnames, **_touch_servers(cursor, batch.seen)}
     return result

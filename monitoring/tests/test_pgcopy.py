@@ -1,4 +1,5 @@
-"""Every binary COPY into the store (chunks, the benchmarks' samples and runs) is byte for byte what psycopg's write_row sends."""
+"""What we encode by hand is byte for byte what psycopg sends: COPY rows (chunks, the benchmarks' samples, runs,
+marks) and the array parameters of ingest's statement (monitoring/pgarrays.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from psycopg.adapt import Transformer
 from psycopg.postgres import types
 
 from monitoring import compaction
+from monitoring.pgarrays import Float8Array, Int4Array, Int8Array, TimestamptzArray
 from monitoring.pgcopy import (
     PG_EPOCH_US,
     SAMPLES,
@@ -124,3 +126,19 @@ def test_only_columns_of_eight_byte_kinds_are_encoded_column_wise():
 def test_a_kind_without_an_encoding_is_refused():
     with pytest.raises(ValueError):
         BinaryCopy("t", [("a", "int8"), ("labels", "jsonb")])
+
+
+@pytest.mark.parametrize(
+    ("array", "kind", "values", "wire"),
+    [
+        (Int8Array, "int8", [1, 2**62, -5], [1, 2**62, -5]),
+        (Int4Array, "int4", [1, 2**31 - 1], [1, 2**31 - 1]),
+        (Float8Array, "float8", [0.5, -0.0, 1e300], [0.5, -0.0, 1e300]),
+        (TimestamptzArray, "timestamptz", [NOW, LONG_AGO], [pg_microseconds(NOW), pg_microseconds(LONG_AGO)]),
+        (Float8Array, "float8", [], []),
+    ],
+)
+def test_the_array_parameters_ingest_sends_are_what_psycopg_sends(array, kind, values, wire):
+    data = array(np.array(wire)).data
+    one_field = b"\x00\x01" + len(data).to_bytes(4, "big") + data
+    assert SIGNATURE + one_field + TRAILER == psycopg_bytes(BinaryCopy("t", [("a", f"{kind}[]")]), [(values,)])
