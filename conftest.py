@@ -46,6 +46,12 @@ def _fresh_process_caches():
     token_cache.clear()
     registry.forget()
     yield
+    # each test's sockets run on an event loop of their own: a channel layer whose receive was
+    # cancelled mid-way (a test timing out) keeps a lock bound to that dead loop, and would fail
+    # every later test's socket with "bound to a different event loop"; the next test gets a new one
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ metric, timestamps memoized per request, series keys as canonical label bytes.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from django.http import HttpRequest
@@ -39,7 +40,7 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     batch = Batch()
     batch.samples, batch.timestamped = _samples(metrics, server_id, clock)
     if batch.samples:
-        batch.seen[server_id] = max(s[1] for s in batch.samples)
+        batch.seen[server_id] = max(map(itemgetter(1), batch.samples))
     else:
         batch.seen[server_id] = clock.now
     return batch

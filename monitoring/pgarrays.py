@@ -4,7 +4,7 @@ psycopg adapts a list of a thousand datetimes or floats value by value; these
 wrappers carry an array already encoded by numpy in PostgreSQL's binary array
 format (dimensions, a no-nulls flag, the element type, length and lower bound
 1, then each element as its length and big-endian value), so a parameter costs
-one ``tobytes``. Register the dumpers on a cursor (``register``) and pass the
+one ``tobytes``. Register the dumpers on a connection (``register``) and pass the
 wrappers with ``%b`` (or ``%(name)b``) placeholders. monitoring/tests/test_pgarrays.py
 reads them back through PostgreSQL.
 """
@@ -12,6 +12,7 @@ reads them back through PostgreSQL.
 from __future__ import annotations
 
 import struct
+import weakref
 
 import numpy as np
 from psycopg.adapt import Dumper
@@ -76,7 +77,13 @@ _DUMPERS = {
 }
 
 
-def register(cursor) -> None:
-    """Let ``cursor`` (a psycopg cursor binding its parameters on the server) send these arrays."""
+_registered: weakref.WeakSet = weakref.WeakSet()
+
+
+def register(conn) -> None:
+    """Let the cursors of ``conn`` (a psycopg connection) that bind parameters on the server send these arrays."""
+    if conn in _registered:  # once a connection: a cursor's own registry would copy the connection's each time
+        return
     for kind, dumper in _DUMPERS.items():
-        cursor.adapters.register_dumper(kind, dumper)
+        conn.adapters.register_dumper(kind, dumper)
+    _registered.add(conn)

@@ -378,8 +378,8 @@ def _store_samples(
     params.update(extra)
     sql = _statement(receipt="key" in extra, rows=rows, runs=runs, touch="seen_id" in extra)
     # a cursor binding parameters on the server (Django's binds them into the text): binary arrays
+    pgarrays.register(conn)
     with psycopg.Cursor(conn) as cursor:
-        pgarrays.register(cursor)
         cursor.execute(sql, params)
         stored, *touched = cursor.fetchone()
     return stored, dict(zip(*touched, strict=True)) if touched else {}
@@ -576,8 +576,10 @@ def _partition_days(batch: Batch) -> dict[str, set]:
 
 def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
     now = datetime.now(UTC)
-    with connection.cursor() as wrapper:
-        partitions.ensure_for_write(wrapper.cursor, _partition_days(batch))
+    wanted = _partition_days(batch)
+    if not partitions.known(wanted):
+        with connection.cursor() as wrapper:
+            partitions.ensure_for_write(wrapper.cursor, wanted)
     if batch.samples and not (batch.logs or batch.events or batch.snapshots):
         keys = [s[0] for s in batch.samples]
         sids = series_cache.get_many(keys)
@@ -599,9 +601,10 @@ def _write_known_samples(
         extra.update(seen_id=[str(server) for server in batch.seen], seen_ts=list(batch.seen.values()))
     # inside a caller's transaction, a savepoint: a failed statement must not poison it (write() retries once)
     nested = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with nested, connection.cursor() as wrapper:
+    with nested:
+        connection.ensure_connection()
         stored, touched = _store_samples(
-            wrapper.cursor.connection, sids, [s[1] for s in batch.samples], [s[2] for s in batch.samples], **extra
+            connection.connection, sids, [s[1] for s in batch.samples], [s[2] for s in batch.samples], **extra
         )
     result.hostnames = {**batch.hostnames, **touched}
     if not stored:

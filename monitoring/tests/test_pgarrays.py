@@ -18,8 +18,9 @@ NOW = datetime(2026, 11, 30, 10, 15, 30, 123456, tzinfo=UTC)
 
 
 def select(sql: str, *arrays) -> tuple:
-    with connection.cursor() as wrapper, psycopg.Cursor(wrapper.cursor.connection) as cursor:
-        pgarrays.register(cursor)
+    connection.ensure_connection()
+    pgarrays.register(connection.connection)
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, arrays)
         return cursor.fetchone()
 
