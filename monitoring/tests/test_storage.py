@@ -102,9 +102,11 @@ def _until_a_writer_waits_on_a_lock(seconds: float = 10) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_writers_opening_the_same_new_day_both_succeed():
+def test_two_writers_opening_the_same_new_day_both_succeed(monkeypatch):
     """The second writer waits for the first's partition and must not try to create it again."""
     import threading
+
+    monkeypatch.setattr(partitions, "PARTITION_LOCK_TIMEOUT", "60s")  # however slowly the first commits
 
     from django.db import connections
 
