@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # schemathesis over /api/schema/ against a real console (daphne on the test database): no 5xx, no answer
-# outside the schema; FUZZ_EXAMPLES cases per operation (default 25), FUZZ_SEED to replay a run
+# outside the schema; FUZZ_EXAMPLES cases per operation (default 15), FUZZ_SEED to replay a run
 fuzz: $(STAMP)
 	$(PY) -m pytest -m fuzz config/tests/test_api_is_fuzzed.py $(PYTEST_ARGS)
 

@@ -52,6 +52,10 @@ STORED = {
 }
 
 OBJECT = {"type": "object", "additionalProperties": True}
+BINARY = {"type": "string", "format": "binary"}
+# OTLP answers in the request's encoding (protobuf when none is named), refusals as a google.rpc.Status
+OTLP_ENCODINGS = ("application/json", "application/x-protobuf")
+OTLP_STATUS = {"type": "object", "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}}
 LIST_OF_OBJECTS = {"type": "array", "items": OBJECT}
 
 
@@ -64,6 +68,8 @@ class RouteDoc:
     media_type: str = "application/json"
     body_schema: dict = field(default_factory=lambda: OBJECT)
     answer: dict | None = field(default_factory=lambda: STORED)  # None: no body (204)
+    answered_in: tuple[str, ...] = ("application/json",)
+    refusal: dict = field(default_factory=lambda: ERROR_REF)
 
 
 DOCS: dict[str, RouteDoc] = {
@@ -87,11 +93,13 @@ DOCS: dict[str, RouteDoc] = {
         "A batch of a service's logs (seed 004)",
         "Log lines of the service named in the path.",
         examples.SEED004_BATCH,
+        success="202",
     ),
     "logs-stream-single": RouteDoc(
         "One log line of a service (seed 004)",
         "One log line of the service named in the path.",
         examples.SEED004_SINGLE,
+        success="202",
     ),
     "logs-stream-continuous": RouteDoc(
         "A service's log lines as they happen (seed 004)",
@@ -122,7 +130,7 @@ DOCS: dict[str, RouteDoc] = {
         "A snappy-compressed protobuf WriteRequest, as Prometheus sends it (`remote_write` with a fleet token).",
         success="204",
         media_type="application/x-protobuf",
-        body_schema={"type": "string", "format": "binary"},
+        body_schema=BINARY,
         answer=None,
     ),
     "otlp-metrics": RouteDoc(
@@ -130,12 +138,16 @@ DOCS: dict[str, RouteDoc] = {
         "ExportMetricsServiceRequest as protobuf (`application/x-protobuf`) or JSON; the host is `host.name`.",
         examples.OTLP_METRICS,
         answer=OBJECT,
+        answered_in=OTLP_ENCODINGS,
+        refusal=OTLP_STATUS,
     ),
     "otlp-logs": RouteDoc(
         "OpenTelemetry logs (OTLP/HTTP)",
         "ExportLogsServiceRequest as protobuf or JSON; the service is `service.name`.",
         examples.OTLP_LOGS,
         answer=OBJECT,
+        answered_in=OTLP_ENCODINGS,
+        refusal=OTLP_STATUS,
     ),
     "collectd-write-http": RouteDoc(
         "collectd write_http (Format JSON)",
@@ -168,14 +180,12 @@ def _operation(name: str, path: str, doc: RouteDoc) -> dict:
     content: dict = {"schema": doc.body_schema}
     if doc.example is not None:
         content["example"] = doc.example
-    answer: dict = {"description": "Stored (answered after the commit)."}
-    if doc.answer is not None:
-        answer["content"] = {"application/json": {"schema": doc.answer}}
+    answer: dict = {"description": "Stored (answered after the commit).", **_content(doc, doc.answer)}
     responses = {doc.success: answer}
     if doc.success == "201":
-        responses["200"] = {"description": "Already there; nothing changed.", **_json(doc.answer)}
+        responses["200"] = {"description": "Already there; nothing changed.", **_content(doc, doc.answer)}
     for code, why in REFUSALS.items():
-        responses[code] = {"description": why, "content": {"application/json": {"schema": ERROR_REF}}}
+        responses[code] = {"description": why, **_content(doc, doc.refusal)}
     operation = {
         "operationId": name.replace("-", "_"),
         "summary": doc.summary,
@@ -193,5 +203,8 @@ def _operation(name: str, path: str, doc: RouteDoc) -> dict:
     return operation
 
 
-def _json(schema: dict | None) -> dict:
-    return {"content": {"application/json": {"schema": schema}}} if schema is not None else {}
+def _content(doc: RouteDoc, schema: dict | None) -> dict:
+    """The answer's body in each encoding the route answers in (protobuf as bytes); nothing for no body."""
+    if schema is None:
+        return {}
+    return {"content": {media: {"schema": schema if media.endswith("json") else BINARY} for media in doc.answered_in}}

@@ -54,3 +54,11 @@ def test_seed003_events_are_described_with_the_seeds_example(schema):
     body = operation["requestBody"]["content"]["application/json"]
     assert body["examples"]["Seed003"]["value"] == SEED003_EVENT
     assert {"agentToken": []} in operation["security"]
+
+
+def test_the_schema_validates_without_a_single_warning(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+    assert "/ingest" in yaml.safe_load((tmp_path / "schema.yaml").read_text())["paths"]
