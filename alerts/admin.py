@@ -221,7 +221,7 @@ class NotificationPolicyAdmin(admin.ModelAdmin):
 class PageAdmin(admin.ModelAdmin):
     """Every message about an alert and what became of it: sent, suppressed, folded into a digest."""
 
-    list_display = ["at", "kind", "outcome", "rule", "alert", "reason"]
+    list_display = ["at", "kind", "outcome", "dispatched_at", "rule", "alert", "reason"]
     list_filter = ["outcome", "kind"]
     list_select_related = ["rule", "alert"]
     raw_id_fields = ["rule", "alert", "digest"]

@@ -199,10 +199,12 @@ def _event_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
 
 
 def _log_absence_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
-    """Seconds each registered service (a server of kind service) has been without a log line.
+    """Seconds each registered service (a server of kind service) has been without a log line of its own.
 
     Counted from its registration when it never logged; NULL never happens, so a
-    service registered less than the window ago is not yet silent.
+    service registered less than the window ago is not yet silent. Only the
+    service's own lines count (posted for it with a fleet token): another host's
+    agent logging under the same name cannot keep it from going silent.
     """
     scope, scope_params = _scope(rule, "v.id", nullable=False)
     service, service_params = (" AND v.hostname = %s", [rule.service]) if rule.service else ("", [])
@@ -210,7 +212,7 @@ def _log_absence_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
         SELECT v.id, jsonb_build_object('service', v.hostname),
                extract(epoch FROM %s - GREATEST(v.created_at, (
                    SELECT max(l.ts) FROM monitoring_logentry l
-                   WHERE l.service = v.hostname AND l.ts > %s AND l.ts <= %s)))::float8
+                   WHERE l.server_id = v.id AND l.service = v.hostname AND l.ts > %s AND l.ts <= %s)))::float8
         FROM servers_server v WHERE v.kind = 'service'{service}{scope}"""
     since = now - timedelta(seconds=rule.window_seconds)
     return sql, [now, since, now, *service_params, *scope_params]

@@ -10,7 +10,9 @@ the evaluation's clock, and records a ``Page``:
   is never held back by the budget);
   ``send_digests`` sends the folded ones of an hour as one digest once the hour
   is over;
-- sent: queued for the channels once the transaction commits.
+- sent: queued for the channels once the transaction commits. The sent page
+  is the outbox: a worker marks it dispatched when it takes it, and the sweep
+  (``alerts.tasks.send_pending_pages``) sends those Redis could not take.
 
 A resolution is sent exactly when the alert's firing was: never suppressed or
 budgeted on its own, and never about an alert nobody was told of.
@@ -28,6 +30,7 @@ from datetime import datetime, timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from alerts import signals, suppression
 from alerts.choices import PAGE_KINDS, MessageKind, PageOutcome
@@ -98,10 +101,36 @@ def spent(rule_id: int, now: datetime) -> int:
 
 
 def _queue(alert_id: int | None, kind: str, page_id: int) -> None:
-    """The one place a message is queued for the channels, once the alert's transaction commits."""
-    # the task (alerts/tasks.py) is looked up by name: it calls into this module, which must not import it
-    transaction.on_commit(
-        lambda: current_app.send_task("alerts.tasks.notify_alert", args=[alert_id, str(kind), page_id])
+    """The one place a message is queued for the channels, once the alert's transaction commits.
+
+    The sent page is the outbox row: when Redis cannot take the task, the page
+    stays pending and ``pending`` hands it to the sweep once Redis is back."""
+    transaction.on_commit(lambda: _hand_to_worker(alert_id, str(kind), page_id))
+
+
+def _hand_to_worker(alert_id: int | None, kind: str, page_id: int) -> None:
+    try:
+        with current_app.pool.acquire(block=True, timeout=1) as connection:
+            # one connection attempt, no publish retries: kombu would otherwise retry for seconds per page,
+            # and a broker that is down must not hold up (or fail) the evaluation round
+            connection.ensure_connection(max_retries=0)
+            # the task (alerts/tasks.py) is looked up by name: it calls into this module, which must not import it
+            current_app.send_task(
+                "alerts.tasks.notify_alert",
+                args=[alert_id, kind, page_id],
+                connection=connection,
+                retry=False,
+                ignore_result=True,
+            )
+    except Exception as exc:  # whatever the broker raises, the page is stored and the sweep sends it
+        log.warning("%s message of alert %s left to the sweep (page %s): %s", kind, alert_id, page_id, exc)
+
+
+def pending(now: datetime) -> QuerySet[Page]:
+    """Sent pages no worker has taken yet, older than NOTIFY_SWEEP_GRACE_SECONDS, oldest first."""
+    before = now - timedelta(seconds=settings.NOTIFY_SWEEP_GRACE_SECONDS)
+    return Page.objects.filter(outcome=PageOutcome.SENT, dispatched_at__isnull=True, at__lte=before).order_by(
+        "at", "pk"
     )
 
 

@@ -126,7 +126,7 @@ def issue_token(*args: str, env: dict | None = None) -> str:
     out = subprocess.run(
         [sys.executable, "manage.py", "issue_token", *args],
         cwd=ROOT,
-        env=env or {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        env=env or bench_env(),
         check=True,
         capture_output=True,
         text=True,

@@ -90,9 +90,15 @@ def post_tables(url: str, token: str, hostname: str, host: Host, minutes: int, i
             {"timestamp": start + i * interval, "total_cpu_percent": 42.0, "top_processes": host.tick()}
         )
         while True:
-            conn.request("POST", "/ingest/metrics", body, headers)
-            response = conn.getresponse()
-            answer = response.read()
+            try:
+                conn.request("POST", "/ingest/metrics", body, headers)
+                response = conn.getresponse()
+                answer = response.read()
+            except (ConnectionError, http.client.HTTPException):
+                # the console closed an idle keep-alive connection (e.g. while we waited out a 429)
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                continue
             if response.status != 429:
                 break
             time.sleep(float(response.getheader("Retry-After") or 1))

@@ -231,6 +231,8 @@ def load(size: str, days: int):
 
     from monitoring import partitions, rollups
     from monitoring.models import Series
+    from monitoring.pgcopy import pg_microseconds
+    from monitoring.storage import SAMPLES
     from servers.models import Server
 
     with connection.cursor() as cursor:
@@ -265,16 +267,16 @@ def load(size: str, days: int):
         with transaction.atomic(), connection.cursor() as wrapper:
             cursor = wrapper.cursor
             partitions.ensure(cursor, "monitoring_sample", {partitions.day_of(day), partitions.day_of(upto)})
-            with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "timestamptz", "float8"])
-                ts = day
-                step = timedelta(seconds=INTERVAL)
-                while ts < upto:
-                    for sid in ids:
-                        level[sid] = min(100.0, max(0.0, level[sid] + rng.uniform(-2, 2)))
-                        copy.write_row((sid, ts, level[sid]))
-                    written += len(ids)
-                    ts += step
+            rows: list[bytes] = []
+            ts = day
+            step = timedelta(seconds=INTERVAL)
+            while ts < upto:
+                for sid in ids:
+                    level[sid] = min(100.0, max(0.0, level[sid] + rng.uniform(-2, 2)))
+                rows += SAMPLES.rows(ids, [pg_microseconds(ts)] * len(ids), [level[sid] for sid in ids])
+                written += len(ids)
+                ts += step
+            SAMPLES.write(cursor, rows)
         day = upto
         if written % (10 * 86400 // INTERVAL * len(ids)) == 0 or day >= end:
             done = (day - start) / (end - start)

@@ -159,6 +159,8 @@ def load(ids: list[int], day) -> int:
     from django.db import connection, transaction
 
     from monitoring import compaction, partitions
+    from monitoring.pgcopy import PG_EPOCH_US, SIGNATURE, TRAILER, sample_block
+    from monitoring.storage import SAMPLES
 
     rng = np.random.default_rng(15)
     start_us = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
@@ -167,22 +169,19 @@ def load(ids: list[int], day) -> int:
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor
         partitions.ensure(cursor, compaction.SAMPLE_TABLE, [day])
-        with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8)
-            # a scrape at a time, every series of it, as agents send them
-            rows = np.zeros((PER_DAY, len(ids)), dtype=compaction._COPY_ROW)
-            for column, sid in enumerate(ids):
-                stamps = ticks if column % 2 == 0 else ticks + rng.integers(0, 100_001, PER_DAY)
-                rows["series_id"][:, column] = sid
-                rows["ts"][:, column] = stamps - compaction.PG_EPOCH_US
-                rows["value"][:, column] = series_values(column, rng)
-            # the framing of each row: 3 fields of 8 bytes
-            rows["n"], rows["l1"], rows["l2"], rows["l3"] = 3, 8, 8, 8
-            copy.write(rows.tobytes())
-            copy.write(b"\xff\xff")
+        # a scrape at a time, every series of it, as agents send them
+        sids, stamps, values = (np.zeros((PER_DAY, len(ids)), dtype=kind) for kind in (np.int64, np.int64, np.float64))
+        for column, sid in enumerate(ids):
+            sids[:, column] = sid
+            stamps[:, column] = ticks if column % 2 == 0 else ticks + rng.integers(0, 100_001, PER_DAY)
+            values[:, column] = series_values(column, rng)
+        with cursor.copy(SAMPLES.sql) as copy:
+            copy.write(SIGNATURE)
+            copy.write(sample_block(sids.ravel(), stamps.ravel() - PG_EPOCH_US, values.ravel()))
+            copy.write(TRAILER)
     vacuum()
-    log(f"loaded {rows.size:,} samples in {time.monotonic() - t0:.0f} s")
-    return rows.size
+    log(f"loaded {sids.size:,} samples in {time.monotonic() - t0:.0f} s")
+    return sids.size
 
 
 def vacuum() -> None:
@@ -235,25 +234,36 @@ def arrays_layouts() -> list[tuple[str, int]]:
 
 def zlib_chunks(day) -> int:
     """The chunk layout with zlib instead of zstd, in a scratch table shaped like the real one."""
+    from datetime import UTC, datetime
+
     from django.db import connection, transaction
 
     from monitoring import chunks, compaction, partitions
+    from monitoring.pgcopy import PG_EPOCH_US, BinaryCopy, pg_microseconds
 
     part = partitions.partition_name(compaction.SAMPLE_TABLE, day)
-    columns = "(series_id, day, first_ts, last_ts, last_value, count, data)"
-    types = ["int8", "timestamptz", "timestamptz", "timestamptz", "float8", "int4", "bytea"]
+    run_part = partitions.partition_name(compaction.RUN_TABLE, day)
+    chunk_copy = BinaryCopy("bench_sample_chunk_zlib", compaction._CHUNK_COLUMNS)
+    midnight = pg_microseconds(datetime(day.year, day.month, day.day, tzinfo=UTC))
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor
+        partitions.ensure(cursor, compaction.RUN_TABLE, [day])  # this bench loads rows only: no runs to read
         cursor.execute("CREATE TABLE bench_sample_chunk_zlib (LIKE monitoring_sample_chunk INCLUDING ALL)")
-        for sids, stamps, values in compaction._series_batches(cursor, part):
+        for sids, stamps, values in compaction._series_batches(cursor, part, run_part):
             series = compaction._merge_existing(cursor, "bench_sample_chunk_zlib", sids, stamps, values)
-            with cursor.copy(f"COPY bench_sample_chunk_zlib {columns} FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(types)
-                for sid, (ts, vs) in series.items():
-                    first, last = compaction._datetime(int(ts[0])), compaction._datetime(int(ts[-1]))
-                    copy.write_row(
-                        (sid, first, first, last, float(vs[-1]), len(ts), chunks.encode(ts, vs, chunks.ZLIB))
-                    )
+            rows = [
+                chunk_copy.row(
+                    sid,
+                    midnight,
+                    int(ts[0]) - PG_EPOCH_US,
+                    int(ts[-1]) - PG_EPOCH_US,
+                    float(vs[-1]),
+                    len(ts),
+                    chunks.encode(ts, vs, chunks.ZLIB),
+                )
+                for sid, (ts, vs) in series.items()
+            ]
+            chunk_copy.write(cursor, rows)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE bench_sample_chunk_zlib")
         cursor.execute("SELECT pg_total_relation_size('bench_sample_chunk_zlib')")

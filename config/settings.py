@@ -394,6 +394,10 @@ NOTIFY_SLACK_WEBHOOK_URL = env_secret("NOTIFY_SLACK_WEBHOOK_URL")
 NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5)
+# the outbox sweep: how often beat sends the sent pages no worker took (Redis was down when they were
+# queued), and how old such a page must be first (the task queued at commit normally takes it in time)
+NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 15)
+NOTIFY_SWEEP_GRACE_SECONDS = env_int("NOTIFY_SWEEP_GRACE_SECONDS", 30)
 # less noise (docs: "Less noise"): what a new rule gets unless set, and how much one rule may page
 ALERT_DEFAULT_FOR_SECONDS = env_int("ALERT_DEFAULT_FOR_SECONDS", 60)
 ALERT_DEFAULT_RECOVERY_PERCENT = env_float("ALERT_DEFAULT_RECOVERY_PERCENT", 10)
@@ -518,6 +522,11 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-forget-receipts": {
         "task": "ingest.tasks.forget_receipts",
         "schedule": timedelta(minutes=10),
+    },
+    "alerts-send-pending-pages": {
+        "task": "alerts.tasks.send_pending_pages",
+        "schedule": timedelta(seconds=NOTIFY_SWEEP_SECONDS),
+        "options": {"expires": NOTIFY_SWEEP_SECONDS},
     },
     "alerts-digests": {
         "task": "alerts.tasks.send_digests",

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from monitoring import chunks, partitions
+from monitoring.pgcopy import PG_EPOCH_US, SAMPLE_ROW, SIGNATURE, BinaryCopy, pg_microseconds
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +46,6 @@ MAX_RUN_SPAN = timedelta(minutes=10)
 LOCK_KEY = 0x726F6C6C7570
 # how many samples one pass decodes and encodes at once (memory stays bounded on a large day)
 PASS_SAMPLES = 2_000_000
-
-# a binary COPY row of (series_id int8, ts timestamptz, value float8): field count, then length + value each
-_COPY_ROW = np.dtype(
-    [("n", ">i2"), ("l1", ">i4"), ("series_id", ">i8"), ("l2", ">i4"), ("ts", ">i8"), ("l3", ">i4"), ("value", ">f8")]
-)
-_COPY_HEADER = 19  # signature, flags, header extension length
-# microseconds from the Unix epoch to PostgreSQL's (2000-01-01)
-PG_EPOCH_US = 946_684_800_000_000
 
 
 @dataclass
@@ -194,9 +187,9 @@ def _series_batches(cursor, part: str, run_part: str) -> Iterator[tuple[np.ndarr
         with cursor.copy(sql) as copy:
             for data in copy:
                 buffer += data
-        whole = (len(buffer) - _COPY_HEADER) // _COPY_ROW.itemsize * _COPY_ROW.itemsize
+        whole = (len(buffer) - len(SIGNATURE)) // SAMPLE_ROW.itemsize * SAMPLE_ROW.itemsize
         yield _columns(
-            np.frombuffer(bytes(buffer), dtype=_COPY_ROW, count=whole // _COPY_ROW.itemsize, offset=_COPY_HEADER)
+            np.frombuffer(bytes(buffer), dtype=SAMPLE_ROW, count=whole // SAMPLE_ROW.itemsize, offset=len(SIGNATURE))
         )
         first = last + 1
 
@@ -228,23 +221,33 @@ def _merge_existing(cursor, chunk_part: str, sids, stamps, values) -> dict[int, 
     return series
 
 
+_CHUNK_COLUMNS = [
+    ("series_id", "int8"),
+    ("day", "timestamptz"),
+    ("first_ts", "timestamptz"),
+    ("last_ts", "timestamptz"),
+    ("last_value", "float8"),
+    ("count", "int4"),
+    ("data", "bytea"),
+]
+
+
 def _write_chunks(cursor, chunk_part: str, day: date, series: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-    sql = f'COPY "{chunk_part}" (series_id, day, first_ts, last_ts, last_value, count, data) FROM STDIN'
-    with cursor.copy(sql + " (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "timestamptz", "timestamptz", "timestamptz", "float8", "int4", "bytea"])
-        midnight = _midnight(day)
-        for series_id, (stamps, values) in series.items():
-            copy.write_row(
-                (
-                    series_id,
-                    midnight,
-                    _datetime(int(stamps[0])),
-                    _datetime(int(stamps[-1])),
-                    float(values[-1]),
-                    len(stamps),
-                    chunks.encode(stamps, values),
-                )
-            )
+    chunk_copy = BinaryCopy(f'"{chunk_part}"', _CHUNK_COLUMNS)
+    midnight = pg_microseconds(_midnight(day))
+    rows = [
+        chunk_copy.row(
+            series_id,
+            midnight,
+            int(stamps[0]) - PG_EPOCH_US,
+            int(stamps[-1]) - PG_EPOCH_US,
+            float(values[-1]),
+            len(stamps),
+            chunks.encode(stamps, values),
+        )
+        for series_id, (stamps, values) in series.items()
+    ]
+    chunk_copy.write(cursor, rows)
 
 
 # --- reading ---------------------------------------------------------------------------------------

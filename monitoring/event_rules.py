@@ -347,12 +347,16 @@ def evaluate(data: Mapping, history: Mapping[str, Baseline] | None = None) -> Ve
     return verdict
 
 
-def fold_in(source: str, values: Mapping[str, float], now: datetime | None = None) -> dict[str, Baseline]:
-    """Add values to the running statistics of ``source``; answers the baselines as they were before.
+def fold_in(
+    server_id: str | None, source: str, values: Mapping[str, float], now: datetime | None = None
+) -> dict[str, Baseline]:
+    """Add values to the running statistics of the server's ``source``; answers the baselines as they were before.
 
     One statement: ``prior`` sees the rows as they were before the statement's own
     UPSERT (which runs whether or not it is read), and the UPSERT applies
-    Welford's update in place, so concurrent writers never lose a value.
+    Welford's update in place, so concurrent writers never lose a value. The
+    statistics are the server's own (NULL: events without a server; the unique
+    key treats NULLs as equal), so one agent never shifts another host's baseline.
     """
     if not values:
         return {}
@@ -364,11 +368,11 @@ def fold_in(source: str, values: Mapping[str, float], now: datetime | None = Non
                 SELECT * FROM unnest(%s::text[], %s::float8[]) AS v(field, x)
             ), prior AS (
                 SELECT f.field, f.count, f.mean, f.m2 FROM monitoring_fieldstats f
-                JOIN v USING (field) WHERE f.source = %s
+                JOIN v USING (field) WHERE f.source = %s AND f.server_id IS NOT DISTINCT FROM %s::uuid
             ), folded AS (
-                INSERT INTO monitoring_fieldstats AS s (source, field, count, mean, m2, updated_at)
-                SELECT %s, v.field, 1, v.x, 0, %s FROM v
-                ON CONFLICT (source, field) DO UPDATE SET
+                INSERT INTO monitoring_fieldstats AS s (server_id, source, field, count, mean, m2, updated_at)
+                SELECT %s::uuid, %s, v.field, 1, v.x, 0, %s FROM v
+                ON CONFLICT (server_id, source, field) DO UPDATE SET
                     count = s.count + 1,
                     mean = s.mean + (EXCLUDED.mean - s.mean) / (s.count + 1),
                     m2 = s.m2 + (EXCLUDED.mean - s.mean)
@@ -378,14 +382,14 @@ def fold_in(source: str, values: Mapping[str, float], now: datetime | None = Non
             )
             SELECT field, count, mean, m2 FROM prior
             """,
-            [names, [values[n] for n in names], source, source, now or datetime.now(UTC)],
+            [names, [values[n] for n in names], source, server_id, server_id, source, now or datetime.now(UTC)],
         )
         return {name: Baseline(count, mean, m2) for name, count, mean, m2 in cursor.fetchall()}
 
 
-def baselines(source: str, names) -> dict[str, Baseline]:
-    """The running statistics of ``source`` for ``names``, read only (re-evaluation)."""
+def baselines(server_id: str | None, source: str, names) -> dict[str, Baseline]:
+    """The running statistics of the server's ``source`` for ``names``, read only (re-evaluation)."""
     from monitoring.models import FieldStats
 
-    rows = FieldStats.objects.filter(source=source, field__in=list(names))
+    rows = FieldStats.objects.filter(server_id=server_id, source=source, field__in=list(names))
     return {row.field: Baseline(row.count, row.mean, row.m2) for row in rows}

@@ -41,7 +41,7 @@ def record(event: Submitted) -> tuple[int, datetime, event_rules.Verdict]:
     with connection.cursor() as cursor:  # a new day's partition in a short transaction of its own
         partitions.ensure_for_write(cursor.cursor, {TABLE: {partitions.day_of(ts)}})
     with transaction.atomic():
-        history = event_rules.fold_in(event.source, event_rules.measures(event.data))
+        history = event_rules.fold_in(event.server_id, event.source, event_rules.measures(event.data))
         verdict = event_rules.evaluate(event.data, history)
         batch = records.Batch(
             events=[
@@ -222,22 +222,22 @@ def re_evaluate(lookback_minutes: int, now: datetime | None = None) -> dict:
     since = now - timedelta(minutes=lookback_minutes)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ts, id, source, data, status, severity, reasons, decision FROM {TABLE} "
+            f"SELECT ts, id, server_id, source, data, status, severity, reasons, decision FROM {TABLE} "
             "WHERE ts >= %s ORDER BY ts DESC LIMIT %s",
             [since, MAX_RE_EVALUATE],
         )
         rows = cursor.fetchall()
-    cache: dict[str, dict] = {}
+    cache: dict[tuple, dict] = {}
     changed = []
     by_status = {status: 0 for status in EventStatus.values}
-    for ts, id_, source, data, status, severity, reasons, decision in rows:
+    for ts, id_, server_id, source, data, status, severity, reasons, decision in rows:
         data, reasons = _json(data), _json(reasons)
         names = event_rules.measures(data)
-        known = cache.setdefault(source, {})
+        known = cache.setdefault((server_id, source), {})
         missing = [n for n in names if n not in known]
         if missing:
             known.update({n: None for n in missing})
-            known.update(event_rules.baselines(source, missing))
+            known.update(event_rules.baselines(server_id, source, missing))
         history = {n: b for n, b in known.items() if b is not None}
         verdict = event_rules.evaluate(data, history)
         by_status[str(verdict.status)] += 1

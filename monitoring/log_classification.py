@@ -317,10 +317,10 @@ def forget_old_templates(now: datetime | None = None) -> int:
 
 
 # --- reading it back ----------------------------------------------------------------------------------------
-def classified_counts(since: datetime, service: str | None = None) -> dict[str, dict]:
-    """Per service: lines since ``since`` per classified severity and category, and the worst templates."""
+def classified_counts(since: datetime, service: str | None = None) -> dict[tuple[str | None, str], dict]:
+    """Per server and service: lines since ``since`` per classified severity and category, the worst templates."""
     sql = (
-        f"SELECT l.service, t.id, t.template, t.category, t.severity, t.reason, count(*) FROM {TABLE} l "
+        f"SELECT l.server_id, l.service, t.id, t.template, t.category, t.severity, t.reason, count(*) FROM {TABLE} l "
         "JOIN monitoring_logtemplate t ON t.id = l.template_id WHERE l.ts >= %s"
     )
     params: list = [since]
@@ -328,12 +328,13 @@ def classified_counts(since: datetime, service: str | None = None) -> dict[str, 
         sql += " AND l.service = %s"
         params.append(service)
     with connection.cursor() as cursor:
-        cursor.execute(sql + " GROUP BY 1, 2, 3, 4, 5, 6", params)
+        cursor.execute(sql + " GROUP BY 1, 2, 3, 4, 5, 6, 7", params)
         rows = cursor.fetchall()
-    found: dict[str, dict] = {}
-    for name, template_id, template, category, severity, reason, count in rows:
+    found: dict[tuple[str | None, str], dict] = {}
+    for server_id, name, template_id, template, category, severity, reason, count in rows:
         summary = found.setdefault(
-            name, {"lines": 0, "by_severity": Counter(), "by_category": Counter(), "templates": []}
+            (str(server_id) if server_id else None, name),
+            {"lines": 0, "by_severity": Counter(), "by_category": Counter(), "templates": []},
         )
         summary["lines"] += count
         summary["by_severity"][severity] += count

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from monitoring import records
 from monitoring.choices import ClassifiedBy, Decision, EventStatus, LogCategory, LogLevel, LogSeverity
 from servers.models import Server
 
@@ -128,6 +129,10 @@ class Event(models.Model):
         managed = False
         db_table = "monitoring_event"
 
+    @property
+    def summary(self) -> str:
+        return records.event_summary(self.reasons, self.data)
+
 
 class Snapshot(models.Model):
     """The latest whole payload per server, for the dashboards (seed 000, seed 002)."""
@@ -149,12 +154,15 @@ class IngestReceipt(models.Model):
 
 
 class FieldStats(models.Model):
-    """Running statistics of one numeric field of one event source (Welford: count, mean, M2).
+    """Running statistics of one numeric field of one server's event source (Welford: count, mean, M2).
 
     The evaluator judges a value against them (z-score) and folds the value in,
-    in one UPSERT, so anomaly detection never scans the history of events.
+    in one UPSERT, so anomaly detection never scans the history of events. A
+    source belongs to the server whose agent posts it (NULL: events posted
+    without a server), so one agent cannot shift another host's baseline.
     """
 
+    server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     source = models.CharField(max_length=255)
     field = models.CharField(max_length=128)
     count = models.BigIntegerField(default=0)
@@ -164,7 +172,11 @@ class FieldStats(models.Model):
 
     class Meta:
         verbose_name_plural = "field statistics"
-        constraints = [models.UniqueConstraint(fields=["source", "field"], name="fieldstats_identity")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "source", "field"], name="fieldstats_per_server", nulls_distinct=False
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.source}.{self.field} (n={self.count}, mean={self.mean:.3g})"

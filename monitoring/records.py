@@ -51,6 +51,17 @@ class EventRecord:
     decision: str = "CONTINUE"
 
 
+def event_summary(reasons: list, data: dict) -> str:
+    """The line people read about an event: its first reason, else what its data names (bounded)."""
+    if reasons:
+        return str(reasons[0])[:200]
+    if isinstance(data, dict):
+        for key in ("alert", "message", "action", "name"):
+            if data.get(key):
+                return str(data[key])[:200]
+    return ""
+
+
 @dataclass(slots=True)
 class SnapshotRecord:
     server_id: uuid.UUID | str

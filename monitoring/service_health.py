@@ -8,9 +8,13 @@
   (monitoring/log_classification.py; any one makes the service unhealthy); the window's
   classification (lines per severity and category, the worst templates) is part of the answer.
 
-Services are the registered ones (servers of kind service) and every service
-name seen in the window. Each query reads a window or one index entry per
-service, never the whole table.
+A service belongs to the server whose agent posts its logs: health is keyed by
+(server, service name), so host A's agent posting lines for "billing" never
+changes host B's "billing". (A fleet token's lines belong to the registered
+service itself, a server of kind service.) Services are the registered ones and
+every (server, name) seen in the window. Each query reads a window or one index
+entry per service, never the whole table. A read naming only a service answers
+each server's instance, worst first.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ class Health:
     ALL = (HEALTHY, UNHEALTHY, SILENT)
 
 
+# (server id as text, or None for lines posted without a server; service name)
+Key = tuple[str | None, str]
+
+
 @dataclass(slots=True)
 class ServiceHealth:
     name: str
@@ -50,10 +58,18 @@ class ServiceHealth:
     critical_errors: int
     reasons: list[str]
     classification: dict = field(default_factory=dict)
+    server_id: str | None = None
+    server: str | None = None  # the server's hostname
+
+    @property
+    def key(self) -> Key:
+        return (self.server_id, self.name)
 
     def as_dict(self) -> dict:
         return {
             "service_name": self.name,
+            "server": self.server,
+            "server_id": self.server_id,
             "status": self.status,
             "error_rate": round(self.error_rate, 4),
             "logs_in_window": self.logs_in_window,
@@ -65,33 +81,47 @@ class ServiceHealth:
         }
 
 
-def _window_counts(cursor, since: datetime, service: str | None) -> dict[str, tuple[int, int]]:
-    sql = f"SELECT service, count(*), count(*) FILTER (WHERE level = ANY(%s)) FROM {TABLE} WHERE ts >= %s"
+def _server_text(server_id) -> str | None:
+    return str(server_id) if server_id else None
+
+
+def _window_counts(cursor, since: datetime, service: str | None) -> dict[Key, tuple[int, int]]:
+    sql = f"SELECT server_id, service, count(*), count(*) FILTER (WHERE level = ANY(%s)) FROM {TABLE} WHERE ts >= %s"
     params: list = [ERROR_LEVELS, since]
     if service is not None:
         sql += " AND service = %s"
         params.append(service)
-    cursor.execute(sql + " GROUP BY service", params)
-    return {name: (total, errors) for name, total, errors in cursor.fetchall()}
+    cursor.execute(sql + " GROUP BY server_id, service", params)
+    return {(_server_text(server), name): (total, errors) for server, name, total, errors in cursor.fetchall()}
 
 
-def _critical_counts(cursor, since: datetime, service: str | None) -> dict[str, int]:
-    sql = f"SELECT service, count(*) FROM {TABLE} WHERE level = %s AND ts >= %s"
+def _critical_counts(cursor, since: datetime, service: str | None) -> dict[Key, int]:
+    sql = f"SELECT server_id, service, count(*) FROM {TABLE} WHERE level = %s AND ts >= %s"
     params: list = [LogLevel.CRITICAL.value, since]
     if service is not None:
         sql += " AND service = %s"
         params.append(service)
-    cursor.execute(sql + " GROUP BY service", params)
-    return dict(cursor.fetchall())
+    cursor.execute(sql + " GROUP BY server_id, service", params)
+    return {(_server_text(server), name): count for server, name, count in cursor.fetchall()}
 
 
-def _last_logs(cursor, services: list[str]) -> dict[str, datetime | None]:
-    """Each service's latest log time: one statement, each service's max(ts) read from its index."""
+def _last_logs(cursor, keys: list[Key]) -> dict[Key, tuple[datetime | None, str | None]]:
+    """Each (server, service)'s latest log time and its server's hostname: one statement, the
+    times read from the (service, ts) index."""
     cursor.execute(
-        f"SELECT s.name, (SELECT max(ts) FROM {TABLE} WHERE service = s.name) FROM unnest(%s::text[]) AS s(name)",
-        [services],
+        f"""SELECT k.server, k.name, v.hostname, (SELECT max(ts) FROM {TABLE} l WHERE l.service = k.name
+                   AND (l.server_id = k.server OR (k.server IS NULL AND l.server_id IS NULL)))
+            FROM unnest(%s::uuid[], %s::text[]) AS k(server, name) LEFT JOIN servers_server v ON v.id = k.server""",
+        [[server for server, _ in keys], [name for _, name in keys]],
     )
-    return dict(cursor.fetchall())
+    return {(_server_text(server), name): (last, hostname) for server, name, hostname, last in cursor.fetchall()}
+
+
+def _latest_writer(cursor, service: str) -> list[Key]:
+    """The server that last logged ``service`` (a service silent for longer than any window)."""
+    cursor.execute(f"SELECT server_id FROM {TABLE} WHERE service = %s ORDER BY ts DESC LIMIT 1", [service])
+    row = cursor.fetchone()
+    return [(_server_text(row[0]), service)] if row else []
 
 
 def judge(
@@ -130,41 +160,47 @@ def judge(
 
 
 def services_health(now: datetime | None = None, service: str | None = None) -> list[ServiceHealth]:
-    """The health of every service (or of one), worst first."""
+    """The health of every service (or of each server's instance of one), worst first."""
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=settings.LOG_ERROR_RATE_WINDOW_SECONDS)
+    registered = Server.objects.filter(kind=ServerKind.SERVICE)
+    if service is not None:
+        registered = registered.filter(hostname=service)
     with connection.cursor() as cursor:
         counts = _window_counts(cursor, since, service)
         critical = _critical_counts(cursor, now - timedelta(seconds=CRITICAL_LOOKBACK_SECONDS), service)
         classified = classified_counts(since, service)
-        if service is not None:
-            names = {service}
-        else:
-            names = set(Server.objects.filter(kind=ServerKind.SERVICE).values_list("hostname", flat=True))
-            names |= set(counts) | set(critical)
-        last = _last_logs(cursor, sorted(names))
-        found = [
-            judge(
-                name,
-                counts.get(name, (0, 0)),
-                last[name],
-                critical.get(name, 0),
-                now,
-                classified.get(name),
-            )
-            for name in sorted(names)
-        ]
+        keys = {(str(pk), name) for pk, name in registered.values_list("id", "hostname")}
+        keys |= set(counts) | set(critical)
+        if service is not None and not keys:
+            keys = set(_latest_writer(cursor, service))
+        last = _last_logs(cursor, sorted(keys, key=_sort_key))
+    found = []
+    for key in keys:
+        last_log_at, hostname = last[key]
+        health = judge(key[1], counts.get(key, (0, 0)), last_log_at, critical.get(key, 0), now, classified.get(key))
+        health.server_id, health.server = key[0], hostname
+        found.append(health)
     order = {Health.UNHEALTHY: 0, Health.SILENT: 1, Health.HEALTHY: 2}
-    return sorted(found, key=lambda h: (order[h.status], h.name))
+    return sorted(found, key=lambda h: (order[h.status], h.name, h.server or ""))
 
 
-def recent_critical_errors(limit: int = 10, service: str | None = None, now: datetime | None = None) -> list[dict]:
+def _sort_key(key: Key) -> tuple[str, str]:
+    return (key[1], key[0] or "")
+
+
+def recent_critical_errors(
+    limit: int = 10, service: str | None = None, now: datetime | None = None, server_id: str | None = None
+) -> list[dict]:
     now = now or datetime.now(UTC)
     sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE level = %s AND ts >= %s"
     params: list = [LogLevel.CRITICAL.value, now - timedelta(seconds=CRITICAL_LOOKBACK_SECONDS)]
     if service is not None:
         sql += " AND service = %s"
         params.append(service)
+    if server_id is not None:
+        sql += " AND server_id = %s"
+        params.append(server_id)
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY ts DESC, id DESC LIMIT %s", [*params, limit])
         return [entry(row) for row in cursor.fetchall()]
@@ -213,12 +249,12 @@ def publish_changes(now: datetime | None = None) -> list[dict]:
     current = services_health(now)
     try:
         previous = cache.get(LAST_STATUS_KEY) or {}
-        cache.set(LAST_STATUS_KEY, {h.name: h.status for h in current}, timeout=None)
+        cache.set(LAST_STATUS_KEY, {h.key: h.status for h in current}, timeout=None)
     except Exception:  # Redis down: nothing to compare with, and nobody could receive a frame anyway
         return []
     changes = []
     for health in current:
-        before = previous.get(health.name)
+        before = previous.get(health.key)
         if before == health.status or (before is None and health.status == Health.HEALTHY):
             continue
         changes.append(

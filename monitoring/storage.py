@@ -9,7 +9,7 @@ everything is committed; when it raises, nothing is stored.
 
 from __future__ import annotations
 
-import struct
+import itertools
 import threading
 import time
 import uuid
@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 
 from config.errors import BadInput, Unavailable
 from monitoring import compaction, partitions, rollups, selfmetrics
+from monitoring.pgcopy import BinaryCopy, pg_microseconds
 from monitoring.records import Batch, EventRecord, LogRecord, SeriesKey, SnapshotRecord
 
 
@@ -219,40 +220,36 @@ def series_ids(cursor, keys: list[SeriesKey]) -> tuple[list[int], int]:
     return [ids[key] if sid is None else sid for key, sid in zip(keys, sids, strict=True)], created
 
 
-# Binary COPY, built by hand (psycopg's write_row costs more than the COPY itself):
-# the signature, then per row a field count and each field as length + big-endian value.
-COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
-COPY_TRAILER = b"\xff\xff"
-PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_SAMPLE_ROW = struct.Struct("!hiqiqid")  # 3 fields: int8 series_id, timestamptz ts, float8 value
-_RUN_HEAD = struct.Struct("!hiqiqiq")  # a run's first 3 of 5 fields: series_id, first_ts, last_ts
-_RUN_FORMATS: dict[int, tuple[struct.Struct, struct.Struct]] = {}
+# Binary COPY through the one encoder (monitoring/pgcopy.py): narrow rows, and runs of a series' samples as arrays
+SAMPLES = BinaryCopy("monitoring_sample", [("series_id", "int8"), ("ts", "timestamptz"), ("value", "float8")])
+RUNS = BinaryCopy(
+    compaction.RUN_TABLE,
+    [
+        ("series_id", "int8"),
+        ("first_ts", "timestamptz"),
+        ("last_ts", "timestamptz"),
+        ("ts", "timestamptz[]"),
+        ("value", "float8[]"),
+    ],
+)
+_RUN_SPAN_US = compaction.MAX_RUN_SPAN // timedelta(microseconds=1)
 _DAY_US = 86_400_000_000  # PostgreSQL's epoch is a UTC midnight: µs // _DAY_US changes at each midnight
-
-
-def pg_microseconds(ts: datetime) -> int:
-    """A timestamptz on the wire: microseconds since 2000-01-01 UTC (an aware datetime)."""
-    return (ts - PG_EPOCH) // _MICROSECOND
 
 
 def _copy_samples(cursor, sids: list[int], stamps: list[datetime], values: list[float]) -> None:
     """Rows of (series, ts, value); a series with RUN_MIN_SAMPLES or more samples in the batch as runs."""
     # a request's samples share few timestamps: convert each once
     micros = {ts: pg_microseconds(ts) for ts in set(stamps)}
-    pack = _SAMPLE_ROW.pack
     if len(micros) == 1:  # one scrape: one sample per series, no runs to look for
-        rows = [pack(3, 8, sid, 8, micros[ts], 8, value) for sid, ts, value in zip(sids, stamps, values, strict=True)]
+        (us,) = micros.values()
+        rows = SAMPLES.rows(sids, itertools.repeat(us, len(sids)), values)
         runs: list[bytes] = []
     else:
         rows, runs = _rows_and_runs(sids, [micros[ts] for ts in stamps], values)
     if rows:
-        with cursor.copy("COPY monitoring_sample (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(b"".join([COPY_SIGNATURE, *rows, COPY_TRAILER]))
+        SAMPLES.write(cursor, rows)
     if runs:
-        sql = f"COPY {compaction.RUN_TABLE} (series_id, first_ts, last_ts, ts, value) FROM STDIN (FORMAT BINARY)"
-        with cursor.copy(sql) as copy:
-            copy.write(b"".join([COPY_SIGNATURE, *runs, COPY_TRAILER]))
+        RUNS.write(cursor, runs)
 
 
 def _rows_and_runs(sids: list[int], micros: list[int], values: list[float]) -> tuple[list[bytes], list[bytes]]:
@@ -261,25 +258,25 @@ def _rows_and_runs(sids: list[int], micros: list[int], values: list[float]) -> t
     for sid, us, value in zip(sids, micros, values, strict=True):
         by_series.setdefault(sid, []).append((us, value))
     least = settings.INGEST_RUN_MIN_SAMPLES
-    pack = _SAMPLE_ROW.pack
-    rows: list[bytes] = []
+    narrow: list[tuple[int, int, float]] = []
     runs: list[bytes] = []
     for sid, points in by_series.items():
         if len(points) < least:
-            rows += [pack(3, 8, sid, 8, us, 8, value) for us, value in points]
+            narrow += [(sid, us, value) for us, value in points]
             continue
         points.sort()  # by ts, then value: the order every reader breaks ties in
         for run in _split(points):
             if len(run) < least:
-                rows += [pack(3, 8, sid, 8, us, 8, value) for us, value in run]
+                narrow += [(sid, us, value) for us, value in run]
             else:
-                runs.append(_run_row(sid, run))
-    return rows, runs
+                stamps, numbers = zip(*run, strict=True)
+                runs.append(RUNS.row(sid, stamps[0], stamps[-1], stamps, numbers))
+    return SAMPLES.rows_of(narrow), runs
 
 
 def _split(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
     """Sorted points cut where a day ends or MAX_RUN_SPAN is exceeded (readers bound their search by both)."""
-    span = compaction.MAX_RUN_SPAN // _MICROSECOND
+    span = _RUN_SPAN_US
     out, start = [], 0
     for i in range(1, len(points) + 1):
         if (
@@ -290,19 +287,6 @@ def _split(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
             out.append(points[start:i])
             start = i
     return out
-
-
-def _run_row(sid: int, run: list[tuple[int, float]]) -> bytes:
-    # 5 fields: int8, timestamptz, timestamptz, then two one-dimensional arrays (timestamptz[], float8[]) of n
-    # elements: dimensions, no nulls, element type, length, lower bound 1, then each element's length and value
-    n = len(run)
-    formats = _RUN_FORMATS.get(n)
-    if formats is None:
-        formats = _RUN_FORMATS[n] = (struct.Struct("!5i" + "iq" * n), struct.Struct("!5i" + "id" * n))
-    stamps = formats[0].pack(1, 0, 1184, n, 1, *[x for us, _ in run for x in (8, us)])
-    numbers = formats[1].pack(1, 0, 701, n, 1, *[x for _, value in run for x in (8, value)])
-    head = _RUN_HEAD.pack(5, 8, sid, 8, run[0][0], 8, run[-1][0])
-    return b"".join((head, len(stamps).to_bytes(4, "big"), stamps, len(numbers).to_bytes(4, "big"), numbers))
 
 
 def bounded_message(message: str, limit: int) -> tuple[str, bool]:

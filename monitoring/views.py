@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -97,6 +98,36 @@ def _server_or_404(server_id) -> Server:
         raise Http404("no such server")
 
 
+EVENTS_READ, EVENTS_SHOWN = 200, 20
+
+
+@dataclass
+class EventRun:
+    """Events in a row that say the same thing (an agent's local alert every 10 s): one line, counted."""
+
+    event: Event
+    count: int = 1
+    since: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        e = self.event
+        return "|".join((e.status, e.event_type, e.source, e.summary))
+
+
+def fold_repeats(events: list[Event]) -> list[EventRun]:
+    """Newest first in, newest first out; consecutive events with one key become one run."""
+    runs: list[EventRun] = []
+    for event in events:
+        run = EventRun(event, since=event.ts)
+        if runs and runs[-1].key == run.key:
+            runs[-1].count += 1
+            runs[-1].since = event.ts
+        else:
+            runs.append(run)
+    return runs
+
+
 @login_required
 @require_GET
 def server_detail(request: HttpRequest, server_id) -> HttpResponse:
@@ -106,7 +137,8 @@ def server_detail(request: HttpRequest, server_id) -> HttpResponse:
     snapshot = Snapshot.objects.filter(server=server).first()
     since = timezone.now() - timedelta(days=1)
     logs = list(LogEntry.objects.filter(server=server, ts__gte=since).order_by("-ts")[:40])
-    events = list(Event.objects.filter(server=server, ts__gte=timezone.now() - timedelta(days=7)).order_by("-ts")[:20])
+    recent = Event.objects.filter(server=server, ts__gte=timezone.now() - timedelta(days=7)).order_by("-ts")
+    events = fold_repeats(list(recent[:EVENTS_READ]))[:EVENTS_SHOWN]
     payload = (snapshot.payload or {}) if snapshot else {}
     if snapshot:
         snapshot.server = server
@@ -241,6 +273,7 @@ def services(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "name": h.name,
+            "server": h.server,
             "total": h.logs_in_window,
             "errors": h.errors_in_window,
             "rate": h.error_rate,

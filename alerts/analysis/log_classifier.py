@@ -128,9 +128,8 @@ def classify_logs() -> dict:
         return {"off": True}
     report = log_classification.process(groq_or_rules)
     for service in sorted(report.touched):
-        found = service_health.services_health(service=service)
-        if found:
-            publish_health(found[0].as_dict())
+        for health in service_health.services_health(service=service):  # each server's instance
+            publish_health(health.as_dict())
     if report.new_templates:
         log.info("log classification: %s", report.as_dict())
     log_classification.forget_old_templates()

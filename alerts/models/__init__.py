@@ -5,7 +5,8 @@
 - silences.py: ``Silence``, which mutes notifications, never the alert
 - channels.py: ``NotificationChannel``, ``Delivery`` (one attempt to send) and in-console ``Notification``
 - analysis.py: ``Analysis``, what the LLM (or the fallback) said about an alert's window
-- noise.py: ``NotificationPolicy``, the ``Page`` ledger (sent, suppressed, folded), one-click ``ActionLink``
+- noise.py: ``NotificationPolicy``, the ``Page`` ledger (sent, suppressed, folded; the outbox),
+  ``DeliveryClaim`` (one page through one channel, once), one-click ``ActionLink``
 
 An ``AlertRule`` is evaluated by Celery (alerts/evaluation.py), one set-based
 query per rule for every server in scope. Silences and maintenance windows
@@ -15,12 +16,13 @@ mute the notifications, never the alert.
 from alerts.models.alerts import Alert, AlertTransition
 from alerts.models.analysis import Analysis
 from alerts.models.channels import Delivery, Notification, NotificationChannel
-from alerts.models.noise import ActionLink, NotificationPolicy, Page
+from alerts.models.noise import ActionLink, DeliveryClaim, NotificationPolicy, Page
 from alerts.models.rules import AlertRule, matches
 from alerts.models.silences import Silence, SilenceQuerySet
 
 __all__ = [
     "ActionLink",
+    "DeliveryClaim",
     "NotificationPolicy",
     "Page",
     "Alert",

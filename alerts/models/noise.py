@@ -5,6 +5,12 @@ escalation, resolved, digest) and what became of it: sent, suppressed by its
 root cause (a host down), or folded into the hour's digest because the rule
 spent its ``NOTIFY_BUDGET_PER_HOUR``. The budget and the digests read this
 ledger, so they follow the evaluation's clock (an injected one in tests).
+
+A sent page is also the notification outbox: it is written in the alert's
+transaction and stays pending (``dispatched_at`` empty) until a worker has
+taken it, so a message owed while Redis was down is sent by the sweep later.
+``DeliveryClaim`` lets one page through one channel go out once, whichever
+task gets there first.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class Page(models.Model):
     at = models.DateTimeField(default=timezone.now)
     # a folded page points at the digest that carried it
     digest = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="folded")
+    # when a worker took a sent page (in-console notification recorded, deliveries queued); empty: still owed
+    dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
@@ -72,10 +80,39 @@ class Page(models.Model):
             models.Index(
                 fields=["outcome", "at"], condition=Q(outcome="folded", digest__isnull=True), name="page_undigested"
             ),
+            models.Index(fields=["at"], condition=Q(outcome="sent", dispatched_at__isnull=True), name="page_pending"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.outcome} at {self.at:%H:%M:%S}"
+
+
+class DeliveryClaim(models.Model):
+    """One page through one channel, claimed by the delivery task that sends it (its message id).
+
+    A second task for the same page and channel (the sweep and a late original
+    both queued it) finds the claim taken and sends nothing; the claiming task's
+    retries carry the same message id and go on.
+    """
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="claims")
+    channel = models.ForeignKey("alerts.NotificationChannel", on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=64)
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "channel"], name="one_claim_per_page_and_channel")]
+
+    def __str__(self) -> str:
+        return f"page {self.page_id} via channel {self.channel_id}: {self.message_id}"
+
+    @classmethod
+    def take(cls, page_id: int, channel_id: int, message_id: str) -> bool:
+        """Claim the page for the channel; answers whether this message id holds the claim."""
+        cls.objects.bulk_create(
+            [cls(page_id=page_id, channel_id=channel_id, message_id=message_id)], ignore_conflicts=True
+        )
+        return cls.objects.filter(page_id=page_id, channel_id=channel_id, message_id=message_id).exists()
 
 
 class ActionLink(models.Model):

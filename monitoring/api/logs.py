@@ -149,15 +149,15 @@ class LogSearchView(APIView):
 
 @extend_schema(responses={200: shapes.ServiceList})
 class ServicesView(APIView):
-    """GET /api/logs/services: the services (servers of kind service, or named in recent logs) and their health."""
+    """GET /api/logs/services: each server's services (registered ones, or named in recent logs) and their health."""
 
     def get(self, request: Request) -> Response:
         registered = {
-            s.hostname: s for s in Server.objects.filter(kind=ServerKind.SERVICE).only("id", "hostname", "environment")
+            str(s.id): s for s in Server.objects.filter(kind=ServerKind.SERVICE).only("id", "hostname", "environment")
         }
         services = []
         for health in service_health.services_health():
-            server = registered.get(health.name)
+            server = registered.get(health.server_id or "")
             services.append(
                 {
                     **health.as_dict(),
@@ -166,7 +166,7 @@ class ServicesView(APIView):
                     "environment": server.environment if server else "",
                 }
             )
-        services.sort(key=lambda s: s["service_name"])
+        services.sort(key=lambda s: (s["service_name"], s["server"] or ""))
         return Response({"count": len(services), "services": services})
 
 
@@ -178,18 +178,30 @@ class HealthOverviewView(APIView):
         return Response(service_health.overview())
 
 
-@extend_schema(responses={200: shapes.ServiceHealthDetail, 404: shapes.Error})
+@extend_schema(
+    parameters=[OpenApiParameter("server", str, description="a server's hostname or id: that server's instance")],
+    responses={200: shapes.ServiceHealthDetail, 404: shapes.Error},
+)
 class ServiceHealthView(APIView):
-    """GET /api/health/services/{name}."""
+    """GET /api/health/services/{name}[?server=]: the service's worst instance, and every server's in ``instances``."""
 
     def get(self, request: Request, service_name: str) -> Response:
-        found = service_health.services_health(service=service_name)[0]
-        if found.last_log_at is None and not Server.objects.filter(hostname=service_name).exists():
-            return Response(error_body(f"no service named {service_name!r}"), status=404)
+        instances = service_health.services_health(service=service_name)
+        server = request.query_params.get("server")
+        if server:
+            instances = [h for h in instances if server in (h.server_id, h.server)]
+        if not instances:
+            on = f" on {server!r}" if server else ""
+            return Response(error_body(f"no service named {service_name!r}{on}"), status=404)
+        found = instances[0]  # worst first: a read naming only the service hides no server's trouble
+        critical = service_health.recent_critical_errors(
+            service=service_name, server_id=found.server_id if server else None
+        )
         return Response(
             {
                 **found.as_dict(),
-                "recent_critical_errors": service_health.recent_critical_errors(service=service_name),
+                "instances": [h.as_dict() for h in instances],
+                "recent_critical_errors": critical,
                 "thresholds": {
                     "error_rate": settings.LOG_ERROR_RATE_THRESHOLD,
                     "error_rate_window_seconds": settings.LOG_ERROR_RATE_WINDOW_SECONDS,

@@ -71,6 +71,8 @@ class LogPage(s.Serializer):
 
 class ServiceHealth(s.Serializer):
     service_name = s.CharField()
+    server = s.CharField(allow_null=True, help_text="the hostname of the server whose agent posts this service's logs")
+    server_id = s.UUIDField(allow_null=True)
     status = s.ChoiceField(choices=ServiceState.choices)
     error_rate = s.FloatField()
     logs_in_window = s.IntegerField()
@@ -115,6 +117,7 @@ class HealthOverview(s.Serializer):
 
 
 class ServiceHealthDetail(ServiceHealth):
+    instances = ServiceHealth(many=True, help_text="the service on each server that logs it, worst first")
     recent_critical_errors = LogEntry(many=True)
     thresholds = HealthThresholds()
 

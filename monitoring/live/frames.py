@@ -16,7 +16,7 @@ import orjson
 
 from monitoring.live.groups import group, headline_kind
 from monitoring.live.watched import EVERYONE, Watched, only, watched_kinds
-from monitoring.records import Batch
+from monitoring.records import Batch, event_summary
 from monitoring.storage import WriteResult
 from monitoring.timestamps import iso
 
@@ -196,6 +196,7 @@ def _event_frames(batch: Batch, result: WriteResult, watched: Watched = EVERYONE
                 "reasons": event.reasons,
                 "suggestions": event.suggestions,
                 "decision": event.decision,
+                "summary": event_summary(event.reasons, event.data),
             },
         }
         _, message = frame(body)

@@ -98,6 +98,28 @@ def test_a_sample_posted_appears_on_the_server_page_without_a_reload(
     )
 
 
+def test_an_agents_repeated_local_alert_counts_up_one_line_live(console_server, page, bob, web01, agent_token):
+    history(web01)
+    log_in(page, console_server)
+    page.goto(f"{console_server}/console/servers/{web01.pk}")
+    page.wait_for_selector("#live-state.on")
+    now = datetime.now(UTC)
+    for step in range(3):
+        body = {"host": "web-01", "timestamp": (now + timedelta(seconds=step)).isoformat(),
+                "metrics": {"cpu_usage": 97.0}, "docker_events": [], "logs": [], "local_alerts": ["HIGH_LOAD"]}  # fmt: skip
+        answer = requests.post(f"{console_server}/ingest", json=body, timeout=10,
+                               headers={"Authorization": f"Bearer {agent_token}"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    page.wait_for_function("document.querySelector('#server-events li').dataset.count === '3'", timeout=10_000)
+    top = page.locator("#server-events li").first
+    assert "HIGH_LOAD" in top.inner_text() and "×3" in top.inner_text()
+    assert page.locator('#server-events li[data-key="WARNING|local_alert|agent|HIGH_LOAD"]').count() == 1
+    # a page without live updates shows no "connecting…" that never ends
+    page.goto(f"{console_server}/console/storage")
+    page.wait_for_selector("#layers")
+    assert page.locator("#live-state").is_hidden()
+
+
 def test_acknowledge_an_alert_in_the_browser(console_server, page, screenshot, bob, web01):
     from alerts.models import Alert, AlertRule
 

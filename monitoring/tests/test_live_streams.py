@@ -262,7 +262,7 @@ def test_service_log_socket_and_live_socket_get_each_frame_once(web01, bob_token
     [
         ("not json", "message is not valid JSON"),
         ("[1, 2]", "message must be a JSON object with a type"),
-        ('{"type": "dance"}', "type must be subscribe, unsubscribe, subscriptions or ping"),
+        ('{"type": "dance"}', "type must be subscribe, unsubscribe, subscriptions, ping or heartbeat"),
         ('{"type": "subscribe"}', "subscription_type must be one of"),
         ('{"type": "subscribe", "subscription_type": "service_logs"}', "service_name is required"),
         ('{"type": "subscribe", "subscription_type": "server", "server_id": "x"}', "server_id must be a UUID"),

@@ -104,3 +104,25 @@ def test_an_agent_token_cannot_read_the_snapshot(client, agent_token, web01):
     response = client.get(f"/api/v1/servers/{web01.pk}/snapshot", HTTP_AUTHORIZATION=f"Bearer {agent_token}")
 
     assert response.status_code == 403
+
+
+def test_an_agents_local_alert_every_report_is_one_counted_line_in_the_events(client, alice, agent, web01):
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    body = {"host": "web-01", "metrics": {"cpu_usage": 97.0}, "docker_events": [], "logs": []}
+    alerts = [["HIGH_LOAD"]] * 3 + [["CPU_SPIKE"]] + [["HIGH_LOAD"]] * 2  # oldest first
+    for step, local in enumerate(alerts):
+        at = (start + timedelta(seconds=10 * step)).isoformat()
+        assert (
+            agent.post(
+                "/ingest", {**body, "timestamp": at, "local_alerts": local}, content_type="application/json"
+            ).status_code
+            == 200
+        )
+    client.force_login(alice)
+
+    page = client.get(f"/console/servers/{web01.pk}")
+
+    lines = [(run.event.summary, run.count) for run in page.context["events"]]
+    assert lines == [("HIGH_LOAD", 2), ("CPU_SPIKE", 1), ("HIGH_LOAD", 3)]
+    html = page.content.decode()
+    assert html.count('data-key="WARNING|local_alert|agent|HIGH_LOAD"') == 2 and ">3</span>" in html

@@ -14,7 +14,9 @@ const Console = (() => {
     const state = $("#live-state");
     let delay = 1000;
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws/live?defaults=none`;
-    const show = (cls, text) => { if (state) { state.className = `live-state ${cls}`; state.textContent = text; } };
+    // pages without live updates (storage) never show the indicator
+    const show = (cls, text) => { if (state) { state.hidden = false; state.className = `live-state ${cls}`; state.textContent = text; } };
+    show("", "connecting…");
     function connect() {
       const ws = new WebSocket(url);
       ws.onopen = () => {
@@ -344,7 +346,18 @@ const Console = (() => {
       else if (frame.type === "log_processed") frame.data.logs.forEach((l) => prependRow($("#server-logs"), logRow(l, clock(l.timestamp)), 40));
       else if (frame.type === "event_processed") {
         const e = frame.data, list = $("#server-events"); const empty = $(".empty", list); if (empty) empty.remove();
-        list.insertAdjacentHTML("afterbegin", `<li><span class="badge ev-${esc(e.status)}">${esc(e.status)}</span> <b>${esc(e.event_type)}</b> <span class="muted">${esc(e.source)}</span><div class="muted small">${esc(clock(e.timestamp))}${e.reasons && e.reasons.length ? " · " + esc(e.reasons[0]) : ""}</div></li>`);
+        // the same event again (an agent's local alert every report) counts up the newest line
+        const key = [e.status, e.event_type, e.source, e.summary || ""].join("|"), top = list.firstElementChild;
+        if (top && top.dataset.key === key) {
+          const count = +top.dataset.count + 1, badge = $(".repeat", top);
+          top.dataset.count = count; $(".n", badge).textContent = count; badge.hidden = false;
+          const when = $("time", top);
+          if (!$(".since", top)) when.insertAdjacentHTML("afterend", `<span class="since"> · since <time data-ts="${when.dataset.ts}"></time></span>`);
+          when.dataset.ts = epoch(e.timestamp); relativeTimes();
+          return;
+        }
+        list.insertAdjacentHTML("afterbegin", `<li data-key="${esc(key)}" data-count="1"><span class="badge ev-${esc(e.status)}">${esc(e.status)}</span> <b>${esc(e.event_type)}</b> <span class="muted">${esc(e.source)}</span>${e.summary ? " " + esc(e.summary) : ""} <span class="badge repeat" hidden>×<span class="n">1</span></span><div class="muted small"><time data-ts="${epoch(e.timestamp)}">${esc(clock(e.timestamp))}</time></div></li>`);
+        relativeTimes();
       } else if (frame.type === "alert_triggered") prependAlert($("#server-alerts"), frame.data);
       else if (frame.type === "server_update") {
         const t = $("#last-seen"); if (t) { t.dataset.ts = epoch(frame.at); }
