@@ -1,5 +1,8 @@
 """Shared test fixtures: named people, tokens, clients, a real Celery worker, and the console under daphne.
 
+Writing samples and logs and waiting with a deadline: config/tests/fixtures.py (``write_samples`` is
+also a fixture here).
+
 The suite runs against the real PostgreSQL and Redis of config/embedded.py
 (DATA_DIR=.data/test, see config/settings_test.py), or the ones named by
 DATABASE_URL / REDIS_URL.
@@ -11,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from config import embedded
+from config.tests import fixtures
 
 _started_here: list[str] = []
 
@@ -42,17 +46,24 @@ def _fresh_process_caches():
     token_cache.clear()
     registry.forget()
     yield
+    # each test's sockets run on an event loop of their own: a channel layer whose receive was
+    # cancelled mid-way (a test timing out) keeps a lock bound to that dead loop, and would fail
+    # every later test's socket with "bound to a different event loop"; the next test gets a new one
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
 
 
 @pytest.fixture(autouse=True)
 def _clean_unmanaged_tables(request, django_db_blocker):
-    """After a transactional test, empty the tables Django's flush does not know.
+    """After a transactional test (fixture or ``django_db(transaction=True)``), empty the tables Django's
+    flush does not know.
 
     Django flushes only managed models' tables; samples, log entries, events and
     the other tables created with RunSQL would otherwise leak into later tests.
     """
     yield
-    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+    if not fixtures.is_transactional(request.node.get_closest_marker("django_db"), request.fixturenames):
         return
     from django.db import connection
 
@@ -139,6 +150,28 @@ def web01(db):
 
 
 @pytest.fixture
+def web02(db):
+    """A second web server, in staging."""
+    from servers.models import Server
+
+    return Server.objects.create(hostname="web-02", environment="staging", labels={"role": "web"})
+
+
+@pytest.fixture
+def db01(db):
+    from servers.models import Server
+
+    return Server.objects.create(hostname="db-01", labels={"role": "db"})
+
+
+@pytest.fixture
+def db02(db):
+    from servers.models import Server
+
+    return Server.objects.create(hostname="db-02", environment="production", labels={"role": "db"})
+
+
+@pytest.fixture
 def agent_token(web01):
     """An agent token that writes for web-01."""
     from servers.models import AgentToken
@@ -158,6 +191,12 @@ def agent(client, agent_token):
     """A Django test client speaking as web-01's agent."""
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {agent_token}"
     return client
+
+
+@pytest.fixture
+def write_samples():
+    """write_samples(server, [(metric_type, name, labels, ts, value), ...]) through the one write path."""
+    return fixtures.write_samples
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts import paging
+from alerts import health, paging
 from alerts.choices import OPEN_STATES, Aggregate, AlertState, ConsoleCheck, MessageKind, RuleKind, Scope
 from alerts.models import Alert, AlertRule
 from monitoring.compaction import samples_from
@@ -227,11 +227,11 @@ def _console_sql(rule: AlertRule, now: datetime) -> tuple[str, list]:
             FROM monitoring_snapshot WHERE received_at > %s AND received_at <= %s
             HAVING count(*) > 0"""
         return sql, [rule.metric_name, now - timedelta(seconds=60), now]
-    sql = """
-        SELECT NULL::uuid, jsonb_build_object('check', %s::text),
-               extract(epoch FROM %s - max(last_evaluated_at))::float8
-        FROM alerts_alertrule WHERE enabled AND kind <> %s HAVING max(last_evaluated_at) IS NOT NULL"""
-    return sql, [rule.metric_name, now, RuleKind.CONSOLE.value]
+    age_sql, age_params = health.round_age_query(now)  # the one reading /health and /metrics make too
+    return f"SELECT NULL::uuid, jsonb_build_object('check', %s::text), age FROM ({age_sql}) r(age)", [
+        rule.metric_name,
+        *age_params,
+    ]
 
 
 QUERIES = {

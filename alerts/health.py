@@ -1,35 +1,67 @@
-"""Alerting's own health: the last evaluation round, and notification outcomes, for /health and /metrics.
+"""Alerting's own health: how late the evaluation rounds are, and notification outcomes.
 
-The evaluation round runs in a Celery worker; it leaves its summary in the
-cache (Redis), where the web processes read it. A round older than three
-ALERT_EVAL_INTERVAL_SECONDS means the beat (or the worker) is dead: /health
-says "degraded", so a container health check catches it.
+A round stamps every rule it evaluates (``AlertRule.last_evaluated_at``);
+``round_age`` is the one reading of how long ago the last one was, for /health,
+/metrics and the built-in "evaluation rounds late" rule alike (which reads it
+inside its one query, ``round_age_query``, so an injected clock holds). A round
+older than ALERT_ROUND_LATE_INTERVALS intervals means the beat (or the worker)
+is dead: /health says "degraded", so a container health check catches it, and
+the built-in rule pages. The round's summary (rules, errors, duration) is left
+in the cache (Redis) for /metrics.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count
+from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from alerts.choices import RuleKind
 
 ROUND_KEY = "alerts:evaluation:last-round"
 ROUNDS_KEY = "alerts:evaluation:rounds"
 ERRORS_KEY = "alerts:evaluation:errors"
 # when /health first found no round at all: a beat that never ran is as dead as one that stopped
 NO_ROUND_SINCE_KEY = "alerts:evaluation:no-round-since"
-STALE_AFTER_INTERVALS = 3
 
 
-def record_round(summary: dict, now: float | None = None) -> None:
-    """Called by the evaluation task at the end of each round."""
+def round_age_query(now: datetime) -> tuple[str, list]:
+    """SQL answering the age in seconds of the last round at ``now`` (one row), or no row before the first.
+
+    The console's own rules run on their own schedule (tasks.watch_console), so they do not count."""
+    sql = (
+        "SELECT extract(epoch FROM %s - max(last_evaluated_at))::float8 FROM alerts_alertrule "
+        "WHERE enabled AND kind <> %s HAVING max(last_evaluated_at) IS NOT NULL"
+    )
+    return sql, [now, RuleKind.CONSOLE.value]
+
+
+def round_age(now: datetime | None = None) -> float | None:
+    """Seconds since the last evaluation round (None before the first)."""
+    sql, params = round_age_query(now or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else float(row[0])
+
+
+def late_after() -> float:
+    """The age at which the rounds are late: ALERT_ROUND_LATE_INTERVALS evaluation intervals."""
+    return settings.ALERT_ROUND_LATE_INTERVALS * settings.ALERT_EVAL_INTERVAL_SECONDS
+
+
+def record_round(summary: dict) -> None:
+    """Called by the evaluation task at the end of each round: its figures for /metrics."""
     cache.set(
         ROUND_KEY,
         {
-            "at": time.time() if now is None else now,
             "seconds": summary.get("seconds", 0.0),
             "rules": summary.get("rules", 0),
             "errors": summary.get("errors", 0),
@@ -53,20 +85,18 @@ def last_round() -> dict | None:
     return cache.get(ROUND_KEY)
 
 
-def evaluation_check(now: float | None = None) -> dict:
+def evaluation_check(now: datetime | None = None) -> dict:
     """/health's view of the evaluation beat: up, or stale with the age of the last round."""
-    now = time.time() if now is None else now
-    limit = STALE_AFTER_INTERVALS * settings.ALERT_EVAL_INTERVAL_SECONDS
-    found = last_round()
-    if found is None:
-        cache.add(NO_ROUND_SINCE_KEY, now, None)
-        since = cache.get(NO_ROUND_SINCE_KEY, now)
-        waited = now - since
+    now = now or timezone.now()
+    limit = late_after()
+    age = round_age(now)
+    if age is None:
+        cache.add(NO_ROUND_SINCE_KEY, now.timestamp(), None)
+        waited = now.timestamp() - cache.get(NO_ROUND_SINCE_KEY, now.timestamp())
         if waited > limit:
             return {"status": "stale", "detail": f"no evaluation round for {waited:.0f} s (limit {limit} s)"}
         return {"status": "up", "detail": "waiting for the first evaluation round"}
     cache.delete(NO_ROUND_SINCE_KEY)
-    age = now - found["at"]
     result = {"status": "up" if age <= limit else "stale", "age_seconds": round(age, 1), "limit_seconds": limit}
     if age > limit:
         result["detail"] = f"the last evaluation round is {age:.0f} s old (limit {limit} s): is celery beat running?"
@@ -80,13 +110,13 @@ def metric_families() -> Iterable[Metric]:
     yield CounterMetricFamily(
         "console_evaluation_errors", "Rules that failed to evaluate, summed over rounds", cache.get(ERRORS_KEY, 0)
     )
+    age = round_age()
+    if age is not None:
+        yield GaugeMetricFamily(
+            "console_evaluation_last_round_timestamp_seconds", "When the last evaluation round ended", time.time() - age
+        )
+        yield GaugeMetricFamily("console_evaluation_last_round_age_seconds", "Age of the last evaluation round", age)
     if found:
-        yield GaugeMetricFamily(
-            "console_evaluation_last_round_timestamp_seconds", "When the last evaluation round ended", found["at"]
-        )
-        yield GaugeMetricFamily(
-            "console_evaluation_last_round_age_seconds", "Age of the last evaluation round", time.time() - found["at"]
-        )
         yield GaugeMetricFamily(
             "console_evaluation_last_round_duration_seconds", "How long the last round took", found["seconds"]
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from alerts import health
 from alerts.choices import Aggregate, ChannelKind, Comparison, ConsoleCheck, RuleKind, Scope, Severity
 from alerts.models import AlertRule, NotificationChannel
 from monitoring import capacity
@@ -113,8 +114,8 @@ def builtin_rules() -> dict[str, dict]:
             "kind": RuleKind.CONSOLE,
             "severity": Severity.CRITICAL,
             "metric_name": ConsoleCheck.ROUND_AGE,
-            "threshold": settings.ALERT_ROUND_LATE_INTERVALS * interval,
-            "recovery_threshold": settings.ALERT_ROUND_LATE_INTERVALS * interval,
+            "threshold": health.late_after(),
+            "recovery_threshold": health.late_after(),
             "window_seconds": 60,
             # two more intervals: after a restart the first round catches up before this may fire
             "for_seconds": 2 * interval,

@@ -16,14 +16,16 @@ from monitoring.timestamps import iso
 
 
 def alert_event(alert, state: str, at: datetime, value: float | None) -> dict:
-    """An alert's step to ``state`` as seed 002's alert timeline held it."""
+    """An alert's step to ``state`` as seed 002's alert timeline held it.
+
+    ``timestamp`` stays seed 002's epoch seconds (its tools sort on it); ``time`` is the same instant in ISO 8601.
+    """
     return {
         "id": alert.pk,
         "timestamp": at.timestamp(),
         "time": iso(at),
         "rule": alert.rule.name,
-        "server_id": str(alert.server_id) if alert.server_id else None,
-        "hostname": alert.server.hostname if alert.server_id else None,
+        **alert.read_names(),
         "server": alert.server.hostname if alert.server_id else None,  # the name seed 002's tools read
         "state": state,
         "severity": alert.severity,

@@ -38,7 +38,7 @@ from pathlib import Path
 import orjson
 import psycopg
 import requests
-from harness import ROOT, free_port, issue_token, wait_up
+from harness import ROOT, Daphne, issue_token
 from live import Socket
 
 sys.path.insert(0, str(ROOT))
@@ -103,8 +103,8 @@ class Console:
         self.postgres = EmbeddedPostgres(data_dir)
         self.redis = EmbeddedRedis(data_dir)
         self.procs: dict[str, subprocess.Popen] = {}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.web: Daphne | None = None
+        self.url = ""
 
     def start(self) -> dict:
         database_url = self.postgres.ensure_running()
@@ -130,15 +130,19 @@ class Console:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         commands = {
-            "web": [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
             "worker": [python, "-m", "celery", "-A", "config", "worker", "-c", "2", "-l", "WARNING"],
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",
                      "-s", str(self.data_dir / "beat-schedule")],
         }  # fmt: skip
+        self.web = Daphne(env, log_path=logs / "web.log")  # the one way a console is started (bench/harness.py)
+        self.url = self.web.url
+        self.web.launch()
+        assert self.web.process is not None
+        self.procs["web"] = self.web.process
         for name, command in commands.items():
             log = (logs / f"{name}.log").open("ab")
             self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_up(self.url)
+        self.web.wait()
         return env
 
     def stop(self) -> None:

@@ -128,9 +128,8 @@ def raw_copy_rate(template: bytes, seconds: float) -> tuple[float, float]:
     from django.conf import settings
 
     from monitoring import partitions
-    from monitoring.pgcopy import pg_microseconds
+    from monitoring.pgcopy import SAMPLES, pg_microseconds
     from monitoring.records import labels_key
-    from monitoring.storage import SAMPLES
 
     metrics = orjson.loads(template)["metrics"]
     with psycopg.connect(settings.DATABASE_URL) as conn:

@@ -231,8 +231,7 @@ def load(size: str, days: int):
 
     from monitoring import partitions, rollups
     from monitoring.models import Series
-    from monitoring.pgcopy import pg_microseconds
-    from monitoring.storage import SAMPLES
+    from monitoring.pgcopy import SAMPLES, pg_microseconds
     from servers.models import Server
 
     with connection.cursor() as cursor:

@@ -159,8 +159,7 @@ def load(ids: list[int], day) -> int:
     from django.db import connection, transaction
 
     from monitoring import compaction, partitions
-    from monitoring.pgcopy import PG_EPOCH_US, SIGNATURE, TRAILER, sample_block
-    from monitoring.storage import SAMPLES
+    from monitoring.pgcopy import PG_EPOCH_US, SAMPLES, SIGNATURE, TRAILER, sample_block
 
     rng = np.random.default_rng(15)
     start_us = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
@@ -234,36 +233,19 @@ def arrays_layouts() -> list[tuple[str, int]]:
 
 def zlib_chunks(day) -> int:
     """The chunk layout with zlib instead of zstd, in a scratch table shaped like the real one."""
-    from datetime import UTC, datetime
-
     from django.db import connection, transaction
 
     from monitoring import chunks, compaction, partitions
-    from monitoring.pgcopy import PG_EPOCH_US, BinaryCopy, pg_microseconds
 
     part = partitions.partition_name(compaction.SAMPLE_TABLE, day)
     run_part = partitions.partition_name(compaction.RUN_TABLE, day)
-    chunk_copy = BinaryCopy("bench_sample_chunk_zlib", compaction._CHUNK_COLUMNS)
-    midnight = pg_microseconds(datetime(day.year, day.month, day.day, tzinfo=UTC))
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor
         partitions.ensure(cursor, compaction.RUN_TABLE, [day])  # this bench loads rows only: no runs to read
         cursor.execute("CREATE TABLE bench_sample_chunk_zlib (LIKE monitoring_sample_chunk INCLUDING ALL)")
         for sids, stamps, values in compaction._series_batches(cursor, part, run_part):
             series = compaction._merge_existing(cursor, "bench_sample_chunk_zlib", sids, stamps, values)
-            rows = [
-                chunk_copy.row(
-                    sid,
-                    midnight,
-                    int(ts[0]) - PG_EPOCH_US,
-                    int(ts[-1]) - PG_EPOCH_US,
-                    float(vs[-1]),
-                    len(ts),
-                    chunks.encode(ts, vs, chunks.ZLIB),
-                )
-                for sid, (ts, vs) in series.items()
-            ]
-            chunk_copy.write(cursor, rows)
+            compaction._write_chunks(cursor, "bench_sample_chunk_zlib", day, series, chunks.ZLIB)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE bench_sample_chunk_zlib")
         cursor.execute("SELECT pg_total_relation_size('bench_sample_chunk_zlib')")

@@ -9,18 +9,7 @@ every answer in the schema.
 
 from __future__ import annotations
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}},
-        },
-    },
-    "required": ["detail"],
-    "additionalProperties": True,  # a validation error keeps DRF's field-keyed body beside them
-}
+from config.errors import ERROR_REF, ERROR_SCHEMA
 
 REFUSALS = {
     "400": "Bad input; `errors` names each field.",
@@ -52,7 +41,7 @@ def _view(callback):
 def add_refusals(result: dict, generator, request, public) -> dict:
     """Postprocessing hook: every operation lists the error answers it may give, in the one error shape."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    error = {"application/json": {"schema": ERROR_REF}}
     for item in result.get("paths", {}).values():
         for method, operation in item.items():
             if method not in ("get", "put", "patch", "post", "delete"):

@@ -13,25 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from config.errors import ERROR_REF, ERROR_SCHEMA
 from ingest import examples
 from ingest.routes import ROUTES
 from monitoring.api.schema import AGENT_TOKEN
-
-ERROR = {
-    "type": "object",
-    "properties": {
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-    "required": ["detail"],
-}
-ERROR_REF = {"$ref": "#/components/schemas/IngestError"}
 
 # what every ingest path may refuse with, and why
 REFUSALS = {
@@ -164,7 +149,7 @@ PATH_NAMES = {"service_name_in_path": "service_name"}
 def add_ingest_paths(result: dict, generator, request, public) -> dict:
     """drf-spectacular postprocessing hook: the ingest routes, described from DOCS."""
     components = result.setdefault("components", {})
-    components.setdefault("schemas", {})["IngestError"] = ERROR
+    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     components.setdefault("securitySchemes", {}).setdefault("agentToken", AGENT_TOKEN)
     paths = result.setdefault("paths", {})
     for route in ROUTES:

@@ -11,6 +11,7 @@ metric, timestamps memoized per request, series keys as canonical label bytes.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from django.http import HttpRequest
@@ -39,7 +40,7 @@ def adapt(request: HttpRequest, agent: Agent, body: bytes) -> Batch:
     batch = Batch()
     batch.samples, batch.timestamped = _samples(metrics, server_id, clock)
     if batch.samples:
-        batch.seen[server_id] = max(s[1] for s in batch.samples)
+        batch.seen[server_id] = max(map(itemgetter(1), batch.samples))
     else:
         batch.seen[server_id] = clock.now
     return batch
@@ -53,6 +54,7 @@ def _samples(metrics: list, server_id: str, clock: Clock) -> tuple[list, bool]:
     now = clock.now
     last_labels: Any = None
     last_key: Any = None
+    last_text: bool | None = None  # whether last_labels' values are all text; None: not checked yet
     last_raw_ts: Any = None
     last_ts: Any = None
     for i, metric in enumerate(metrics):
@@ -81,11 +83,14 @@ def _samples(metrics: list, server_id: str, clock: Clock) -> tuple[list, bool]:
                 raise BadInput(f"metrics[{i}].labels", f"must be an object, got {kind_of(labels)}")
             key_labels = _EMPTY_LABELS
         elif type(labels) is dict:
-            # agents send runs of metrics with the same labels: encode a label set once per run
-            # (only text values: 1 == 1.0 == true as Python values, not as label JSON)
-            if labels != last_labels:
+            # agents send runs of metrics with the same labels: encode a label set once per run, when its
+            # values are text (1 == 1.0 == true as Python values, not as label JSON), checked at its first repeat
+            if labels != last_labels or not (
+                last_text or (last_text is None and (last_text := all(type(v) is str for v in labels.values())))
+            ):
                 last_key = labels_key(labels)
-                last_labels = labels if all(type(v) is str for v in labels.values()) else None
+                last_labels = labels
+                last_text = None
             key_labels = last_key
         else:
             raise BadInput(f"metrics[{i}].labels", f"must be an object, got {kind_of(labels)}")

@@ -18,7 +18,7 @@ class LogLevel(models.TextChoices):
     def normalize(cls, raw) -> str | None:
         """A level as agents spell it (warn, err, fatal, 30…) in our vocabulary, or None."""
         if raw is None:
-            return cls.INFO
+            return cls.INFO.value  # a plain str: a live frame's JSON (orjson) refuses an enum as a dict key
         value = str(raw).strip().upper()
         return _LEVEL_ALIASES.get(value)
 

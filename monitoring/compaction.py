@@ -232,7 +232,14 @@ _CHUNK_COLUMNS = [
 ]
 
 
-def _write_chunks(cursor, chunk_part: str, day: date, series: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+def _write_chunks(
+    cursor,
+    chunk_part: str,
+    day: date,
+    series: dict[int, tuple[np.ndarray, np.ndarray]],
+    codec: int = chunks.DEFAULT_CODEC,
+) -> None:
+    """One chunk row per series (bench/storage.py compares another ``codec``)."""
     chunk_copy = BinaryCopy(f'"{chunk_part}"', _CHUNK_COLUMNS)
     midnight = pg_microseconds(_midnight(day))
     rows = [
@@ -243,7 +250,7 @@ def _write_chunks(cursor, chunk_part: str, day: date, series: dict[int, tuple[np
             int(stamps[-1]) - PG_EPOCH_US,
             float(values[-1]),
             len(stamps),
-            chunks.encode(stamps, values),
+            chunks.encode(stamps, values, codec),
         )
         for series_id, (stamps, values) in series.items()
     ]

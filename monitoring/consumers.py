@@ -14,7 +14,7 @@ Any socket may then send ``{"type": "subscribe", "subscription_type": ..., ...}`
 or ``unsubscribe`` (seed 004) and ``{"type": "ping"}``. A message the server
 cannot use is answered with ``{"type": "error", ...}``; the socket stays open.
 
-Every socket gets ``{"type": "heartbeat", "ts": ..., "interval": N}`` every
+Every socket gets ``{"type": "heartbeat", "timestamp": ..., "ts": ..., "interval": N}`` every
 WEBSOCKET_HEARTBEAT_INTERVAL seconds. Any frame from the client is an answer
 (the console's pages send ``{"type": "heartbeat"}`` back), and so is the pong
 every WebSocket client gives to daphne's ping (seed 004's browser and wscat
@@ -238,7 +238,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     return
             if now >= next_beat:
                 next_beat = now + beat
-                await self._send({"type": "heartbeat", "ts": iso(timezone.now()), "interval": beat})
+                at = iso(timezone.now())  # timestamp: the reads' name; ts kept
+                await self._send({"type": "heartbeat", "timestamp": at, "ts": at, "interval": beat})
 
     async def _close(self, code: int, reason: str) -> None:
         """Close with a code; the reason goes in a last frame too, as daphne sends close frames without one."""

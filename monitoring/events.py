@@ -19,6 +19,7 @@ from monitoring import event_rules, partitions, records, storage
 from monitoring.choices import EventStatus
 from monitoring.live.publisher import publish_write
 from monitoring.timestamps import iso
+from servers.models import hostname_sql
 
 TABLE = "monitoring_event"
 MAX_RE_EVALUATE = 10_000
@@ -33,6 +34,7 @@ class Submitted:
     metadata: dict = field(default_factory=dict)
     ts: datetime | None = None
     server_id: str | None = None
+    hostname: str = ""  # the server's, for the live frame
 
 
 def record(event: Submitted) -> tuple[int, datetime, event_rules.Verdict]:
@@ -58,7 +60,8 @@ def record(event: Submitted) -> tuple[int, datetime, event_rules.Verdict]:
                     suggestions=verdict.suggestions,
                     decision=str(verdict.decision),
                 )
-            ]
+            ],
+            hostnames={event.server_id: event.hostname} if event.server_id and event.hostname else {},
         )
         result = storage.write(batch)
     publish_write(batch, result)  # after commit; best-effort
@@ -98,17 +101,18 @@ def _json(value):
 
 COLUMNS = (
     "id, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision, "
-    "llm_review"
+    f"llm_review, {hostname_sql(f'{TABLE}.server_id')}"
 )
 
 
 def _entry(row) -> dict:
     id_, ts, server_id, source, event_type, data, metadata, status, severity, reasons, suggestions, decision = row[:12]
-    review = row[12]
+    review, hostname = row[12:14]
     return {
         "id": id_,
         "timestamp": iso(ts),
         "server_id": str(server_id) if server_id else None,
+        "hostname": hostname,
         "source": source,
         "event_type": event_type,
         "input_snapshot": {"data": _json(data), "metadata": _json(metadata)},

@@ -19,9 +19,10 @@ from django.db import connection
 
 from config.errors import BadInput
 from monitoring.timestamps import from_text, iso
+from servers.models import hostname_sql
 
 TABLE = "monitoring_logentry"
-COLUMNS = "id, ts, server_id, service, level, message, metadata, source"
+COLUMNS = f"id, ts, server_id, service, level, message, metadata, source, {hostname_sql(f'{TABLE}.server_id')}"
 # the line's template and its classification (monitoring/log_classification.py), NULL until classified
 CLASSIFICATION = (
     "(SELECT jsonb_build_object('template_id', t.id, 'template', t.template, 'category', t.category, "
@@ -80,11 +81,12 @@ def _json(value):
 
 def entry(row) -> dict:
     """A line as the APIs answer it; rows selected with CLASSIFICATION also carry its classification."""
-    id_, ts, server_id, service, level, message, metadata, source, *classification = row
+    id_, ts, server_id, service, level, message, metadata, source, hostname, *classification = row
     found = {
         "id": id_,
         "timestamp": iso(ts),
         "server_id": str(server_id) if server_id else None,
+        "hostname": hostname,
         "service": service,
         "level": level,
         "message": message,

@@ -106,13 +106,15 @@ def ensure(cursor, table: str, days: Iterable[date], *, dry_run: bool = False) -
             created.append(name)
             if dry_run:
                 continue
-            cursor.execute(
-                f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" '
-                f"FOR VALUES FROM ('{_midnight(start).isoformat()}') TO ('{_midnight(end).isoformat()}')"
-            )
+            _create_partition(cursor, table, name, start, end)
         if not dry_run:
             _known.add((table, start))
     return created
+
+
+def known(wanted: dict[str, set[date]]) -> bool:
+    """Whether this process knows every partition of ``wanted`` (table -> days) to exist."""
+    return all((table, bounds(table, day)[0]) in _known for table, days in wanted.items() for day in days)
 
 
 def ensure_for_write(cursor, wanted: dict[str, set[date]]) -> None:
@@ -147,12 +149,30 @@ def _create_alone(cursor, table: str, day: date) -> None:
     with transaction.atomic():
         cursor.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'")
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
-        cursor.execute(
-            f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" '
-            f"FOR VALUES FROM ('{_midnight(start).isoformat()}') TO ('{_midnight(end).isoformat()}')"
-        )
+        _create_partition(cursor, table, name, start, end)
         cursor.execute("SET LOCAL lock_timeout = DEFAULT")  # inside a caller's transaction (tests) too
     _known.add((table, start))
+
+
+def _create_partition(cursor, table: str, name: str, start: date, end: date) -> None:
+    """Create a table like ``table`` and attach it as the partition of [start, end).
+
+    ``CREATE TABLE ... PARTITION OF`` would take an ACCESS EXCLUSIVE lock on the
+    parent: it waits for every query reading the table (a roll-up refresh, a
+    long chart) and, while it waits, every writer queues behind it. Attaching
+    takes SHARE UPDATE EXCLUSIVE, which readers and writers do not conflict
+    with; the parent's indexes are built on the new, empty table as it is attached.
+    """
+    like = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION"
+    # IF NOT EXISTS, not a to_regclass() before: this backend may remember the name as missing from
+    # before another writer created it (its catalog cache is refreshed when it next locks an object)
+    cursor.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (LIKE "{table}" {like})')
+    cursor.execute("SELECT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = %s::regclass)", [name])
+    if not cursor.fetchone()[0]:
+        cursor.execute(
+            f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" '
+            f"FOR VALUES FROM ('{_midnight(start).isoformat()}') TO ('{_midnight(end).isoformat()}')"
+        )
 
 
 def drop_before(cursor, table: str, cutoff: datetime, *, dry_run: bool = False) -> list[str]:

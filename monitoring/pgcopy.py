@@ -1,12 +1,12 @@
-"""The one binary COPY encoder of the store: samples, runs of samples, roll-up marks and compacted chunks.
+"""The one binary COPY encoder of the store: compacted chunks, and the samples the benchmarks load.
 
-psycopg's ``Copy.write_row`` adapts every value of every row and costs more
-than the COPY itself; our rows are made of a few kinds only, so a row is built
+(Ingest sends a request's samples, runs and roll-up marks as binary array
+parameters of one statement instead: monitoring/pgarrays.py, whose encoding of
+an array this module uses too.) psycopg's ``Copy.write_row`` adapts every
+value of every row; our rows are made of a few kinds only, so a row is built
 with ``struct``: a field count, then per field its length and big-endian value
-(-1 and no value for a NULL). An array is a field of its own: dimensions (1),
-a has-NULLs flag (0), the element type's oid, its length and lower bound (1),
-then each element as length + value. monitoring/tests/test_pgcopy.py checks
-the bytes against psycopg's own ``write_row`` for the same rows.
+(-1 and no value for a NULL). monitoring/tests/test_pgcopy.py checks the bytes,
+arrays included, against psycopg's own ``write_row`` for the same rows.
 
 A timestamptz is given as microseconds since PostgreSQL's epoch
 (``pg_microseconds``, ``pg_minute``): callers convert each distinct time once.
@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+
+from monitoring.pgarrays import Float8Array, Int4Array, Int8Array, TimestamptzArray
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2  # signature, flags, header extension length
 TRAILER = b"\xff\xff"
@@ -35,8 +37,9 @@ SAMPLE_ROW = np.dtype(
     [("n", ">i2"), ("l1", ">i4"), ("series_id", ">i8"), ("l2", ">i4"), ("ts", ">i8"), ("l3", ">i4"), ("value", ">f8")]
 )
 
-# the fixed-width kinds: struct code, size on the wire, oid (an array names its elements' oid)
-_FIXED = {"int8": ("q", 8, 20), "timestamptz": ("q", 8, 1184), "float8": ("d", 8, 701), "int4": ("i", 4, 23)}
+# the fixed-width kinds: struct code, size on the wire
+_FIXED = {"int8": ("q", 8), "timestamptz": ("q", 8), "float8": ("d", 8), "int4": ("i", 4)}
+_ARRAYS = {"int8": Int8Array, "timestamptz": TimestamptzArray, "float8": Float8Array, "int4": Int4Array}
 
 
 def pg_microseconds(ts: datetime) -> int:
@@ -50,7 +53,7 @@ def pg_minute(minute: int) -> int:
 
 
 def _fixed_field(kind: str) -> Callable[[Any], bytes]:
-    code, size, _ = _FIXED[kind]
+    code, size = _FIXED[kind]
     pack = struct.Struct(f"!i{code}").pack
     return lambda value: pack(size, value)
 
@@ -59,28 +62,16 @@ def _bytea_field(value: bytes) -> bytes:
     return len(value).to_bytes(4, "big") + value
 
 
-class _ArrayField:
-    """A one-dimensional array of a fixed-width kind without NULL elements; one Struct per length, kept."""
+def _array_field(kind: str) -> Callable[[Sequence], bytes]:
+    """A one-dimensional array without NULL elements, encoded as ingest's array parameters are
+    (monitoring/pgarrays.py: one encoding of PostgreSQL's binary arrays)."""
+    array = _ARRAYS[kind]
 
-    KEEP = 4096  # lengths whose Struct is kept: a batch's runs have few distinct lengths
+    def encode(values: Sequence) -> bytes:
+        data = array(values).data
+        return len(data).to_bytes(4, "big") + data
 
-    def __init__(self, kind: str):
-        self.code, self.size, self.oid = _FIXED[kind]
-        self._structs: dict[int, struct.Struct] = {}
-        self._empty = struct.Struct("!4i").pack(12, 0, 0, self.oid)  # what psycopg sends for []: no dimension
-
-    def __call__(self, values: Sequence) -> bytes:
-        n = len(values)
-        if n == 0:
-            return self._empty
-        shape = self._structs.get(n)
-        if shape is None:
-            if len(self._structs) >= self.KEEP:
-                self._structs.clear()
-            shape = self._structs[n] = struct.Struct("!6i" + ("i" + self.code) * n)
-        elements = [self.size] * (2 * n)  # each element's length, then (slice assignment, in C) its value
-        elements[1::2] = values
-        return shape.pack(20 + (4 + self.size) * n, 1, 0, self.oid, n, 1, *elements)
+    return encode
 
 
 def _field(kind: str) -> Callable[[Any], bytes]:
@@ -88,8 +79,8 @@ def _field(kind: str) -> Callable[[Any], bytes]:
         return _fixed_field(kind)
     if kind == "bytea":
         return _bytea_field
-    if kind.endswith("[]") and kind[:-2] in _FIXED:
-        return _ArrayField(kind[:-2])
+    if kind.endswith("[]") and kind[:-2] in _ARRAYS:
+        return _array_field(kind[:-2])
     raise ValueError(f"no binary COPY encoding for {kind}")
 
 
@@ -164,3 +155,7 @@ class BinaryCopy:
         """COPY the rows on a psycopg cursor (in the caller's transaction)."""
         with cursor.copy(self.sql) as copy:
             copy.write(self.encode(rows))
+
+
+# narrow sample rows, as the benchmarks load them (ingest itself sends arrays: monitoring/pgarrays.py)
+SAMPLES = BinaryCopy("monitoring_sample", [("series_id", "int8"), ("ts", "timestamptz"), ("value", "float8")])

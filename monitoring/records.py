@@ -81,6 +81,9 @@ class Batch:
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     # servers heard from in this request, with the latest time they spoke
     seen: dict[str, datetime] = field(default_factory=dict)
+    # hostnames the request already knows (its agent's), for records of servers not in ``seen``;
+    # the writer learns the others' while marking them seen
+    hostnames: dict[str, str] = field(default_factory=dict)
     # every record carries its own timestamp from the body: only then can a digest of the
     # body tell a retry from new data (an idle host posts the same values every 10 s)
     timestamped: bool = False

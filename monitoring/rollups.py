@@ -2,8 +2,8 @@
 
 How they stay current, at a cost proportional to new data:
 
-1. The writer, in the same transaction as the samples, appends the minute
-   buckets the batch touched to ``monitoring_rollupdirty`` (``mark_dirty``),
+1. The writer, in the same statement as the samples (monitoring/storage.py),
+   appends the minute buckets the batch touched to ``monitoring_rollupdirty``,
    however old: a backfill is rolled up like live data (ingest refuses
    samples older than the raw retention, so a replay cannot queue more).
 2. Upkeep (``refresh``) claims the queued buckets, recomputes each minute from
@@ -22,7 +22,6 @@ writer still in flight is invisible to the claim and is handled next time.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,13 +29,10 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection, transaction
 
 from monitoring import compaction, partitions
-from monitoring.pgcopy import BinaryCopy, pg_minute
 
 MINUTE_TABLE = "monitoring_rollup1m"
 HOUR_TABLE = "monitoring_rollup1h"
 DIRTY_TABLE = "monitoring_rollupdirty"
-# the buckets writers mark for the next refresh, COPYed in the writer's transaction
-_MARKS = BinaryCopy(DIRTY_TABLE, [("series_id", "int8"), ("bucket", "timestamptz")])
 # pg_advisory lock key of the refresh ("rollup" in ASCII), shared with compaction: they never interleave
 LOCK_KEY = compaction.LOCK_KEY
 
@@ -109,25 +105,6 @@ class RefreshResult:
             "busy": self.busy,
             "pending": self.pending,
         }
-
-
-def mark_dirty(cursor, series_ids: list[int], stamps: list[datetime]) -> int:
-    """Queue the minute buckets of samples (their series ids and times, side by side); called by the
-    writer in its transaction."""
-    # a batch holds few distinct timestamps (an agent stamps a whole scrape once): convert each once
-    minute_of = {ts: int(ts.timestamp() // 60) for ts in set(stamps)}
-    marks = _MARKS
-    if len(minute_of) == 1:  # the common case: one timestamp for the whole batch
-        (minute,) = minute_of.values()
-        ids = set(series_ids)
-        rows = marks.rows(ids, itertools.repeat(pg_minute(minute), len(ids)))
-    else:
-        pairs = {(series_id, minute_of[ts]) for series_id, ts in zip(series_ids, stamps, strict=True)}
-        rows = marks.rows([p[0] for p in pairs], [pg_minute(p[1]) for p in pairs])
-    if not rows:
-        return 0
-    marks.write(cursor, rows)
-    return len(rows)
 
 
 def refresh(*, chunk: int = 100_000, max_passes: int = 20) -> RefreshResult:

@@ -14,9 +14,8 @@ messages (counted, logged at most once a minute); ingest never waits on it.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -26,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config import redis_roles
+from monitoring.background import BackgroundSender
 
 log = logging.getLogger(__name__)
 
@@ -48,44 +48,34 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
 
 
-class RedisSide:
+class RedisSide(BackgroundSender):
+    """Seed 002's messages, sent by one background thread (monitoring/background.py)."""
+
+    thread_name = "seed002-redis"
+
     def __init__(self, size: int = QUEUE_SIZE):
-        self._queue: queue.Queue[Message] = queue.Queue(maxsize=size)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        super().__init__(size)
         self._client: redis.Redis | None = None
         self.sent = 0
-        self.dropped = 0
         self._last_warning = 0.0
 
     def put(self, message: Message) -> None:
         """Queue a message; never blocks, never raises."""
+        if not self.offer(message):
+            self._warn("the queue is full")
+
+    def handler(self) -> Callable[[Message], None]:
+        return self._send_one
+
+    def _send_one(self, message: Message) -> None:
         try:
-            self._queue.put_nowait(message)
-        except queue.Full:
-            self._drop("the queue is full")
-            return
-        if self._thread is None:
-            self._start()
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="seed002-redis", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            message = self._queue.get()
-            try:
-                self._send(message)
-                self.sent += 1
-            except Exception as exc:  # Redis down or slow: drop, and let the next message try again
-                self._client = None
-                self._drop(f"{type(exc).__name__}: {exc}")
-                time.sleep(0.5)
-            finally:
-                self._queue.task_done()
+            self._send(message)
+            self.sent += 1
+        except Exception as exc:  # Redis down or slow: drop, and let the next message try again
+            self._client = None
+            self.dropped += 1
+            self._warn(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.5)
 
     def _send(self, message: Message) -> None:
         if self._client is None:
@@ -99,21 +89,12 @@ class RedisSide:
         pipe.zremrangebyrank(message.key, 0, -(MAX_TIMELINE_ENTRIES + 1))
         pipe.execute()
 
-    def _drop(self, why: str) -> None:
-        self.dropped += 1
+    def _warn(self, why: str) -> None:
+        """A message was dropped: say so at most once a minute."""
         now = time.monotonic()
         if now - self._last_warning > 60:
             self._last_warning = now
             log.warning("seed 002 Redis side: message dropped (%s); %d dropped so far", why, self.dropped)
-
-    def drain(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued so far was handled (tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:
-                return True
-            time.sleep(0.01)
-        return False
 
 
 side = RedisSide()

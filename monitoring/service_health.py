@@ -68,8 +68,9 @@ class ServiceHealth:
     def as_dict(self) -> dict:
         return {
             "service_name": self.name,
-            "server": self.server,
+            "server": self.server,  # the hostname, under this API's first name
             "server_id": self.server_id,
+            "hostname": self.server,
             "status": self.status,
             "error_rate": round(self.error_rate, 4),
             "logs_in_window": self.logs_in_window,

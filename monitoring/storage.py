@@ -9,7 +9,8 @@ everything is committed; when it raises, nothing is stored.
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import functools
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import orjson
 import psycopg
 from django.conf import settings
@@ -24,8 +26,9 @@ from django.db import DatabaseError, connection, transaction
 from psycopg.types.json import Jsonb
 
 from config.errors import BadInput, Unavailable
-from monitoring import compaction, partitions, rollups, selfmetrics
-from monitoring.pgcopy import BinaryCopy, pg_microseconds
+from monitoring import compaction, partitions, pgarrays, rollups, selfmetrics
+from monitoring.pgarrays import Float8Array, Int4Array, Int8Array, TimestamptzArray
+from monitoring.pgcopy import pg_microseconds
 from monitoring.records import Batch, EventRecord, LogRecord, SeriesKey, SnapshotRecord
 
 
@@ -41,6 +44,8 @@ class WriteResult:
     event_ids: list[int] = field(default_factory=list)
     # log messages stored cut to LOG_MESSAGE_MAX_BYTES
     logs_truncated: int = 0
+    # server id -> hostname of the servers the batch touched (and those it named), for the live frames
+    hostnames: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         counts = {
@@ -220,73 +225,164 @@ def series_ids(cursor, keys: list[SeriesKey]) -> tuple[list[int], int]:
     return [ids[key] if sid is None else sid for key, sid in zip(keys, sids, strict=True)], created
 
 
-# Binary COPY through the one encoder (monitoring/pgcopy.py): narrow rows, and runs of a series' samples as arrays
-SAMPLES = BinaryCopy("monitoring_sample", [("series_id", "int8"), ("ts", "timestamptz"), ("value", "float8")])
-RUNS = BinaryCopy(
-    compaction.RUN_TABLE,
-    [
-        ("series_id", "int8"),
-        ("first_ts", "timestamptz"),
-        ("last_ts", "timestamptz"),
-        ("ts", "timestamptz[]"),
-        ("value", "float8[]"),
-    ],
-)
+# A batch's samples, roll-up marks, receipt and servers heard from go to PostgreSQL as one statement
+# (data-modifying CTEs) with the samples as whole binary arrays (monitoring/pgarrays.py): one round
+# trip, atomic on its own. A series with INGEST_RUN_MIN_SAMPLES or more samples in the batch is
+# stored as runs, one row of arrays per (series, day, at most MAX_RUN_SPAN); the others as narrow rows.
 _RUN_SPAN_US = compaction.MAX_RUN_SPAN // timedelta(microseconds=1)
 _DAY_US = 86_400_000_000  # PostgreSQL's epoch is a UTC midnight: µs // _DAY_US changes at each midnight
+_MINUTE_US = 60_000_000  # and a minute boundary: µs // _MINUTE_US is the roll-up bucket
 
 
-def _copy_samples(cursor, sids: list[int], stamps: list[datetime], values: list[float]) -> None:
-    """Rows of (series, ts, value); a series with RUN_MIN_SAMPLES or more samples in the batch as runs."""
+@functools.cache
+def _statement(*, receipt: bool, rows: bool, runs: bool, touch: bool) -> str:
+    """The one statement of a write; with ``receipt`` it stores nothing when the receipt exists,
+    and answers whether it stored (else true); with ``touch``, also the touched servers' ids and hostnames."""
+    ctes = []
+    only_new = ""
+    if receipt:
+        ctes.append(
+            "receipt AS (INSERT INTO monitoring_ingestreceipt (key, created_at, summary) "
+            "VALUES (%(key)s, %(now)s, '{}') ON CONFLICT (key) DO NOTHING RETURNING key)"
+        )
+        only_new = " WHERE EXISTS (SELECT FROM receipt)"
+    if rows:
+        ctes.append(
+            "narrow AS (INSERT INTO monitoring_sample (series_id, ts, value) "
+            f"SELECT * FROM unnest(%(row_series)b, %(row_ts)b, %(row_value)b){only_new})"
+        )
+    if runs:
+        ctes.append(
+            f"runs AS (INSERT INTO {compaction.RUN_TABLE} (series_id, first_ts, last_ts, ts, value) "
+            "SELECT r.series_id, (%(run_ts)b::timestamptz[])[r.lo], (%(run_ts)b::timestamptz[])[r.hi], "
+            "(%(run_ts)b::timestamptz[])[r.lo:r.hi], (%(run_value)b::float8[])[r.lo:r.hi] "
+            f"FROM unnest(%(run_series)b, %(run_lo)b, %(run_hi)b) AS r(series_id, lo, hi){only_new})"
+        )
+    # same statement: a committed sample always has its roll-up bucket queued (monitoring/rollups.py)
+    ctes.append(
+        f"marks AS (INSERT INTO {rollups.DIRTY_TABLE} (series_id, bucket) "
+        f"SELECT * FROM unnest(%(mark_series)b, %(mark_bucket)b){only_new})"
+    )
+    if touch:
+        # a retry stores nothing twice, but its host is alive: it spoke now
+        spoke = "CASE WHEN EXISTS (SELECT FROM receipt) THEN u.ts ELSE %(now)s END" if receipt else "u.ts"
+        ctes.append(
+            "touched AS (UPDATE servers_server s SET last_seen = GREATEST(COALESCE(s.last_seen, v.ts), v.ts) "
+            f"FROM (SELECT u.id, {spoke} AS ts FROM unnest(%(seen_id)s::uuid[], %(seen_ts)s::timestamptz[]) "
+            "AS u(id, ts)) v WHERE s.id = v.id RETURNING s.id, s.hostname)"
+        )
+    answer = "EXISTS (SELECT FROM receipt)" if receipt else "true"
+    if touch:  # and the hostnames of the servers heard from, for the live frames: no query more
+        answer += ", ARRAY(SELECT id::text FROM touched), ARRAY(SELECT hostname FROM touched)"
+    return f"WITH {', '.join(ctes)} SELECT {answer}"
+
+
+def _sample_params(sids: list[int], stamps: list[datetime], values: list[float]) -> tuple[dict, bool, bool]:
+    """The statement's sample arrays: (parameters, has narrow rows, has runs)."""
     # a request's samples share few timestamps: convert each once
     micros = {ts: pg_microseconds(ts) for ts in set(stamps)}
+    count = len(sids)
+    series = np.fromiter(sids, np.int64, count)
+    numbers = np.fromiter(values, np.float64, count)
     if len(micros) == 1:  # one scrape: one sample per series, no runs to look for
         (us,) = micros.values()
-        rows = SAMPLES.rows(sids, itertools.repeat(us, len(sids)), values)
-        runs: list[bytes] = []
-    else:
-        rows, runs = _rows_and_runs(sids, [micros[ts] for ts in stamps], values)
-    if rows:
-        SAMPLES.write(cursor, rows)
-    if runs:
-        RUNS.write(cursor, runs)
+        marked = np.unique(series)
+        return (
+            {
+                "row_series": Int8Array(series),
+                "row_ts": TimestamptzArray(np.full(count, us, np.int64)),
+                "row_value": Float8Array(numbers),
+                "mark_series": Int8Array(marked),
+                "mark_bucket": TimestamptzArray(np.full(len(marked), us // _MINUTE_US * _MINUTE_US, np.int64)),
+            },
+            True,
+            False,
+        )
+    stamped = np.fromiter(map(micros.__getitem__, stamps), np.int64, count)
+    order = np.lexsort((numbers, stamped, series))  # by series, ts, then value: the order readers break ties in
+    series, stamped, numbers = series[order], stamped[order], numbers[order]
+    run_lo, run_hi, in_run = _runs(series, stamped)
+    narrow = ~in_run
+    buckets = stamped // _MINUTE_US * _MINUTE_US
+    first_of_bucket = np.ones(count, bool)  # sorted by series then time: a bucket's samples are adjacent
+    first_of_bucket[1:] = (series[1:] != series[:-1]) | (buckets[1:] != buckets[:-1])
+    params = {
+        "mark_series": Int8Array(series[first_of_bucket]),
+        "mark_bucket": TimestamptzArray(buckets[first_of_bucket]),
+    }
+    has_rows = bool(narrow.any())
+    if has_rows:
+        params.update(
+            row_series=Int8Array(series[narrow]),
+            row_ts=TimestamptzArray(stamped[narrow]),
+            row_value=Float8Array(numbers[narrow]),
+        )
+    if len(run_lo):
+        params.update(
+            run_series=Int8Array(series[run_lo]),
+            run_lo=Int4Array(run_lo + 1),  # SQL arrays count from 1, and a slice includes its end
+            run_hi=Int4Array(run_hi),
+            run_ts=TimestamptzArray(stamped),
+            run_value=Float8Array(numbers),
+        )
+    return params, has_rows, bool(len(run_lo))
 
 
-def _rows_and_runs(sids: list[int], micros: list[int], values: list[float]) -> tuple[list[bytes], list[bytes]]:
-    """Binary COPY rows: narrow rows, and one run row per (series, day, at most MAX_RUN_SPAN) of enough samples."""
-    by_series: dict[int, list[tuple[int, float]]] = {}
-    for sid, us, value in zip(sids, micros, values, strict=True):
-        by_series.setdefault(sid, []).append((us, value))
+def _runs(series: np.ndarray, stamped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs in samples sorted by series and time: [lo, hi) index ranges of at least INGEST_RUN_MIN_SAMPLES
+    samples of one series within one day and MAX_RUN_SPAN; and which samples they hold."""
     least = settings.INGEST_RUN_MIN_SAMPLES
-    narrow: list[tuple[int, int, float]] = []
-    runs: list[bytes] = []
-    for sid, points in by_series.items():
-        if len(points) < least:
-            narrow += [(sid, us, value) for us, value in points]
-            continue
-        points.sort()  # by ts, then value: the order every reader breaks ties in
-        for run in _split(points):
-            if len(run) < least:
-                narrow += [(sid, us, value) for us, value in run]
-            else:
-                stamps, numbers = zip(*run, strict=True)
-                runs.append(RUNS.row(sid, stamps[0], stamps[-1], stamps, numbers))
-    return SAMPLES.rows_of(narrow), runs
+    count = len(series)
+    change = np.ones(count, bool)
+    np.not_equal(series[1:], series[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[-1] = count
+    long = ends - starts >= least
+    first, last = stamped[starts], stamped[ends - 1]
+    whole = long & (first // _DAY_US == last // _DAY_US) & (last - first <= _RUN_SPAN_US)
+    in_run = np.repeat(whole, ends - starts)
+    lo, hi = list(starts[whole]), list(ends[whole])
+    for group in np.flatnonzero(long & ~whole):  # crossing midnight or longer than MAX_RUN_SPAN: cut
+        for a, b in _cuts(stamped[starts[group] : ends[group]].tolist(), int(starts[group])):
+            if b - a >= least:
+                lo.append(a)
+                hi.append(b)
+                in_run[a:b] = True
+    return np.array(lo, np.int64), np.array(hi, np.int64), in_run
 
 
-def _split(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
-    """Sorted points cut where a day ends or MAX_RUN_SPAN is exceeded (readers bound their search by both)."""
-    span = _RUN_SPAN_US
+def _cuts(points: list[int], offset: int) -> list[tuple[int, int]]:
+    """Sorted times cut where a day ends or MAX_RUN_SPAN is exceeded (readers bound their search by
+    both), as [lo, hi) ranges shifted by ``offset``."""
     out, start = [], 0
     for i in range(1, len(points) + 1):
         if (
             i == len(points)
-            or points[i][0] // _DAY_US != points[start][0] // _DAY_US
-            or points[i][0] - points[start][0] > span
+            or points[i] // _DAY_US != points[start] // _DAY_US
+            or points[i] - points[start] > _RUN_SPAN_US
         ):
-            out.append(points[start:i])
+            out.append((offset + start, offset + i))
             start = i
     return out
+
+
+def _store_samples(
+    conn, sids: list[int], stamps: list[datetime], values: list[float], **extra
+) -> tuple[bool, dict[str, str]]:
+    """Run the one statement; ``extra`` gives the receipt (key, now) and the servers heard from
+    (seen_id, seen_ts, now). Answers False when the receipt was there (nothing stored), and the
+    hostnames of the servers heard from."""
+    params, rows, runs = _sample_params(sids, stamps, values)
+    params.update(extra)
+    sql = _statement(receipt="key" in extra, rows=rows, runs=runs, touch="seen_id" in extra)
+    # a cursor binding parameters on the server (Django's binds them into the text): binary arrays
+    pgarrays.register(conn)
+    with psycopg.Cursor(conn) as cursor:
+        cursor.execute(sql, params)
+        stored, *touched = cursor.fetchone()
+    return stored, dict(zip(*touched, strict=True)) if touched else {}
 
 
 def bounded_message(message: str, limit: int) -> tuple[str, bool]:
@@ -381,17 +477,20 @@ def _upsert_snapshots(cursor, snapshots: list[SnapshotRecord], now: datetime) ->
         )
 
 
-def _touch_servers(cursor, seen: dict[str, datetime]) -> None:
+def _touch_servers(cursor, seen: dict[str, datetime]) -> dict[str, str]:
+    """Mark the servers heard from; answers their hostnames (the same statement: no query more)."""
     if not seen:
-        return
+        return {}
     cursor.execute(
         """
         UPDATE servers_server s SET last_seen = GREATEST(COALESCE(s.last_seen, v.ts), v.ts)
         FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, ts)
         WHERE s.id = v.id
+        RETURNING s.id, s.hostname
         """,
         [list(seen.keys()), list(seen.values())],
     )
+    return {str(server_id): hostname for server_id, hostname in cursor.fetchall()}
 
 
 def _uuid(value) -> uuid.UUID | None:
@@ -476,29 +575,63 @@ def _partition_days(batch: Batch) -> dict[str, set]:
 
 
 def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
-    result = WriteResult()
     now = datetime.now(UTC)
-    with connection.cursor() as wrapper:
-        partitions.ensure_for_write(wrapper.cursor, _partition_days(batch))
+    wanted = _partition_days(batch)
+    if not partitions.known(wanted):
+        with connection.cursor() as wrapper:
+            partitions.ensure_for_write(wrapper.cursor, wanted)
+    if batch.samples and not (batch.logs or batch.events or batch.snapshots):
+        keys = [s[0] for s in batch.samples]
+        sids = series_cache.get_many(keys)
+        if None not in sids:  # the usual request: known series, samples only
+            return _write_known_samples(batch, keys, sids, receipt, now, stage)
+    return _write_in_transaction(batch, receipt, now, stage)
+
+
+def _write_known_samples(
+    batch: Batch, keys: list[SeriesKey], sids: list, receipt: str | None, now: datetime, stage: list[str]
+) -> WriteResult:
+    """Samples of series the cache knows: receipt, samples, roll-up marks and last_seen in one statement."""
+    result = WriteResult()
+    stage[0] = "samples"
+    extra: dict = {"now": now}
+    if receipt is not None:
+        extra["key"] = receipt
+    if batch.seen:
+        extra.update(seen_id=[str(server) for server in batch.seen], seen_ts=list(batch.seen.values()))
+    # inside a caller's transaction, a savepoint: a failed statement must not poison it (write() retries once)
+    nested = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with nested:
+        connection.ensure_connection()
+        stored, touched = _store_samples(
+            connection.connection, sids, [s[1] for s in batch.samples], [s[2] for s in batch.samples], **extra
+        )
+    result.hostnames = {**batch.hostnames, **touched}
+    if not stored:
+        result.duplicate = True
+        return result
+    result.samples = len(batch.samples)
+    result.series = dict(zip(sids, keys, strict=True))
+    return result
+
+
+def _write_in_transaction(batch: Batch, receipt: str | None, now: datetime, stage: list[str]) -> WriteResult:
+    result = WriteResult()
     with transaction.atomic(), connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # the psycopg cursor, for COPY
+        cursor = wrapper.cursor  # the psycopg cursor
         stage[0] = "receipt"
         if receipt is not None and not _claim_receipt(cursor, receipt, now):
             # a retry stores nothing twice, but its host is alive: it spoke now
-            _touch_servers(cursor, dict.fromkeys(batch.seen, now))
+            result.hostnames = {**batch.hostnames, **_touch_servers(cursor, dict.fromkeys(batch.seen, now))}
             result.duplicate = True
             return result
         if batch.samples:
             samples = batch.samples
             keys = [s[0] for s in samples]
-            stamps = [s[1] for s in samples]
-            values = [s[2] for s in samples]
             stage[0] = "labels"  # a series key is a metric's type, name and labels
             sids, result.series_created = series_ids(cursor, keys)
             stage[0] = "samples"
-            _copy_samples(cursor, sids, stamps, values)
-            # same transaction: a committed sample always has its roll-up bucket queued
-            rollups.mark_dirty(cursor, sids, stamps)
+            _store_samples(cursor.connection, sids, [s[1] for s in samples], [s[2] for s in samples])
             result.samples = len(samples)
             result.series = dict(zip(sids, keys, strict=True))
         if batch.logs:
@@ -512,5 +645,5 @@ def _write(batch: Batch, receipt: str | None, stage: list[str]) -> WriteResult:
         if batch.snapshots:
             stage[0] = "snapshot"
             _upsert_snapshots(cursor, batch.snapshots, now)
-        _touch_servers(cursor, batch.seen)
+        result.hostnames = {**batch.hostnames, **_touch_servers(cursor, batch.seen)}
     return result

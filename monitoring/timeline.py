@@ -20,6 +20,7 @@ from datetime import datetime
 from django.db import connection
 
 from monitoring.models import Annotation, Event
+from monitoring.timestamps import iso
 from servers.models import Server
 
 KINDS = ("alert", "event", "docker", "log", "annotation", "anomaly")
@@ -40,6 +41,7 @@ class Item:
     def as_dict(self) -> dict:
         out = asdict(self)
         out["ts"] = self.ts.isoformat()
+        out["timestamp"] = iso(self.ts)  # the read APIs' name for it (ts kept)
         return out
 
 

@@ -274,6 +274,7 @@ def services(request: HttpRequest) -> HttpResponse:
         {
             "name": h.name,
             "server": h.server,
+            "server_id": h.server_id or "",
             "total": h.logs_in_window,
             "errors": h.errors_in_window,
             "rate": h.error_rate,

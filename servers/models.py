@@ -93,6 +93,15 @@ class Server(models.Model):
         return self.maintenance_until is not None and self.maintenance_until > timezone.now()
 
 
+def hostname_sql(server_id_column: str) -> str:
+    """SQL naming the hostname of the server whose id is in ``server_id_column`` (NULL for none).
+
+    A scalar subquery on the primary key: a read of rows that carry a server id names
+    their host in its own statement, never a query per row.
+    """
+    return f"(SELECT h.hostname FROM {Server._meta.db_table} h WHERE h.id = {server_id_column})"
+
+
 def status_for(last_seen, now=None) -> ServerStatus:
     """up / stale / down from the time of last contact (thresholds in settings)."""
     if last_seen is None:

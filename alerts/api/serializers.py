@@ -52,7 +52,13 @@ class TransitionSerializer(serializers.ModelSerializer):
 
 class AlertSerializer(serializers.ModelSerializer):
     rule_name = serializers.CharField(source="rule.name", read_only=True)
+    # the read APIs' names (server and server_hostname kept for the scripts that read them)
+    server_id = serializers.UUIDField(read_only=True, allow_null=True)
+    hostname = serializers.CharField(source="server.hostname", read_only=True, default=None)
     server_hostname = serializers.CharField(source="server.hostname", read_only=True, default=None)
+    metric_type = serializers.CharField(source="rule.metric_type", read_only=True)
+    metric_name = serializers.CharField(source="rule.metric_name", read_only=True)
+    timestamp = serializers.DateTimeField(source="started_at", read_only=True, help_text="when it started")
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     suppressed_by = serializers.SerializerMethodField(
         help_text="what keeps the alert from paging: {alert_id (the host-down alert, or null), reason}; null: nothing"
@@ -61,7 +67,8 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = [
-            "id", "rule", "rule_name", "server", "server_hostname", "fingerprint", "state", "severity",
+            "id", "rule", "rule_name", "server_id", "hostname", "server", "server_hostname",
+            "metric_type", "metric_name", "fingerprint", "state", "severity", "timestamp",
             "labels", "summary", "description", "runbook_url", "value", "trigger_value",
             "started_at", "fired_at", "resolved_at", "last_evaluated_at", "last_notified_at",
             "acknowledged_at", "acknowledged_by", "flapping", "suppressed_by", "escalated_at",

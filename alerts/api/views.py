@@ -148,6 +148,7 @@ def _health_alert(alert: Alert) -> dict:
         "id": str(alert.pk),
         "alert_id": str(alert.pk),
         "service_name": alert.labels.get("service") or (alert.server.hostname if alert.server_id else ""),
+        **alert.read_names(),
         "severity": alert.severity,
         "status": alert.state,
         "message": alert.summary,

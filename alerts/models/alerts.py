@@ -204,9 +204,8 @@ class Alert(models.Model):
             "kind": self.rule.kind,
             "state": self.state,
             "severity": self.severity,
-            "server": self.server.hostname if self.server_id else None,
-            "server_id": str(self.server_id) if self.server_id else None,
-            "labels": self.labels,
+            "server": self.server.hostname if self.server_id else None,  # today's name, kept beside hostname
+            **self.read_names(),
             "summary": self.summary,
             "description": self.description,
             "runbook_url": self.runbook_url,
@@ -214,6 +213,7 @@ class Alert(models.Model):
             "trigger_value": self.trigger_value,
             "threshold": self.rule.threshold,
             "fingerprint": self.fingerprint,
+            "timestamp": iso_or_none(self.started_at),  # when it started, as seed 004's alerts name it
             "started_at": iso_or_none(self.started_at),
             "fired_at": iso_or_none(self.fired_at),
             "resolved_at": iso_or_none(self.resolved_at),
@@ -221,6 +221,16 @@ class Alert(models.Model):
             "acknowledged_by": self.acknowledged_by.get_username() if self.acknowledged_by_id else None,
             "suppressed_by": self.suppression(),
             "top_processes": (self.context or {}).get("processes", [])[:5],
+        }
+
+    def read_names(self) -> dict:
+        """Its server and metric under the names every read and frame uses (docs/seeds.md, one set of names)."""
+        return {
+            "server_id": str(self.server_id) if self.server_id else None,
+            "hostname": self.server.hostname if self.server_id else None,
+            "metric_type": self.rule.metric_type,
+            "metric_name": self.rule.metric_name,
+            "labels": self.labels,
         }
 
     def suppression(self) -> dict | None:

@@ -1,4 +1,4 @@
-"""Fixtures of the alerts tests: samples written through the store, a real HTTP receiver."""
+"""Fixtures of the alerts tests: a real HTTP receiver, a local Groq (samples and logs: config/tests/fixtures.py)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,6 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from monitoring.records import Batch, LogRecord
-from monitoring.storage import write
-
-
-def write_samples(server, metric_type: str, name: str, points: list[tuple[datetime, float]], labels=None) -> None:
-    """Samples into the day partitions through the one write path (monitoring.storage.write)."""
-    batch = Batch()
-    for ts, value in points:
-        batch.add_sample(server.id, metric_type, name, labels or {}, ts, value)
-    batch.seen[str(server.id)] = max(ts for ts, _ in points)
-    write(batch)
-
-
-def write_logs(server, service: str, lines: list[tuple[datetime, str, str]]) -> None:
-    batch = Batch()
-    for ts, level, message in lines:
-        batch.logs.append(
-            LogRecord(ts=ts, server_id=server.id if server else None, service=service, level=level, message=message)
-        )
-    write(batch)
 
 
 class Receiver:
@@ -91,16 +70,6 @@ def receiver():
     r = Receiver()
     yield r
     r.stop()
-
-
-def wait_until(predicate, timeout: float = 20, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 BACKGROUND_GROQ_KEY = "gsk_test_secret_key_0123456789"

@@ -11,7 +11,7 @@ from alerts import tasks
 from alerts.analysis import runner
 from alerts.choices import AlertState
 from alerts.models import Alert, AlertRule, NotificationChannel
-from alerts.tests.conftest import wait_until
+from config.tests.fixtures import wait_until, write_series
 from monitoring import upkeep
 from monitoring.models import Sample, Snapshot
 
@@ -81,12 +81,10 @@ def test_the_alert_remembers_who_used_the_cpu(agent, web01, hook, receiver, clie
 
 
 def test_an_alert_on_a_host_without_a_process_table_says_nothing_about_processes(web01, hook, receiver):
-    from alerts.tests.conftest import write_samples
-
     AlertRule.objects.create(
         name="cpu hot", metric_type="system", metric_name="cpu_usage", aggregate="last", threshold=90, for_seconds=0
     )
-    write_samples(web01, "system", "cpu_usage", [(timezone.now() - timedelta(milliseconds=50), 99.0)])
+    write_series(web01, "system", "cpu_usage", [(timezone.now() - timedelta(milliseconds=50), 99.0)])
     tasks.evaluate_rules.delay()
     fired = orjson.loads(receiver.wait_for(1)[0]["body"])
     assert fired["alert"]["top_processes"] == [] and "top processes" not in fired["text"]

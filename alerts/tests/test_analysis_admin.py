@@ -8,6 +8,7 @@ import pytest
 
 from alerts.choices import AnalysisTrigger
 from alerts.models import Alert, AlertRule, Analysis
+from config.tests.fixtures import wait_until
 
 KEY = "gsk_admin_test_secret_key"
 
@@ -50,9 +51,7 @@ def test_analyze_with_the_llm_from_the_alerts_list(admin_client, celery_worker_l
     )
     assert response.status_code == 200
     assert "Analyses queued" in response.content.decode()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not Analysis.objects.filter(alert=alert, status="done").exists():
-        time.sleep(0.1)
+    wait_until(lambda: Analysis.objects.filter(alert=alert, status="done").exists(), 10)
     analysis = Analysis.objects.get(alert=alert)
     assert analysis.trigger == AnalysisTrigger.ADMIN and analysis.status == "done"
     assert analysis.requested_by.username == "alice"

@@ -10,6 +10,7 @@ from django.utils import timezone
 from alerts.models import Alert, AlertRule, Analysis
 from alerts.tests.fake_groq import GOOD_ANSWER, FakeGroq, Reply
 from alerts.tests.incident_data import store_incident
+from config.tests.fixtures import wait_until
 
 SEED_003_KEYS = {"analysis", "severity", "key_findings", "recommendations", "confidence"}
 
@@ -46,13 +47,11 @@ def incident(web01):
 
 
 def _finished(analysis_id: int, api, seconds: float = 15) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def body_once_finished() -> dict | None:
         body = api.get(f"/api/v1/analyses/{analysis_id}").json()
-        if body["status"] in ("done", "failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"analysis {analysis_id} did not finish")
+        return body if body["status"] in ("done", "failed") else None
+
+    return wait_until(body_once_finished, seconds, what=f"analysis {analysis_id} to finish")
 
 
 def test_seed003_analysis_answers_the_models_analysis(celery_worker_live, api, incident, groq_server):

@@ -14,6 +14,7 @@ from alerts.choices import AnalysisTrigger
 from alerts.models import Alert, AlertRule, Analysis
 from alerts.signals import alert_fired
 from alerts.tests.incident_data import store_incident
+from config.tests.fixtures import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -42,13 +43,11 @@ def _alert(server, severity: str) -> Alert:
 
 
 def _analyses_of(alert: Alert, seconds: float = 10) -> list[Analysis]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def once_finished() -> list[Analysis]:
         found = list(Analysis.objects.filter(alert__fingerprint=alert.fingerprint))
-        if found and all(a.finished for a in found):
-            return found
-        time.sleep(0.1)
-    return list(Analysis.objects.filter(alert__fingerprint=alert.fingerprint))
+        return found if all(a.finished for a in found) else []
+
+    return wait_until(once_finished, seconds, what="the alert's analyses to finish")
 
 
 def test_a_critical_alert_firing_is_analysed_once_per_cooldown(celery_worker_live, web01, no_key, caplog):
@@ -85,9 +84,7 @@ def test_without_a_cooldown_every_firing_is_analysed(celery_worker_live, web01, 
     alert.resolve(value=10.0)
     again = Alert.objects.create(rule=alert.rule, server=web01, fingerprint=alert.fingerprint, severity="critical")
     again.fire(value=98.0)
-    deadline = time.monotonic() + 10
-    while Analysis.objects.filter(alert__fingerprint=alert.fingerprint).count() < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: Analysis.objects.filter(alert__fingerprint=alert.fingerprint).count() >= 2, 10)
     assert Analysis.objects.filter(alert__fingerprint=alert.fingerprint).count() == 2
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from alerts import tasks
 from alerts.models import AlertRule, NotificationChannel
-from alerts.tests.conftest import wait_until, write_logs
+from config.tests.fixtures import wait_until, write_service_logs
 from servers.choices import ServerKind
 from servers.models import Server
 
@@ -54,8 +54,8 @@ def test_the_built_in_rules_exist_after_the_first_round(hook):
 def test_a_service_logging_ten_percent_errors_pages(hook, receiver):
     billing = service("billing")
     now = timezone.now()
-    write_logs(billing, "billing", [(now - timedelta(seconds=i), "ERROR" if i % 10 == 0 else "INFO", "x")
-                                    for i in range(1, 41)])  # fmt: skip
+    lines = [(now - timedelta(seconds=i), "ERROR" if i % 10 == 0 else "INFO", "x") for i in range(1, 41)]
+    write_service_logs(billing, "billing", lines)
     body = paged(receiver, "Service error rate above 5 % (built-in)")
     assert body["alert"]["summary"] == "10.0 % errors in billing over 5 min"
 
@@ -69,7 +69,7 @@ def test_a_registered_service_that_stops_logging_pages(hook, receiver, settings)
 
 def test_any_critical_log_line_pages(hook, receiver):
     web = Server.objects.create(hostname="web-01")
-    write_logs(web, "checkout", [(timezone.now() - timedelta(seconds=1), "CRITICAL", "database unreachable")])
+    write_service_logs(web, "checkout", [(timezone.now() - timedelta(seconds=1), "CRITICAL", "database unreachable")])
     body = paged(receiver, "CRITICAL log line (built-in)")
     assert body["alert"]["severity"] == "critical" and body["alert"]["labels"]["service"] == "checkout"
 

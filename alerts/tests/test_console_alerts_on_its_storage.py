@@ -9,7 +9,7 @@ import pytest
 from alerts.evaluation import evaluate
 from alerts.models import Alert
 from alerts.provisioning import ensure_storage_rules
-from alerts.tests.conftest import write_samples
+from config.tests.fixtures import write_series
 from monitoring import capacity
 from servers.enrolment import self_monitor_hostname
 from servers.models import Server
@@ -21,7 +21,7 @@ def _ingesting() -> None:
     server = Server.objects.create(hostname="busy-host")
     now = datetime.now(UTC)
     for core in range(20):
-        write_samples(
+        write_series(
             server, "cpu", "usage", [(now - timedelta(seconds=10 * t + 1), 1.0) for t in range(60)], {"core": str(core)}
         )
 

@@ -9,7 +9,7 @@ from alerts import notify, paging
 from alerts.choices import MessageKind
 from alerts.evaluation import evaluate
 from alerts.models import Alert, AlertRule, NotificationChannel, NotificationPolicy, Page
-from alerts.tests.conftest import write_samples
+from config.tests.fixtures import write_series
 from servers.models import Server
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def test_a_reminder_decided_before_the_escalation_is_sent_to_the_first_channel_o
     start = paging.hour_of(timezone.now()) - timedelta(hours=2)
     for minute in range(16):
         now = start + timedelta(minutes=minute)
-        write_samples(server, "system", "cpu_usage", [(now - timedelta(seconds=1), 99.0)])
+        write_series(server, "system", "cpu_usage", [(now - timedelta(seconds=1), 99.0)])
         evaluate(rule, now)
     # a busy worker reaches the minute-10 reminder only now, after the minute-12 escalation
     alert = Alert.objects.get(rule=rule)

@@ -14,7 +14,7 @@ from alerts import paging
 from alerts.choices import PageOutcome
 from alerts.evaluation import evaluate
 from alerts.models import Alert, AlertRule, Delivery, NotificationChannel, NotificationPolicy, Page
-from alerts.tests.conftest import wait_until, write_samples
+from config.tests.fixtures import wait_until, write_series
 from servers.models import Server
 
 # real worker, real time: seconds each (left out of the PgBouncer re-run of the suite)
@@ -40,7 +40,7 @@ def delivered(receiver, count: int) -> list[tuple[str, str]]:
 def run_minutes(rule, server, start, minutes, acknowledge_at=None, who=None):
     for minute in range(minutes + 1):
         now = start + timedelta(minutes=minute)
-        write_samples(server, "system", "cpu_usage", [(now - timedelta(seconds=1), 99.0)])
+        write_series(server, "system", "cpu_usage", [(now - timedelta(seconds=1), 99.0)])
         if acknowledge_at is not None and minute == acknowledge_at:
             Alert.objects.get(rule=rule).acknowledge(who)
         evaluate(rule, now)

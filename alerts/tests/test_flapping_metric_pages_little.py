@@ -16,7 +16,7 @@ from alerts import paging
 from alerts.choices import PageOutcome
 from alerts.evaluation import evaluate
 from alerts.models import AlertRule, Delivery, NotificationChannel, Page
-from alerts.tests.conftest import wait_until, write_samples
+from config.tests.fixtures import wait_until, write_series
 from servers.models import Server
 
 # real worker, real time: seconds each (left out of the PgBouncer re-run of the suite)
@@ -63,7 +63,7 @@ def simulate_hour(rules, servers, start, value_at, receiver) -> Hour:
     while t < timedelta(hours=1):
         now = start + t
         for server in servers:
-            write_samples(server, "system", "cpu_usage", [(now - timedelta(seconds=1), value_at(t))])
+            write_series(server, "system", "cpu_usage", [(now - timedelta(seconds=1), value_at(t))])
         for rule in rules:
             evaluate(rule, now)
         t += TICK

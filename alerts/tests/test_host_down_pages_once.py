@@ -13,7 +13,7 @@ from django.utils import timezone
 from alerts import tasks
 from alerts.choices import AlertState, PageOutcome
 from alerts.models import Alert, AlertRule, Delivery, NotificationChannel, Page
-from alerts.tests.conftest import wait_until, write_samples
+from config.tests.fixtures import wait_until, write_series
 from servers.models import Server
 
 # real worker, real time: seconds each (left out of the PgBouncer re-run of the suite)
@@ -40,8 +40,8 @@ def hook(receiver, quick):
 def report(server, cpu=50.0):
     """The agent speaks: CPU and memory, now."""
     now = timezone.now() - timedelta(milliseconds=50)
-    write_samples(server, "system", "cpu_usage", [(now, cpu)])
-    write_samples(server, "system", "memory_usage", [(now, 40.0)])
+    write_series(server, "system", "cpu_usage", [(now, cpu)])
+    write_series(server, "system", "memory_usage", [(now, 40.0)])
 
 
 def missing(metric):

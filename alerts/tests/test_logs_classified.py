@@ -17,9 +17,9 @@ from django.core.cache import cache
 
 from alerts.analysis import prompt, spend
 from alerts.analysis.log_classifier import classify_logs
-from alerts.tests.conftest import write_logs
 from alerts.tests.fake_groq import Reply, error_body
 from config.asgi import application
+from config.tests.fixtures import write_service_logs
 from monitoring import log_classification
 from monitoring.models import LogEntry, LogTemplate
 
@@ -72,7 +72,7 @@ def by_template() -> dict[str, LogTemplate]:
 
 @pytest.mark.django_db
 def test_without_a_key_the_rules_classify_every_template(no_key, web01):
-    write_logs(web01, "checkout", checkout_lines(30))
+    write_service_logs(web01, "checkout", checkout_lines(30))
 
     report = classify_logs()
 
@@ -89,7 +89,7 @@ def test_without_a_key_the_rules_classify_every_template(no_key, web01):
 @pytest.mark.django_db
 def test_groq_is_asked_once_per_batch_with_templates_not_lines(groq_server, web01, settings):
     settings.BATCH_SIZE = 60
-    write_logs(web01, "checkout", checkout_lines(120))
+    write_service_logs(web01, "checkout", checkout_lines(120))
     groq_server.queue(
         groq_says(
             ("database", "critical", "the service cannot reach its database"),
@@ -119,7 +119,7 @@ def test_groq_is_asked_once_per_batch_with_templates_not_lines(groq_server, web0
 
 @pytest.mark.django_db
 def test_whatever_groq_leaves_out_or_gets_wrong_the_rules_answer(groq_server, web01):
-    write_logs(web01, "checkout", checkout_lines(9))
+    write_service_logs(web01, "checkout", checkout_lines(9))
     groq_server.queue(groq_says(("database", "catastrophic", "not a severity"), ("timeout", "warning", "slow")))
 
     classify_logs()
@@ -134,12 +134,12 @@ def test_whatever_groq_leaves_out_or_gets_wrong_the_rules_answer(groq_server, we
 def test_a_429_cools_groq_down_and_the_rules_answer_meanwhile(groq_server, web01, settings):
     settings.LLM_COOLDOWN_SECONDS = 120
     groq_server.queue(Reply(status=429, body=error_body(429, "Rate limit reached"), headers={"Retry-After": "7"}))
-    write_logs(web01, "checkout", checkout_lines(3))
+    write_service_logs(web01, "checkout", checkout_lines(3))
 
     assert classify_logs()["classified_by"] == {"rules": 3}
     assert len(groq_server.requests) == 1  # not retried: the cooldown takes over
 
-    write_logs(web01, "payments", [(datetime.now(UTC), "ERROR", "Card processor refused charge 991")])
+    write_service_logs(web01, "payments", [(datetime.now(UTC), "ERROR", "Card processor refused charge 991")])
     assert classify_logs()["classified_by"] == {"rules": 1}
     assert len(groq_server.requests) == 1  # still cooling down: Groq is left alone
     assert 100 < cache.get(spend.COOLDOWN_KEY) - datetime.now(UTC).timestamp() <= 120
@@ -148,13 +148,13 @@ def test_a_429_cools_groq_down_and_the_rules_answer_meanwhile(groq_server, web01
 @pytest.mark.django_db
 def test_the_hours_token_budget_bounds_what_is_sent(groq_server, web01, settings):
     settings.LLM_TOKENS_PER_HOUR = 1200  # one answer of the fake server costs 1,020 tokens
-    write_logs(web01, "checkout", checkout_lines(3))
+    write_service_logs(web01, "checkout", checkout_lines(3))
     groq_server.queue(groq_says(("database", "error", "db"), ("timeout", "warning", "slow"), ("other", "info", "ok")))
     settings.GROQ_MAX_TOKENS = 100
     classify_logs()
     assert len(groq_server.requests) == 1
 
-    write_logs(web01, "payments", [(datetime.now(UTC), "ERROR", "Card processor refused charge 991")])
+    write_service_logs(web01, "payments", [(datetime.now(UTC), "ERROR", "Card processor refused charge 991")])
     assert classify_logs()["classified_by"] == {"rules": 1}
     assert len(groq_server.requests) == 1
 
@@ -162,7 +162,7 @@ def test_the_hours_token_budget_bounds_what_is_sent(groq_server, web01, settings
 @pytest.mark.django_db
 def test_the_buffer_keeps_the_newest_lines_of_each_service(no_key, web01, settings):
     settings.MAX_LOG_BATCH_SIZE = 10
-    write_logs(web01, "checkout", checkout_lines(30))
+    write_service_logs(web01, "checkout", checkout_lines(30))
     assert classify_logs()["lines"] == 10
     newest = LogEntry.objects.filter(service="checkout").order_by("-ts")
     assert all(line.template_id for line in newest[:10])
@@ -172,7 +172,7 @@ def test_the_buffer_keeps_the_newest_lines_of_each_service(no_key, web01, settin
 @pytest.mark.django_db
 def test_switched_off_it_classifies_nothing(no_key, web01, settings):
     settings.AI_CLASSIFICATION_ENABLED = False
-    write_logs(web01, "checkout", checkout_lines(3))
+    write_service_logs(web01, "checkout", checkout_lines(3))
     assert classify_logs() == {"off": True}
     assert not LogTemplate.objects.exists()
 
@@ -180,8 +180,8 @@ def test_switched_off_it_classifies_nothing(no_key, web01, settings):
 @pytest.mark.django_db
 def test_people_read_the_classification_in_logs_analytics_and_health(no_key, web01, api):
     now = datetime.now(UTC)
-    write_logs(web01, "checkout", [(now - timedelta(seconds=5), "CRITICAL", "Out of memory: killed worker 12")])
-    write_logs(web01, "checkout", checkout_lines(3))
+    write_service_logs(web01, "checkout", [(now - timedelta(seconds=5), "CRITICAL", "Out of memory: killed worker 12")])
+    write_service_logs(web01, "checkout", checkout_lines(3))
     classify_logs()
 
     [line] = api.get("/api/v1/logs?service=checkout&level=CRITICAL").json()["results"]
@@ -209,7 +209,7 @@ def test_health_update_frames_carry_the_classification(transactional_db, no_key,
         connected, _ = await socket.connect(timeout=5)
         assert connected
         assert (await socket.receive_json_from(timeout=5))["type"] == "connected"
-        await database_sync_to_async(write_logs)(web01, "checkout", checkout_lines(3))
+        await database_sync_to_async(write_service_logs)(web01, "checkout", checkout_lines(3))
         await database_sync_to_async(classify_logs)()
         while True:
             frame = await socket.receive_json_from(timeout=5)

@@ -1,6 +1,5 @@
 """Notifications that arrive: a real Celery worker sends to a real HTTP receiver on 127.0.0.1."""
 
-import time
 from datetime import timedelta
 
 import orjson
@@ -8,11 +7,20 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from alerts import tasks
-from alerts.choices import AlertState, DeliveryStatus
-from alerts.models import Alert, AlertRule, AlertTransition, Delivery, Notification, NotificationChannel, Silence
-from alerts.tests.conftest import wait_until, write_samples
+from alerts import evaluation, notify, tasks
+from alerts.choices import AlertState, DeliveryStatus, MessageKind
+from alerts.models import (
+    Alert,
+    AlertRule,
+    AlertTransition,
+    Delivery,
+    Notification,
+    NotificationChannel,
+    Page,
+    Silence,
+)
 from alerts.transports import verify_webhook
+from config.tests.fixtures import wait_until, write_series, write_service_logs
 from servers.models import Server
 
 pytestmark = pytest.mark.usefixtures("celery_worker_live")
@@ -57,8 +65,15 @@ def queue_rule(**kw):
     return AlertRule.objects.create(**fields)
 
 
-def depth(server, value):
-    write_samples(server, "app", "queue_depth", [(timezone.now() - timedelta(milliseconds=100), value)])
+def depth(server, value, at=None):
+    """web-01's agent reports the queue depth (now, or at the test's clock)."""
+    write_series(server, "app", "queue_depth", [((at or timezone.now()) - timedelta(milliseconds=100), value)])
+
+
+def evaluate_at(rule, server, at):
+    """The agent keeps reporting, and a round runs, at the test's clock ``at`` (no waiting for it)."""
+    depth(server, 500, at)
+    evaluation.evaluate(rule, at)
 
 
 def bodies(receiver):
@@ -86,18 +101,17 @@ def test_webhook_arrives_signed_on_fire_and_again_on_resolve(server, hook, recei
 
 
 def test_a_threshold_with_for_fires_only_after_the_duration(server, hook, receiver):
-    queue_rule(for_seconds=2)
-    depth(server, 500)
-    tasks.evaluate_rules.delay()
-    wait_until(lambda: Alert.objects.filter(state=AlertState.PENDING).exists())
-    time.sleep(0.8)
-    assert receiver.requests == []
-    time.sleep(1.5)
-    depth(server, 500)
-    tasks.evaluate_rules.delay()
+    rule = queue_rule(for_seconds=300)
+    start = timezone.now()
+    evaluate_at(rule, server, start)
+    evaluate_at(rule, server, start + timedelta(minutes=4))
+    assert Alert.objects.get().state == AlertState.PENDING
+    assert not Page.objects.exists()  # no message decided, so none queued (the pages ledger is the only way out)
+    evaluate_at(rule, server, start + timedelta(minutes=5))
     receiver.wait_for(1)
     alert = Alert.objects.get()
-    assert alert.state == AlertState.FIRING and alert.fired_at - alert.started_at >= timedelta(seconds=1.5)
+    assert alert.state == AlertState.FIRING and alert.fired_at - alert.started_at == timedelta(minutes=5)
+    assert bodies(receiver)[0]["kind"] == "firing"
 
 
 def test_a_500_from_the_receiver_is_retried_with_backoff(server, hook, receiver):
@@ -179,23 +193,20 @@ def test_maintenance_mutes_notifications_of_that_server(server, hook, receiver):
 
 
 def test_a_firing_alert_is_repeated_every_repeat_interval_until_acknowledged(server, hook, receiver, quick, bob):
-    quick.REPEAT_INTERVAL = 1
-    queue_rule()
-    depth(server, 500)
-    tasks.evaluate_rules.delay()
+    quick.REPEAT_INTERVAL = 3600
+    rule = queue_rule()
+    start = timezone.now()
+    evaluate_at(rule, server, start)
     receiver.wait_for(1)
-    time.sleep(1.1)
-    depth(server, 500)
-    tasks.evaluate_rules.delay()
+    evaluate_at(rule, server, start + timedelta(minutes=30))
+    evaluate_at(rule, server, start + timedelta(minutes=61))
     receiver.wait_for(2)
     assert [b["kind"] for b in bodies(receiver)] == ["firing", "reminder"]
     Alert.objects.get().acknowledge(bob)
-    time.sleep(1.1)
-    depth(server, 500)
-    tasks.evaluate_rules.delay()
-    wait_until(lambda: AlertRule.objects.filter(last_evaluated_at__gt=timezone.now() - timedelta(seconds=0.5)).exists())
-    time.sleep(0.5)
-    assert len(receiver.requests) == 2
+    evaluate_at(rule, server, start + timedelta(minutes=125))
+    # no reminder decided after the acknowledgement, so none queued (the pages ledger is the only way out)
+    assert list(Page.objects.order_by("at").values_list("kind", flat=True)) == ["firing", "reminder"]
+    assert [b["kind"] for b in bodies(receiver)] == ["firing", "reminder"]
 
 
 def test_routing_by_severity_and_labels(server, receiver, quick):
@@ -208,9 +219,11 @@ def test_routing_by_severity_and_labels(server, receiver, quick):
     queue_rule(labels={"team": "app"})
     depth(server, 500)
     tasks.evaluate_rules.delay()
-    receiver.wait_for(1)
-    time.sleep(0.5)
-    assert [r["path"] for r in receiver.requests] == ["/hook/team"]
+    assert [r["path"] for r in receiver.wait_for(1)] == ["/hook/team"]
+    # the one message's channels, as the worker chose them: the pager is not among them
+    alert = Alert.objects.select_related("rule").get()
+    assert [c.name for c in notify.channels_for(alert, MessageKind.FIRING)] == ["app team"]
+    assert set(Delivery.objects.values_list("channel__name", flat=True)) <= {"app team"}
 
 
 def test_slack_and_email_channels_from_the_environment(server, receiver, quick):
@@ -254,13 +267,11 @@ def test_a_silent_agent_pages(server, hook, receiver):
 
 
 def test_a_log_error_rate_above_five_percent_pages(server, hook, receiver):
-    from alerts.tests.conftest import write_logs
-
     AlertRule.objects.create(name="api errors", kind="log_error_rate", service="api", threshold=5, for_seconds=0,
                              window_seconds=300, summary="{value:.0f}% errors in {service} on {server}")  # fmt: skip
     now = timezone.now()
-    write_logs(server, "api", [(now - timedelta(seconds=i), "ERROR" if i % 10 == 0 else "INFO", "x")
-                               for i in range(1, 41)])  # fmt: skip
+    lines = [(now - timedelta(seconds=i), "ERROR" if i % 10 == 0 else "INFO", "x") for i in range(1, 41)]
+    write_service_logs(server, "api", lines)
     tasks.evaluate_rules.delay()
     # the built-in seed 004 error-rate rule pages too (its own message); ours is among them
     wait_until(lambda: any(b["alert"]["rule"] == "api errors" for b in bodies(receiver)))

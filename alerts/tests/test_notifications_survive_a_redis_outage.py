@@ -25,10 +25,10 @@ from django.utils import timezone
 from alerts import evaluation, tasks
 from alerts.choices import AlertState, PageOutcome
 from alerts.models import Alert, AlertRule, Delivery, NotificationChannel, Page
-from alerts.tests.conftest import wait_until, write_samples
 from alerts.transports import ID_HEADER
 from config.celery import app
 from config.embedded import EmbeddedRedis
+from config.tests.fixtures import wait_until, write_series
 from servers.models import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -105,7 +105,7 @@ def queue_rule() -> AlertRule:
 
 
 def depth(server: Server, value: float) -> None:
-    write_samples(server, "app", "queue_depth", [(timezone.now() - timedelta(milliseconds=100), value)])
+    write_series(server, "app", "queue_depth", [(timezone.now() - timedelta(milliseconds=100), value)])
 
 
 def sweep_until(receiver, count: int, timeout: float = 60) -> list[dict]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from alerts import links, tasks
 from alerts.choices import LinkAction
 from alerts.models import Alert, AlertRule, Silence
-from alerts.tests.conftest import wait_until, write_samples
+from config.tests.fixtures import wait_until, write_series
 from servers.models import Server
 
 # real worker, real time: seconds each (left out of the PgBouncer re-run of the suite)
@@ -37,7 +37,7 @@ def firing(slack_and_mail, receiver):
     server = Server.objects.create(hostname="app-01")
     AlertRule.objects.create(name="queue deep", metric_type="app", metric_name="queue_depth", aggregate="last",
                              threshold=100, for_seconds=0)  # fmt: skip
-    write_samples(server, "app", "queue_depth", [(timezone.now() - timedelta(milliseconds=50), 500.0)])
+    write_series(server, "app", "queue_depth", [(timezone.now() - timedelta(milliseconds=50), 500.0)])
     tasks.evaluate_rules.delay()
     receiver.wait_for(1)
     wait_until(lambda: len(mail.outbox) == 1)

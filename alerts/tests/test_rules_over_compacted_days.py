@@ -10,7 +10,7 @@ from alerts.analysis.evidence import Window, series_summaries
 from alerts.choices import RuleKind
 from alerts.evaluation import observe
 from alerts.models import AlertRule
-from alerts.tests.conftest import write_samples
+from config.tests.fixtures import write_series
 from monitoring import upkeep
 from servers.models import Server
 
@@ -30,7 +30,7 @@ def fleet(db):
             for t in range(1800)
         ]
         points.append((AT - timedelta(seconds=30), 99.0 - i))  # today: after midnight, never compacted
-        write_samples(server, "system", "cpu_usage", points)
+        write_series(server, "system", "cpu_usage", points)
     return servers
 
 

@@ -1,12 +1,15 @@
 """/healthz (seed 000), /health with each dependency, and GET /."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
-from alerts import health
+from alerts import health, tasks
+from alerts.models import AlertRule
 from config import embedded
 
 
@@ -22,7 +25,7 @@ def test_healthz_answers_like_seed_000(client):
 @pytest.mark.django_db
 def test_health_reports_each_dependency_to_a_signed_in_person(client, bob):
     client.force_login(bob)
-    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01})
+    tasks.evaluate_rules()  # a round, as beat runs it
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
@@ -54,21 +57,22 @@ def test_health_gives_anonymous_callers_statuses_only(client, settings):
 def test_an_evaluation_round_older_than_three_intervals_is_degraded(client, settings, bob):
     client.force_login(bob)  # the detail is for signed-in people
     settings.ALERT_EVAL_INTERVAL_SECONDS = 10
-    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01}, now=time.time() - 31)
+    rule = AlertRule.objects.create(name="cpu", metric_type="cpu", metric_name="usage")
+    rounds_ago = AlertRule.objects.filter(pk=rule.pk).update  # what the last round stamped on the rules it evaluated
+    rounds_ago(last_evaluated_at=timezone.now() - timedelta(seconds=31))
     response = client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "degraded"
     assert body["checks"]["evaluation"]["status"] == "stale"
     assert "celery beat" in body["checks"]["evaluation"]["detail"]
-    health.record_round({"rules": 3, "errors": 0, "seconds": 0.01}, now=time.time() - 15)  # margin for a loaded machine
+    rounds_ago(last_evaluated_at=timezone.now() - timedelta(seconds=15))  # margin for a loaded machine
     assert client.get("/health").json()["status"] == "ok"
 
 
 @pytest.mark.django_db
 def test_a_beat_that_never_ran_is_degraded_after_three_intervals(client, settings):
-    settings.ALERT_EVAL_INTERVAL_SECONDS = 10
-    cache.delete(health.ROUND_KEY)
+    settings.ALERT_EVAL_INTERVAL_SECONDS = 10  # and no rule was ever evaluated
     cache.set(health.NO_ROUND_SINCE_KEY, time.time() - 31, None)
     assert client.get("/health").json()["checks"]["evaluation"]["status"] == "stale"
     cache.set(health.NO_ROUND_SINCE_KEY, time.time() - 5, None)

@@ -2,26 +2,16 @@
 
 import shutil
 import subprocess
-import time
 import uuid
 
 import pytest
 
 from bench.harness import free_port
+from config.tests.fixtures import wait_until
 from monitoring.models import LogEntry, Sample, Series
 from servers.models import Server
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(check, seconds: float):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    return check()
 
 
 def test_the_opentelemetry_sdk_exports_metrics_and_logs(daphne_console, fleet_token, monkeypatch):
@@ -149,7 +139,10 @@ remote_write:
                 and Sample.objects.filter(series__name="up", series__labels__job="node").exists()
             )
 
-        assert wait_for(stored, 30), (tmp_path / "agents.log").read_text()[-3000:]
+        try:
+            wait_until(stored, 30, step=0.5, what="node_exporter's samples through Prometheus")
+        except AssertionError as missing:
+            raise AssertionError((tmp_path / "agents.log").read_text()[-3000:]) from missing
     finally:
         for agent in agents:
             agent.terminate()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from config.tests.fixtures import wait_until
 from monitoring.models import Sample, Snapshot
 from servers.models import AgentToken, Server
 
@@ -49,16 +50,6 @@ def stored(hostname: str, metric: str = "memory_usage") -> list[datetime]:
         .order_by("ts")
         .values_list("ts", flat=True)
     )
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_one_report_lands_as_a_snapshot_with_cpu_memory_disk_and_processes(start_console):
@@ -96,14 +87,20 @@ def test_a_console_restart_leaves_no_gap(start_console, tmp_path):
     log = tmp_path / "agent.log"
     agent = run_agent(console.url, token, "agent-restart", "--interval", "1", log=log)
     try:
-        wait_for(lambda: len(stored("agent-restart")) >= 2, 30, "the first snapshots")
+        wait_until(lambda: len(stored("agent-restart")) >= 2, 30, what="the first snapshots")
         console.stop()
-        wait_for(lambda: log.read_text().count("unreachable") >= 2, 30, "the agent to notice the console is gone")
+        wait_until(
+            lambda: log.read_text().count("unreachable") >= 2, 30, what="the agent to notice the console is gone"
+        )
         before = len(stored("agent-restart"))
         console.start()
-        wait_for(lambda: "(0 waiting)" in log.read_text().rsplit("unreachable", 1)[1], 60, "the backlog to drain")
+        wait_until(
+            lambda: "(0 waiting)" in log.read_text().rsplit("unreachable", 1)[1], 60, what="the backlog to drain"
+        )
         # the backlog, then the agent's next report (a loaded machine may log the drain before it)
-        wait_for(lambda: len(stored("agent-restart")) > before + 2, 30, "the reports made while the console was down")
+        wait_until(
+            lambda: len(stored("agent-restart")) > before + 2, 30, what="the reports made while the console was down"
+        )
     finally:
         agent.terminate()
         agent.wait(10)
@@ -117,18 +114,22 @@ def test_a_console_restart_leaves_no_gap(start_console, tmp_path):
 def test_a_429_is_honoured_and_nothing_is_lost(start_console, tmp_path):
     # three requests a minute: the second report's process table is refused with Retry-After
     # (the seconds left in the minute); start late in a minute so the test waits seconds, not a minute
-    wait_for(lambda: 40 <= time.time() % 60 <= 48, 60, "the end of a minute")
+    wait_until(lambda: 40 <= time.time() % 60 <= 48, 60, what="the end of a minute")
     console = start_console(AGENT_RATE_LIMIT_PER_MINUTE="3")
     token = agent_token("agent-429")
     log = tmp_path / "agent.log"
     agent = run_agent(console.url, token, "agent-429", "--interval", "1", log=log)
     try:
-        refused = wait_for(lambda: re.search(r"\(429 .*retry in ([\d.]+) s", log.read_text()), 30, "a 429")
-        wait_for(lambda: re.search(r"\(429 .*\n(?:.*\n)*?.* 200 \(", log.read_text()), 40, "a delivery after the 429")
+        refused = wait_until(lambda: re.search(r"\(429 .*retry in ([\d.]+) s", log.read_text()), 30, what="a 429")
+        wait_until(
+            lambda: re.search(r"\(429 .*\n(?:.*\n)*?.* 200 \(", log.read_text()), 40, what="a delivery after the 429"
+        )
         refused_at = _logged_at(next(line for line in log.read_text().splitlines() if "(429" in line))
         # a report made while the agent waited arrives with the next window's requests
-        wait_for(
-            lambda: any(ts > refused_at.astimezone() for ts in stored("agent-429")), 30, "a report made while waiting"
+        wait_until(
+            lambda: any(ts > refused_at.astimezone() for ts in stored("agent-429")),
+            30,
+            what="a report made while waiting",
         )
     finally:
         agent.terminate()

@@ -93,6 +93,7 @@ def submitted_event(payload, agent: Agent | None) -> events.Submitted:
         metadata=metadata,
         ts=ts,
         server_id=str(agent.server_id) if agent and agent.server_id else None,
+        hostname=agent.hostname if agent else "",
     )
 
 

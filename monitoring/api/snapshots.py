@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring.models import Snapshot
+from monitoring.timestamps import iso
 
 
 def snapshot_body(snapshot: Snapshot) -> dict:
@@ -22,6 +23,7 @@ def snapshot_body(snapshot: Snapshot) -> dict:
     return {
         "server_id": str(snapshot.server_id),
         "hostname": snapshot.server.hostname,
+        "timestamp": iso(snapshot.ts),  # the read APIs' name (ts kept)
         "ts": snapshot.ts.isoformat(),
         "received_at": snapshot.received_at.isoformat(),
         "score": snapshot.score,

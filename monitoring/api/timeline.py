@@ -74,7 +74,8 @@ class ServerTimelineView(APIView):
         items = timeline.timeline(server, start, end, kinds, limit)
         return Response(
             {
-                "server": str(server.pk),
+                "server_id": str(server.pk),
+                "server": str(server.pk),  # today's name, kept beside server_id
                 "hostname": server.hostname,
                 "from": start.isoformat(),
                 "to": end.isoformat(),

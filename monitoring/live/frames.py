@@ -55,11 +55,11 @@ def frames_for_write(batch: Batch, result: WriteResult, watched: Watched = EVERY
     if kinds & {"metrics", "metrics.server", "metrics.type", "fleet"}:
         out.extend(_metric_frames(batch, result, now, watched, kinds))
     if kinds & {"logs", "logs.service", "metrics.server"}:
-        out.extend(_log_frames(batch, now, watched))
+        out.extend(_log_frames(batch, result, now, watched))
     if kinds & {"events", "metrics.server"}:
         out.extend(_event_frames(batch, result, watched))
     if kinds & {"health", "fleet"}:
-        out.extend(_health_frames(batch, now, watched))
+        out.extend(_health_frames(batch, result, now, watched))
     return out
 
 
@@ -112,7 +112,8 @@ def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: 
                     -headline[kind][1].timestamp(),
                 ):
                     headline[kind] = (rank, ts, value)
-        body = {"type": "metrics", "server_id": server_id, "received_at": now, "series": entries}
+        hostname = result.hostnames.get(server_id)
+        body = {"type": "metrics", "server_id": server_id, "hostname": hostname, "received_at": now, "series": entries}
         if left_out:
             body["left_out"] = left_out
         if main:
@@ -124,12 +125,13 @@ def _metric_frames(batch: Batch, result: WriteResult, now: str, watched, kinds: 
                 out.append(([group("metrics.type", metric_type)], message))
         if headline and headline_groups:
             summary = {kind: value for kind, (_, _, value) in headline.items()}
-            _, message = frame({"type": "server_update", "server_id": server_id, "latest": summary, "at": now})
+            update = {"server_id": server_id, "hostname": hostname, "latest": summary, "timestamp": now, "at": now}
+            _, message = frame({"type": "server_update", **update})
             out.append((headline_groups, message))
     return out
 
 
-def _log_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[tuple[list[str], dict]]:
+def _log_frames(batch: Batch, result: WriteResult, now: str, watched: Watched = EVERYONE) -> list[tuple]:
     by_service: dict[str, list] = defaultdict(list)
     for record in batch.logs:
         by_service[record.service].append(record)
@@ -151,6 +153,7 @@ def _log_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[tup
             "data": {
                 "service": service,
                 "server_id": server_id,
+                "hostname": result.hostnames.get(server_id) if server_id else None,
                 "count": len(records),
                 "levels": dict(levels),
                 "processed_at": now,
@@ -161,6 +164,7 @@ def _log_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[tup
                         "message": r.message[:2000],
                         "service": r.service,
                         "server_id": str(r.server_id) if r.server_id else None,
+                        "hostname": result.hostnames.get(str(r.server_id)) if r.server_id else None,
                         "metadata": r.metadata,
                     }
                     for r in shown
@@ -189,6 +193,7 @@ def _event_frames(batch: Batch, result: WriteResult, watched: Watched = EVERYONE
                 "id": result.event_ids[index] if index < len(result.event_ids) else None,
                 "timestamp": iso(event.ts),
                 "server_id": server_id,
+                "hostname": result.hostnames.get(server_id) if server_id else None,
                 "source": event.source,
                 "event_type": event.event_type,
                 "status": event.status,
@@ -204,7 +209,7 @@ def _event_frames(batch: Batch, result: WriteResult, watched: Watched = EVERYONE
     return out
 
 
-def _health_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[tuple[list[str], dict]]:
+def _health_frames(batch: Batch, result: WriteResult, now: str, watched: Watched = EVERYONE) -> list[tuple]:
     out = []
     groups = only(watched, [group("health"), group("fleet")])
     if not groups:
@@ -216,7 +221,14 @@ def _health_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[
         if record.level in ("ERROR", "CRITICAL"):
             entry["errors"] = entry.get("errors", 0) + 1
     for server_id, last in batch.seen.items():
-        data = {"server_id": str(server_id), "status": "up", "last_seen": iso(last), "updated_at": now}
+        data = {
+            "server_id": str(server_id),
+            "hostname": result.hostnames.get(str(server_id)),
+            "status": "up",
+            "last_seen": iso(last),
+            "timestamp": now,
+            "updated_at": now,
+        }
         data.update(services.get(str(server_id), {}))
         _, message = frame({"type": "health_update", "data": data})
         out.append((groups, message))
@@ -226,5 +238,6 @@ def _health_frames(batch: Batch, now: str, watched: Watched = EVERYONE) -> list[
 def health_frame(service: dict) -> tuple[list[str], dict]:
     """The health_update frame of one service's health (its log classification included), to health watchers."""
     name = service.get("service_name")
-    _, message = frame({"type": "health_update", "data": {**service, "service": name}})
+    data = {"timestamp": iso(datetime.now(UTC)), **service, "service": name}
+    _, message = frame({"type": "health_update", "data": data})
     return [group("health"), group("logs.service", name)], message

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -20,6 +18,7 @@ from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, Metric
 
+from monitoring.background import BackgroundSender
 from monitoring.live.frames import Frames, frames_for_write, health_frame
 from monitoring.live.watched import Watched, WatchedSet, announce, only, watches_groups
 from monitoring.records import Batch
@@ -47,24 +46,23 @@ class LiveChannelLayer(RedisChannelLayer):
         await announce_subscription(self, group)
 
 
-class Publisher:
-    """A bounded queue and one background sender thread per process.
+class Publisher(BackgroundSender):
+    """A bounded queue and one background sender thread per process (monitoring/background.py).
 
     The thread keeps ``watch`` (watched.py): the groups somebody watches, and
     sends only to those.
     """
 
+    thread_name = "live-publisher"
+
     def __init__(self, size: int = 1000, timeout: float = 1.0, backoff: float = 5.0, layer=None):
+        super().__init__(size)
         self._layer = layer  # default: the project's channel layer, bound in the sender thread
         self.size = size
         self.timeout = timeout
         self.backoff = backoff
-        self.dropped = 0
         self.sent = 0
         self.unwatched = 0  # requests nobody watched: nothing built, nothing sent
-        self._queue: queue.Queue = queue.Queue(maxsize=size)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._down_until = 0.0
         self.watch = WatchedSet()
 
@@ -87,35 +85,16 @@ class Publisher:
 
     def submit(self, work: Callable[[Watched], Frames]) -> None:
         """Queue a callable that answers [(groups, message)] for a watched set; never blocks, never raises."""
-        self._ensure_thread()
-        try:
-            self._queue.put_nowait(work)
-        except queue.Full:
-            self.dropped += 1
+        self.offer(work)
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
+    def handler(self) -> Callable[[Callable[[Watched], Frames]], None]:
         from channels.layers import get_channel_layer
 
+        # the thread's own event loop, and the layer bound to it
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         layer = self._layer or get_channel_layer()
-        while True:
-            work = self._queue.get()
-            try:
-                if work is None:
-                    break
-                self._handle(loop, layer, work)
-            finally:
-                self._queue.task_done()
-        loop.close()
+        return lambda work: self._handle(loop, layer, work)
 
     def _handle(self, loop, layer, work) -> None:
         if time.monotonic() < self._down_until or layer is None:
@@ -142,15 +121,6 @@ class Publisher:
         sends = [layer.group_send(name, {**message, "group": name}) for groups, message in frames for name in groups]
         if sends:
             await asyncio.gather(*sends)
-
-    def drain(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued so far was handled (tests, benchmarks)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:
-                return True
-            time.sleep(0.01)
-        return False
 
 
 publisher = Publisher(size=settings.LIVE_QUEUE_SIZE, timeout=settings.LIVE_PUBLISH_TIMEOUT_SECONDS)

@@ -1,8 +1,8 @@
 """A real console for browser tests: daphne (the root conftest's start_console) on the test database, and Chromium.
 
 Browser tests are marked ``browser``; without Chromium they are skipped with a
-message saying how to get it. Also: samples written through the real writer
-(``write_samples``) and a second server (``db02``) for the read-side tests.
+message saying how to get it. Also a real Prometheus; the named servers (web01, web02, db01, db02)
+and ``write_samples`` are the root conftest's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,6 @@ from django.conf import settings
 from django.db import connections
 
 from bench.harness import free_port
-from monitoring import storage
-from monitoring.records import Batch
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -92,26 +89,6 @@ def page(browser):
     context.close()
     # ORM calls made while Playwright's loop ran may have opened a connection of their own
     connections.close_all()
-
-
-@pytest.fixture
-def write_samples():
-    """write_samples(server, [(metric_type, name, labels, ts, value), ...]) through storage.write."""
-
-    def write(server, samples: list[tuple[str, str, dict, datetime, float]]):
-        batch = Batch()
-        for metric_type, name, labels, ts, value in samples:
-            batch.add_sample(server.id, metric_type, name, labels, ts, value)
-        return storage.write(batch)
-
-    return write
-
-
-@pytest.fixture
-def db02(db):
-    from servers.models import Server
-
-    return Server.objects.create(hostname="db-02", environment="production", labels={"role": "db"})
 
 
 PROMETHEUS_MISSING = "Prometheus is not installed here (apt-get install prometheus; CI's .ci/run installs it)"

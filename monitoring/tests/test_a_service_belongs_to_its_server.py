@@ -4,8 +4,12 @@ Service health (seed 004) and event baselines (seed 003) are keyed by (server, n
 agent posts through the public HTTP API with its own token, and people read through it.
 """
 
+import contextlib
+import time
+
 import orjson
 import pytest
+import requests
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from rest_framework.test import APIClient
@@ -62,6 +66,51 @@ def test_a_service_on_a_server_that_does_not_run_it_is_not_found(hosts, api):
     stream(hosts["web-01"], "billing", ["INFO"])
     assert api.get("/api/health/services/billing?server=web-02").status_code == 404
     assert api.get("/api/health/services/billing?server=web-01").json()["status"] == "healthy"
+
+
+def test_the_services_page_shows_each_servers_billing_on_its_own_row(hosts, client, bob):
+    stream(hosts["web-01"], "billing", ["ERROR"] * 5)
+    stream(hosts["web-02"], "billing", ["INFO"] * 5)
+    client.force_login(bob)
+    page = client.get("/console/services").content.decode()
+    for hostname in ("web-01", "web-02"):
+        server_id = Server.objects.get(hostname=hostname).pk
+        assert f'data-service="billing" data-server-id="{server_id}"' in page
+        assert f"on {hostname}" in page
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_services_page_counts_each_servers_lines_on_its_own_row_live(console_server, page, bob, web01, agent_token):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from monitoring.tests.test_console_in_browser import log_in
+
+    web02 = Server.objects.create(hostname="web-02")
+    other_token = AgentToken.issue("agent", server=web02)[1]
+
+    def stream_over_http(token: str, lines: int) -> None:
+        answer = requests.post(f"{console_server}/api/logs/stream/billing", json={"logs": [{"message": "x"}] * lines},
+                               headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+        assert answer.status_code == 202, answer.text
+
+    stream_over_http(agent_token, 1)
+    stream_over_http(other_token, 1)
+    log_in(page, console_server)
+    page.goto(f"{console_server}/console/services")
+    page.wait_for_selector("#live-state.on")
+    mine, theirs = (f'tr[data-service="billing"][data-server-id="{s.pk}"] [data-field="total"]' for s in (web02, web01))
+    assert page.locator(mine).inner_text() == page.locator(theirs).inner_text() == "1"
+
+    # lines posted before the page's subscription took effect make no frame: post until one does
+    deadline = time.monotonic() + 20
+    while page.locator(mine).inner_text() == "1":
+        assert time.monotonic() < deadline, "no live update of web-02's billing row"
+        stream_over_http(other_token, 3)
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(f"document.querySelector('{mine}').textContent !== '1'", timeout=2000)
+    assert int(page.locator(mine).inner_text()) % 3 == 1  # web-02's row counts web-02's lines
+    assert page.locator(theirs).inner_text() == "1"  # and web-01's row none of them
 
 
 def post_event(agent: APIClient, value: float) -> dict:

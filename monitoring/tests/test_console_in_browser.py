@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -156,7 +155,7 @@ def test_every_page_renders_in_the_browser(console_server, page, screenshot, bob
     for name, path in (("logs", "/console/logs"), ("services", "/console/services"), ("events", "/console/events")):
         page.goto(console_server + path)
         page.wait_for_selector("#live-state.on")
-        time.sleep(0.2)
+        page.wait_for_load_state("networkidle")  # the page's own requests answered and rendered (or thrown)
         screenshot(page, name)
     page.click("text=Log out")
     page.wait_for_url("**/console/login")

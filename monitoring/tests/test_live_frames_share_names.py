@@ -13,9 +13,9 @@ from monitoring import storage
 from monitoring.live.publisher import publish_write
 
 
-def _store(server) -> datetime:
+def _store(server, now: datetime | None = None) -> datetime:
     batch = storage.Batch()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = now or datetime.now(UTC).replace(microsecond=0)
     batch.add_sample(server.pk, "cpu", "usage", {"core": "0"}, now - timedelta(seconds=10), 40.0)
     batch.add_sample(server.pk, "cpu", "usage", {"core": "0"}, now, 42.5)
     batch.seen[str(server.pk)] = now
@@ -31,11 +31,15 @@ def test_a_metrics_frame_names_series_and_latest_point_as_the_rest_reads_do(tran
         assert (await socket.receive_json_from(timeout=5))["type"] == "connected"
         now = await database_sync_to_async(_store)(web01)
         frame = await socket.receive_json_from(timeout=5)
+        # the series known now: the write takes its one-statement path, which names the host too
+        await database_sync_to_async(_store)(web01, now + timedelta(seconds=20))
+        again = await socket.receive_json_from(timeout=5)
         await socket.disconnect()
-        return frame, now
+        return frame, again, now
 
-    frame, now = async_to_sync(scenario)()
-    assert (frame["type"], frame["server_id"]) == ("metrics", str(web01.pk))
+    frame, again, now = async_to_sync(scenario)()
+    assert (frame["type"], frame["server_id"], frame["hostname"]) == ("metrics", str(web01.pk), "web-01")
+    assert (again["type"], again["hostname"]) == ("metrics", "web-01")
     [series] = frame["series"]
     assert (series["metric_type"], series["metric_name"], series["labels"]) == ("cpu", "usage", {"core": "0"})
     assert (series["timestamp"], series["value"]) == (now.isoformat().replace("+00:00", "Z"), 42.5)

@@ -15,7 +15,7 @@ from monitoring import records, storage
 from monitoring.live import publisher as publishing
 from monitoring.live.frames import frames_for_write
 from monitoring.live.groups import group
-from servers.models import AgentToken, Server
+from servers.models import AgentToken
 
 # consumers reach the database from their own threads: data must be committed
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,11 +64,6 @@ async def _next(communicator, kind: str, timeout: float = 5):
         if frame["type"] == kind:
             return frame
     raise AssertionError(f"no {kind} frame")
-
-
-@pytest.fixture
-def web02(db):
-    return Server.objects.create(hostname="web-02", environment="staging")
 
 
 def test_a_stranger_cannot_connect(web01):

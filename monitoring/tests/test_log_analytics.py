@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from config.tests.fixtures import write_logs
 from monitoring.log_analytics import mine
-from monitoring.tests.logs_fixtures import write_logs
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from config.tests.fixtures import write_logs
 from monitoring import events
-from monitoring.tests.logs_fixtures import write_logs
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,5 @@
-"""Every binary COPY into the store (samples, runs, roll-up marks, chunks) is byte for byte what psycopg's write_row sends."""
+"""What we encode by hand is byte for byte what psycopg sends: COPY rows (chunks, the benchmarks' samples, runs,
+marks) and the array parameters of ingest's statement (monitoring/pgarrays.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,30 @@ from psycopg._copy_base import BinaryFormatter  # psycopg's own encoder behind C
 from psycopg.adapt import Transformer
 from psycopg.postgres import types
 
-from monitoring import compaction, storage
-from monitoring.pgcopy import PG_EPOCH_US, SIGNATURE, TRAILER, BinaryCopy, pg_microseconds, pg_minute, sample_block
-from monitoring.rollups import _MARKS
+from monitoring import compaction
+from monitoring.pgarrays import Float8Array, Int4Array, Int8Array, TimestamptzArray
+from monitoring.pgcopy import (
+    PG_EPOCH_US,
+    SAMPLES,
+    SIGNATURE,
+    TRAILER,
+    BinaryCopy,
+    pg_microseconds,
+    pg_minute,
+    sample_block,
+)
+
+RUNS = BinaryCopy(
+    compaction.RUN_TABLE,
+    [
+        ("series_id", "int8"),
+        ("first_ts", "timestamptz"),
+        ("last_ts", "timestamptz"),
+        ("ts", "timestamptz[]"),
+        ("value", "float8[]"),
+    ],
+)
+MARKS = BinaryCopy("monitoring_rollupdirty", [("series_id", "int8"), ("bucket", "timestamptz")])
 
 
 def psycopg_bytes(copy: BinaryCopy, rows: list[tuple]) -> bytes:
@@ -39,7 +61,7 @@ LONG_AGO = NOW - timedelta(days=9000)  # before PostgreSQL's epoch: negative mic
     ],
 )
 def test_samples_are_encoded_as_psycopg_encodes_them(rows):
-    copy = storage.SAMPLES
+    copy = SAMPLES
     ours = copy.encode(copy.rows([r[0] for r in rows], [pg_microseconds(r[1]) for r in rows], [r[2] for r in rows]))
     assert ours == psycopg_bytes(copy, rows)
 
@@ -51,7 +73,7 @@ def test_a_day_of_samples_encoded_at_once_matches_psycopg():
         np.array([pg_microseconds(r[1]) for r in rows]),
         np.array([r[2] for r in rows]),
     )
-    assert SIGNATURE + block + TRAILER == psycopg_bytes(storage.SAMPLES, rows)
+    assert SIGNATURE + block + TRAILER == psycopg_bytes(SAMPLES, rows)
 
 
 def test_runs_of_samples_are_encoded_as_psycopg_encodes_them():
@@ -62,32 +84,20 @@ def test_runs_of_samples_are_encoded_as_psycopg_encodes_them():
         (43, LONG_AGO, LONG_AGO, [LONG_AGO], [float("nan")]),
         (44, NOW, NOW, [], []),  # never written by ingest, still encoded as psycopg would
     ]
-    ours = storage.RUNS.encode(
+    ours = RUNS.encode(
         [
-            storage.RUNS.row(sid, pg_microseconds(first), pg_microseconds(last), [pg_microseconds(t) for t in ts], vs)
+            RUNS.row(sid, pg_microseconds(first), pg_microseconds(last), [pg_microseconds(t) for t in ts], vs)
             for sid, first, last, ts, vs in rows
         ]
     )
-    assert ours == psycopg_bytes(storage.RUNS, rows)
-
-
-def test_the_writer_cuts_a_series_of_many_samples_into_run_rows_psycopg_would_send(settings):
-    settings.INGEST_RUN_MIN_SAMPLES = 3
-    stamps = [NOW + timedelta(seconds=i) for i in range(5)]
-    sids = [1, 2, 1, 1, 1]
-    values = [1.0, 2.0, 3.0, 4.0, 5.0]
-    narrow, runs = storage._rows_and_runs(sids, [pg_microseconds(t) for t in stamps], values)
-    assert storage.SAMPLES.encode(narrow) == psycopg_bytes(storage.SAMPLES, [(2, stamps[1], 2.0)])
-    run_stamps = [stamps[0], stamps[2], stamps[3], stamps[4]]
-    expected = [(1, run_stamps[0], run_stamps[-1], run_stamps, [1.0, 3.0, 4.0, 5.0])]
-    assert storage.RUNS.encode(runs) == psycopg_bytes(storage.RUNS, expected)
+    assert ours == psycopg_bytes(RUNS, rows)
 
 
 def test_rollup_marks_are_encoded_as_psycopg_encodes_them():
     minutes = [int(NOW.timestamp() // 60) + offset for offset in (0, 1, -60 * 24 * 400)]
     rows = [(11, datetime.fromtimestamp(minute * 60, UTC)) for minute in minutes]
-    ours = _MARKS.encode(_MARKS.rows([r[0] for r in rows], [pg_minute(m) for m in minutes]))
-    assert ours == psycopg_bytes(_MARKS, rows)
+    ours = MARKS.encode(MARKS.rows([r[0] for r in rows], [pg_minute(m) for m in minutes]))
+    assert ours == psycopg_bytes(MARKS, rows)
 
 
 def test_compacted_chunks_are_encoded_as_psycopg_encodes_them():
@@ -116,3 +126,19 @@ def test_only_columns_of_eight_byte_kinds_are_encoded_column_wise():
 def test_a_kind_without_an_encoding_is_refused():
     with pytest.raises(ValueError):
         BinaryCopy("t", [("a", "int8"), ("labels", "jsonb")])
+
+
+@pytest.mark.parametrize(
+    ("array", "kind", "values", "wire"),
+    [
+        (Int8Array, "int8", [1, 2**62, -5], [1, 2**62, -5]),
+        (Int4Array, "int4", [1, 2**31 - 1], [1, 2**31 - 1]),
+        (Float8Array, "float8", [0.5, -0.0, 1e300], [0.5, -0.0, 1e300]),
+        (TimestamptzArray, "timestamptz", [NOW, LONG_AGO], [pg_microseconds(NOW), pg_microseconds(LONG_AGO)]),
+        (Float8Array, "float8", [], []),
+    ],
+)
+def test_the_array_parameters_ingest_sends_are_what_psycopg_sends(array, kind, values, wire):
+    data = array(np.array(wire)).data
+    one_field = b"\x00\x01" + len(data).to_bytes(4, "big") + data
+    assert SIGNATURE + one_field + TRAILER == psycopg_bytes(BinaryCopy("t", [("a", f"{kind}[]")]), [(values,)])

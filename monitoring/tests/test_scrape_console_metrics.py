@@ -6,9 +6,10 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from django.utils import timezone
 
 from alerts import health
-from alerts.models import Delivery, NotificationChannel
+from alerts.models import AlertRule, Delivery, NotificationChannel
 from monitoring.tests.conftest import running_prometheus
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,7 @@ def test_a_person_reads_the_consoles_metrics_after_an_ingest(client, agent_token
     assert response.status_code == 202
     client.post("/api/v1/ingest", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {agent_token}")
     health.record_round({"rules": 4, "errors": 1, "seconds": 0.25})
+    AlertRule.objects.create(name="cpu", metric_type="cpu", metric_name="usage", last_evaluated_at=timezone.now())
     channel = NotificationChannel.objects.create(name="ops-mail", kind="email", config={"to": ["ops@example.com"]})
     Delivery.objects.create(channel=channel, kind="firing", status="sent")
     response = scrape(client, HTTP_AUTHORIZATION=f"Bearer {bob_token}", REMOTE_ADDR="203.0.113.9")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring.tests.logs_fixtures import write_logs
+from config.tests.fixtures import write_logs
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def logs(web01):
             (10, "worker", "INFO", "Job 982 done"),
             (3 * 86400, "api", "ERROR", "Database connection failed: refused"),
         ],
-        server_id=web01.id,
+        server=web01,
     )
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitoring.tests.logs_fixtures import write_logs
+from config.tests.fixtures import write_logs
 from servers.models import Server
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 
-from monitoring import storage
+from monitoring import partitions, storage
 from monitoring.models import Event, LogEntry, Sample, Series, Snapshot
 from monitoring.records import Batch, EventRecord, LogRecord, SnapshotRecord
 
@@ -62,6 +62,21 @@ def test_a_day_without_partition_gets_one(web01):
         assert cursor.fetchone()[0]
 
 
+def test_a_new_day_opens_while_a_long_query_reads_the_samples(web01):
+    # a roll-up refresh or a long chart reads the samples for seconds: a backfill opening a day meanwhile
+    # is stored, it neither waits for that query nor makes every other writer wait behind it
+    reader = connection.get_new_connection(connection.get_connection_params())
+    try:
+        reader.execute("SELECT count(*) FROM monitoring_sample")  # its transaction stays open, holding its lock
+        day = datetime(2032, 3, 4, 5, 6, tzinfo=UTC)
+        batch = Batch()
+        batch.add_sample(web01.id, "cpu", "usage", {}, day, 1.0)
+        storage.write(batch)
+        assert Sample.objects.filter(series__server=web01, ts=day).count() == 1
+    finally:
+        reader.close()
+
+
 def test_a_receipt_stores_a_retried_batch_once(web01):
     ts = datetime.now(UTC)
     first = storage.write(_batch(web01, ts), receipt="t1:abc")
@@ -84,6 +99,49 @@ def _until_a_writer_waits_on_a_lock(seconds: float = 10) -> None:
             if cursor.fetchone()[0]:
                 return
             time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_opening_the_same_new_day_both_succeed():
+    """The second writer waits for the first's partition and must not try to create it again."""
+    import threading
+
+    from django.db import connections
+
+    day = datetime(2033, 4, 5, tzinfo=UTC).date()
+    name = partitions.partition_name("monitoring_sample", day)
+    created = threading.Event()
+    errors = []
+
+    def first_writer():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+                partitions._create_partition(cursor.cursor, "monitoring_sample", name, day, day + timedelta(days=1))
+                created.set()
+                _until_a_writer_waits_on_a_lock()  # commit only once the other writer waits for it
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first_writer)
+    thread.start()
+    try:
+        created.wait(5)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [name])  # not there yet for this session
+            assert cursor.fetchone()[0] is None
+            partitions._create_alone(cursor.cursor, "monitoring_sample", day)
+        thread.join()
+        assert not errors
+    finally:
+        thread.join()
+        partitions.forget()
+        other = connection.get_new_connection(connection.get_connection_params())
+        other.autocommit = True
+        other.execute(f"DROP TABLE IF EXISTS {name}")
+        other.close()
 
 
 @pytest.mark.django_db(transaction=True)

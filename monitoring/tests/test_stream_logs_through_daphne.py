@@ -6,13 +6,13 @@ the test reads the database between two parts of the stream.
 """
 
 import http.client
-import time
 import urllib.parse
 import uuid
 
 import orjson
 import pytest
 
+from config.tests.fixtures import wait_until
 from monitoring.models import LogEntry
 
 
@@ -32,10 +32,13 @@ def open_stream(console_server: str, path: str, token: str) -> http.client.HTTPC
 
 
 def stored(service: str, count: int, within: float = 5.0) -> int:
-    deadline = time.monotonic() + within
-    while (found := LogEntry.objects.filter(service=service).count()) < count and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return found
+    """How many lines of the service are stored, once at least ``count`` are (a deadline of ``within`` s)."""
+
+    def enough() -> int:
+        found = LogEntry.objects.filter(service=service).count()
+        return found if found >= count else 0
+
+    return wait_until(enough, within, what=f"{count} lines of {service}")
 
 
 @pytest.mark.slow

@@ -10,11 +10,13 @@ from servers.models import Server
 
 class ServerSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=ServerStatus.choices, read_only=True)
+    server_id = serializers.UUIDField(source="id", read_only=True, help_text="the id, under the read APIs' name")
 
     class Meta:
         model = Server
         fields = [
             "id",
+            "server_id",
             "hostname",
             "ip_address",
             "os",

@@ -417,7 +417,8 @@ const Console = (() => {
   function servicesPage() {
     live([{ subscription_type: "logs" }], (frame) => {
       if (frame.type !== "log_processed") return;
-      const row = $(`#services tr[data-service="${CSS.escape(frame.data.service)}"]`);
+      // a service belongs to its server: the row of this server's instance of it
+      const row = $(`#services tr[data-service="${CSS.escape(frame.data.service)}"][data-server-id="${CSS.escape(frame.data.server_id || "")}"]`);
       if (!row) return;
       const add = (field, n) => { const el = $(`[data-field="${field}"]`, row); el.textContent = parseInt(el.textContent, 10) + n; };
       add("total", frame.data.count);
