@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.installed
 
-.PHONY: run test lint format install lock bench clean-data stop
+.PHONY: run test fuzz lint format install lock bench clean-data stop
 
 # (Re)install only when a lock changed since the last install: the runtime set (requirements.txt,
 # what the image installs) and the development set (tests, lint, embedded services), both with hashes.
@@ -27,6 +27,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# schemathesis over /api/schema/ against a real console (daphne on the test database): no 5xx, no answer
+# outside the schema; FUZZ_EXAMPLES cases per operation (default 15), FUZZ_SEED to replay a run
+fuzz: $(STAMP)
+	$(PY) -m pytest -m fuzz config/tests/test_api_is_fuzzed.py $(PYTEST_ARGS)
 
 # import-linter keeps the apps' import direction (pyproject.toml); mypy loads Django's settings without
 # starting the embedded PostgreSQL and Redis (nothing connects to the URLs given).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -31,6 +31,9 @@ def exception_handler(exc, context):
         return Response({"detail": timeout_detail()}, status=503, headers={"Retry-After": "10"})
     if isinstance(exc, BadInput):  # e.g. a value PostgreSQL refused, named by the write path
         return Response(error_body(str(exc), [exc.as_dict()]), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DataError):  # a value the database cannot hold (a NUL in text, a number out of range)
+        reason = str(exc).splitlines()[0] if str(exc) else "invalid value"
+        return Response(error_body(f"a value the database cannot hold: {reason}"), status=status.HTTP_400_BAD_REQUEST)
     if (
         isinstance(exc, Unavailable)
         or isinstance(exc, (OperationalError, InterfaceError))

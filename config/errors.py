@@ -53,3 +53,19 @@ def field_errors(data: Any, path: str = "") -> list[dict[str, str]]:
 def error_body(detail: str, errors: list[dict[str, str]] | None = None, **extra: Any) -> dict[str, Any]:
     """The one error shape."""
     return {**extra, "detail": detail, "errors": errors or []}
+
+
+# the one error shape as an OpenAPI schema (config/openapi.py, ingest/openapi.py)
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}},
+        },
+    },
+    "required": ["detail"],
+    "additionalProperties": True,  # a validation error keeps DRF's field-keyed body beside them
+}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}

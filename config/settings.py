@@ -231,6 +231,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    # the API reads JSON only (the seeds' clients send nothing else); a form or multipart body gets a 415.
+    # Under daphne, Twisted parses a multipart body itself and answers a malformed one with a bare 400.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -245,6 +249,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["config.openapi.one_path_per_operation"],
+    # the ingest paths (lean views, not DRF), then every operation's error answers
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ingest.openapi.add_ingest_paths",
+        "config.openapi.add_refusals",
+    ],
+    # one name per choice set shared by several serializers
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStateEnum": "alerts.choices.AlertState",
+        "AlertSeverityEnum": "alerts.choices.Severity",
+        "ServerKindEnum": "servers.choices.ServerKind",
+        "ServiceStateEnum": "monitoring.choices.ServiceState",
+        "EventStatusEnum": "monitoring.choices.EventStatus",
+    },
 }
 
 # CORS for the seeds' frontends (seeds 003, 004): origins whose pages may call the REST API (and open the

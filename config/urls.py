@@ -35,3 +35,6 @@ urlpatterns = [
     # the console's pages: one "dashboards" namespace, each app's pages from its own urls_pages
     path("console/", include((monitoring_pages.pages + alert_pages.pages, "dashboards"))),
 ]
+
+# the API answers an unknown path in JSON (the one error shape) like any other refusal
+handler404 = "config.views.not_found"

@@ -8,11 +8,20 @@ from datetime import UTC, datetime
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import NoReverseMatch, reverse
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
+from config.errors import error_body
 from monitoring.timestamps import iso
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the API's clients get the one error shape in JSON, people Django's page (DEBUG off)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(f"nothing at {request.path}"), status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def _now() -> str:

@@ -16,3 +16,5 @@ class MonitoringConfig(AppConfig):
         from monitoring.live import publisher
 
         selfmetrics.register(publisher.metric_families)  # the live frames this process sent and dropped
+
+        from monitoring.api import schema  # noqa: F401  (registers the agents' OpenAPI auth scheme)

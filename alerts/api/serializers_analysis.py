@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from monitoring.choices import EventStatus
+
 MAX_LOOKBACK_MINUTES = 7 * 24 * 60
 
 
@@ -39,7 +41,7 @@ class WaitQuery(serializers.Serializer):
 
 class Seed003Analysis(serializers.Serializer):
     analysis = serializers.CharField()
-    severity = serializers.ChoiceField(choices=["NORMAL", "WARNING", "CRITICAL"])
+    severity = serializers.ChoiceField(choices=EventStatus.choices)
     key_findings = serializers.ListField(child=serializers.CharField())
     recommendations = serializers.ListField(child=serializers.CharField())
     confidence = serializers.FloatField(min_value=0, max_value=1)

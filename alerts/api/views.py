@@ -10,8 +10,8 @@ from django.db.models import F
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -128,7 +128,7 @@ def _limit(request: Request, default: int = 100, most: int = 1000) -> int:
     return int(raw)
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[LIMIT])
+@extend_schema(responses={200: {"type": "array", "items": {"type": "object"}}}, parameters=[LIMIT])
 @api_view(["GET"])
 def recent_alerts(request: Request) -> Response:
     """Seed 002: recent alert events (transitions) within ALERT_RETENTION_SECONDS, newest first."""
@@ -213,6 +213,14 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewse
             notices = notices.filter(level=kind)
         return notices
 
+    @extend_schema(
+        request=BulkSerializer,
+        responses={
+            200: inline_serializer(
+                "NotificationsChanged", {"action": serializers.CharField(), "updated": serializers.IntegerField()}
+            )
+        },
+    )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
         body = BulkSerializer(data=request.data)
@@ -231,6 +239,9 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewse
             count = notices.filter(read=False).update(read=True, read_at=timezone.now())
         return Response({"action": act, "updated": count})
 
+    @extend_schema(
+        responses={200: inline_serializer("NotificationChannels", {"channels": ChannelSerializer(many=True)})}
+    )
     @action(detail=False, methods=["get"])
     def channels(self, request: Request) -> Response:
         channels = NotificationChannel.objects.order_by("name")

@@ -211,7 +211,9 @@ def analyse_alert(request: Request, pk: int) -> Response:
 
 
 @extend_schema(
-    responses=AnalysisOut, summary="One analysis: status, result, the evidence the model saw, tokens and latency"
+    operation_id="api_v1_analyses_detail",
+    responses=AnalysisOut,
+    summary="One analysis: status, result, the evidence the model saw, tokens and latency",
 )
 @api_view(["GET"])
 def analysis_detail(request: Request, pk: int) -> Response:

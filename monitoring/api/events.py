@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -125,7 +125,20 @@ def _body(request: Request) -> dict:
     return request.data if isinstance(request.data, dict) else {}
 
 
-@extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+# seed 003 README, "Submit Event for Monitoring"
+SEED003_EVENT = {
+    "source": "api_module",
+    "event_type": "api_response",
+    "data": {"response_time": 250, "status_code": 200, "output": "success"},
+    "metadata": {"user_id": "123"},
+}
+
+
+@extend_schema(
+    request=OpenApiTypes.OBJECT,
+    responses={201: OpenApiTypes.OBJECT},
+    examples=[OpenApiExample("seed 003", value=SEED003_EVENT, request_only=True)],
+)
 class EventsView(APIView):
     """POST /api/v1/monitoring/events: submit an event; it is judged and stored with its verdict."""
 

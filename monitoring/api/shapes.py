@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from rest_framework import serializers as s
 
+from monitoring.choices import EventStatus, ServiceState
+
 
 class ErrorItem(s.Serializer):
     field = s.CharField(help_text="the offending field's path, e.g. metrics[3].value; empty when none")
@@ -73,7 +75,7 @@ class ServiceHealth(s.Serializer):
     server = s.CharField(allow_null=True, help_text="the hostname of the server whose agent posts this service's logs")
     server_id = s.UUIDField(allow_null=True)
     hostname = s.CharField(allow_null=True, help_text="the same hostname as server, under the read APIs' name")
-    status = s.ChoiceField(choices=["healthy", "unhealthy", "silent"])
+    status = s.ChoiceField(choices=ServiceState.choices)
     error_rate = s.FloatField()
     logs_in_window = s.IntegerField()
     errors_in_window = s.IntegerField()
@@ -191,7 +193,7 @@ class EventEntry(s.Serializer):
     source = s.CharField()
     event_type = s.CharField()
     input_snapshot = EventSnapshot()
-    status = s.ChoiceField(choices=["NORMAL", "WARNING", "CRITICAL"])
+    status = s.ChoiceField(choices=EventStatus.choices)
     severity_score = s.FloatField()
     reasons = s.ListField(child=s.CharField())
     suggestions = s.ListField(child=s.CharField())
@@ -206,7 +208,7 @@ class EventPage(s.Serializer):
 
 
 class EventHealth(s.Serializer):
-    current_status = s.ChoiceField(choices=["NORMAL", "WARNING", "CRITICAL"])
+    current_status = s.ChoiceField(choices=EventStatus.choices)
     severity_score = s.FloatField()
     last_update = s.DateTimeField(allow_null=True)
     recent_issues = s.ListField(child=s.CharField())
