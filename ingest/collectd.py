@@ -16,6 +16,7 @@ derives are stored as sent; set ``StoreRates true`` to receive rates instead.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -122,7 +123,10 @@ class ValueListReader:
                 continue  # a gauge without a reading
             if type(value) not in (int, float):
                 raise BadInput(f"{path}.values[{j}]", "must be a number or null")
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                value = math.inf
             if value - value != 0.0:
                 raise BadInput(f"{path}.values[{j}]", "must be a finite number")
             name = f"{plugin}.{kind}" if dsname == "value" else f"{plugin}.{kind}.{dsname}"

@@ -72,8 +72,9 @@ def _samples(metrics: list, server_id: str, clock: Clock) -> tuple[list, bool]:
             if value - value != 0.0:
                 raise BadInput(f"metrics[{i}].value", "must be a finite number")
         elif kind is int:
-            value = float(value)
-            if value - value != 0.0:
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond any float (JSON allows any length)
                 raise BadInput(f"metrics[{i}].value", "must be a finite number")
         else:
             raise BadInput(f"metrics[{i}].value", _number_problem(value))

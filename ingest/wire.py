@@ -8,7 +8,6 @@ a ``BadInput`` naming the field path, e.g. ``metrics[3].value``.
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -58,10 +57,10 @@ def number(value, field: str) -> float:
             raise BadInput(field, "must be a finite number")
         return value
     if kind is int:
-        result = float(value)
-        if math.isinf(result):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows any length)
             raise BadInput(field, "must be a finite number")
-        return result
     raise BadInput(field, f"must be a number, got {kind_of(value)}")
 
 

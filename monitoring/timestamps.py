@@ -58,12 +58,16 @@ def parse_timestamp(value: object, *, numbers_in_text: bool = False, require_zon
     """A timestamp from JSON (text or a number), or from a query parameter (``numbers_in_text``: "1732096800")."""
     kind = type(value)
     if kind is int or kind is float:
-        return from_epoch(float(value))  # type: ignore[arg-type]
+        try:
+            seconds = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an integer beyond any float
+            raise BadTimestamp("timestamp out of range")
+        return from_epoch(seconds)
     if kind is str:
         if numbers_in_text:
             try:
                 seconds = float(value)  # type: ignore[arg-type]
-            except ValueError:
+            except (ValueError, OverflowError):
                 pass
             else:
                 return from_epoch(seconds)

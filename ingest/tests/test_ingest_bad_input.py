@@ -73,7 +73,7 @@ def test_a_value_that_is_not_a_number(agent, value):
     _refused(_post(agent, "/api/v1/ingest", _bulk({**METRIC, "value": value})), "metrics[3].value")
 
 
-@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"1" + b"0" * 400])
 def test_a_value_that_is_not_finite(agent, literal):
     good = orjson.dumps(METRIC).decode()
     bad = good.replace('"value":1.0', '"value":' + literal.decode())
@@ -190,3 +190,23 @@ def test_seed001_wrong_type_of_the_body_key_names_the_path(agent, web01):
     body = seed001_body(web01.id)
     body["metrics"][1]["value"] = "78.5"
     _refused(_post(agent, "/api/v1/ingest", body), "metrics[1].value")
+
+
+HUGE = 10**400  # JSON allows integers of any length; no float holds this one
+
+
+@pytest.mark.parametrize(
+    "path,body,field",
+    [
+        (
+            "/ingest",
+            {**SEED000_MINIMAL, "metrics": {**SEED000_MINIMAL["metrics"], "cpu_usage": HUGE}},
+            "metrics.cpu_usage",
+        ),
+        ("/ingest/metrics", {**SEED002_BODY, "total_cpu_percent": HUGE}, "total_cpu_percent"),
+        ("/api/v1/ingest", _bulk({**METRIC, "value": HUGE}), "metrics[3].value"),
+    ],
+    ids=["seed000", "seed002", "seed001"],
+)
+def test_an_integer_too_large_for_any_float_is_refused_naming_the_field(agent, path, body, field):
+    _refused(agent.post(path, body, content_type="application/json"), field)
