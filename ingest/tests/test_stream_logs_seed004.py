@@ -3,21 +3,11 @@
 import orjson
 import pytest
 
+from ingest.examples import SEED004_BATCH
 from monitoring.models import LogEntry
 from servers.models import Server
 
-SEED_EXAMPLE = {
-    "service_name": "my-service",
-    "logs": [
-        {
-            "timestamp": "2024-01-15T10:30:00Z",
-            "level": "ERROR",
-            "message": "Database connection failed",
-            "service": "my-service",
-            "metadata": {"error_code": "DB_001"},
-        }
-    ],
-}
+SEED_EXAMPLE = SEED004_BATCH  # the seed README's own example, as the OpenAPI schema shows it
 
 
 def post(client, path, body, token):
