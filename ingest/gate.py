@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from monitoring import selfmetrics
 from servers.auth import IngestAuthError, authenticate_agent, known_agent
 
 # seed 004's stream and single-log paths (the continuous stream has caps of its own)
@@ -57,6 +58,7 @@ class InflightBytes:
 
 
 inflight = InflightBytes()
+selfmetrics.INGEST_INFLIGHT_BYTES.set_function(lambda: inflight.used)
 
 
 class Headers(dict):

@@ -67,6 +67,12 @@ WRITE_SECONDS = Histogram(
     registry=REGISTRY,
 )
 WEBSOCKETS = Gauge("console_websockets_open", "WebSocket connections open in this process", registry=REGISTRY)
+# its value is read from ingest's gate when scraped (ingest/gate.py sets the function)
+INGEST_INFLIGHT_BYTES = Gauge(
+    "console_ingest_inflight_bytes",
+    "Bytes of ingest request bodies this process holds at once (bounded by INGEST_MAX_INFLIGHT_BYTES)",
+    registry=REGISTRY,
+)
 
 # table name prefixes -> family, for bytes on disk
 TABLE_FAMILIES = (

@@ -6,7 +6,9 @@ import time
 
 import orjson
 import pytest
+import requests
 
+from config.tests.fixtures import wait_until
 from ingest.tests.payloads import SEED002_BODY
 from monitoring.models import Sample
 from servers.models import AgentToken, Server
@@ -34,6 +36,13 @@ def _status(sock: socket.socket) -> tuple[int, bytes]:
             break
         data += chunk
     return int(data.split(b" ", 2)[1]), data
+
+
+def _inflight_bytes(url: str, token: str) -> float:
+    text = requests.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5).text
+    return next(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("console_ingest_inflight_bytes ")
+    )
 
 
 def _token() -> str:
@@ -92,13 +101,14 @@ def test_a_chunked_body_is_cut_at_the_limit_as_it_arrives(start_console, path):
     assert sent < 1_000_000
 
 
-def test_bodies_past_the_bytes_in_flight_are_503_with_retry_after(start_console):
+def test_bodies_past_the_bytes_in_flight_are_503_with_retry_after(start_console, bob_token):
     console = start_console(INGEST_MAX_INFLIGHT_BYTES="300000", INGEST_MAX_BODY_BYTES="200000")
     token = _token()
     with _connect(console.url) as first, _connect(console.url) as second:
         first.sendall(_head("/ingest/metrics", {"Authorization": f"Bearer {token}", "Content-Length": "200000"}))
         first.sendall(b"{")  # the first body is on its way and held
-        time.sleep(0.5)  # (the first request's headers must reach the console first)
+        # its declared bytes are counted once its headers reach the console (as /metrics shows an operator)
+        wait_until(lambda: _inflight_bytes(console.url, bob_token) >= 200_000, timeout=10)
         second.sendall(_head("/ingest/metrics", {"Authorization": f"Bearer {token}", "Content-Length": "200000"}))
         status, answer = _status(second)
 
