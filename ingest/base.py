@@ -120,13 +120,12 @@ def ingest_endpoint(
         declared = int(request.headers.get("Content-Length") or 0)
         if declared > settings.INGEST_MAX_BODY_BYTES:
             return fail(request, 413, f"body over {settings.INGEST_MAX_BODY_BYTES} bytes")
-        limit = getattr(settings, rate_limit_setting)
 
-        def throttled(identity: str, limit: int = limit, setting: str = rate_limit_setting) -> HttpResponse | None:
+        def throttled(identity: str, setting: str = rate_limit_setting, who: str = "this agent") -> HttpResponse | None:
+            limit = getattr(settings, setting)
             wait = rate_limiter.retry_after(identity, limit)
             if wait is None:
                 return None
-            who = "this fleet token" if setting == "FLEET_RATE_LIMIT_PER_MINUTE" else "this agent"
             detail = f"over {limit} requests a minute for {who} ({setting})"
             return fail(request, throttle_status, detail, headers={"Retry-After": str(wait)})
 
@@ -135,7 +134,7 @@ def ingest_endpoint(
         if not agent.is_per_host:
             refusal = throttled(agent.key)
         elif agent.kind == TokenKind.FLEET:
-            refusal = throttled(agent.key, settings.FLEET_RATE_LIMIT_PER_MINUTE, "FLEET_RATE_LIMIT_PER_MINUTE")
+            refusal = throttled(agent.key, "FLEET_RATE_LIMIT_PER_MINUTE", who="this fleet token")
         else:
             refusal = None
         if refusal is not None:
